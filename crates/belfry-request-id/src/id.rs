@@ -1,0 +1,207 @@
+//! The [`RequestId`] value: validation of incoming ids and generation of UUID v7 ids.
+
+use std::fmt;
+
+use bytes::Bytes;
+use http::HeaderValue;
+use tower_http::request_id::MakeRequestId;
+
+/// The longest incoming request id that is accepted, in bytes.
+pub const MAX_REQUEST_ID_LEN: usize = 128;
+
+/// Bytes allowed in an incoming request id: `A-Z a-z 0-9 - _ . : ~ + = / @`.
+const ALLOWED: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut byte = 0;
+    while byte < 256 {
+        let b = byte as u8;
+        table[byte] = b.is_ascii_alphanumeric()
+            || matches!(b, b'-' | b'_' | b'.' | b':' | b'~' | b'+' | b'=' | b'/' | b'@');
+        byte += 1;
+    }
+    table
+};
+
+/// Returns whether `bytes` is an acceptable request id: 1 to [`MAX_REQUEST_ID_LEN`] bytes of
+/// `A-Z a-z 0-9 - _ . : ~ + = / @`.
+///
+/// Anything else (empty, too long, spaces, quotes, control bytes, non-ASCII) is rejected, so an
+/// id that passes is safe to echo in a header, print in a log line or put in a JSON body.
+///
+/// ```
+/// use belfry_request_id::is_valid_request_id;
+///
+/// assert!(is_valid_request_id(b"0190a8c4-7d4e-7b1a-9c3e-2f7a1b2c3d4e"));
+/// assert!(is_valid_request_id(b"client:42/retry@2"));
+/// assert!(!is_valid_request_id(b""));
+/// assert!(!is_valid_request_id(b"has space"));
+/// assert!(!is_valid_request_id(b"line\r\nbreak"));
+/// assert!(!is_valid_request_id("caf\u{e9}".as_bytes()));
+/// assert!(!is_valid_request_id(&[b'a'; 129]));
+/// ```
+pub fn is_valid_request_id(bytes: &[u8]) -> bool {
+    !bytes.is_empty() && bytes.len() <= MAX_REQUEST_ID_LEN && bytes.iter().all(|&b| ALLOWED[b as usize])
+}
+
+/// The id of one request, as sent in the `x-request-id` header.
+///
+/// The [`RequestIdLayer`](crate::RequestIdLayer) puts one in the request extensions before the
+/// handler runs; handlers get it with the axum extractor (`RequestId` implements
+/// `FromRequestParts`). It is always valid: see [`is_valid_request_id`].
+///
+/// ```
+/// use belfry_request_id::RequestId;
+///
+/// let id = RequestId::from_incoming(b"req-42").unwrap();
+/// assert_eq!(id.as_str(), "req-42");
+/// assert_eq!(id.to_string(), "req-42");
+/// assert!(RequestId::from_incoming(b"bad id").is_none());
+/// ```
+#[derive(Clone, PartialEq, Eq, Hash)]
+pub struct RequestId(HeaderValue);
+
+impl RequestId {
+    /// Accepts an incoming id if it is valid (see [`is_valid_request_id`]).
+    pub fn from_incoming(bytes: &[u8]) -> Option<Self> {
+        if is_valid_request_id(bytes) {
+            HeaderValue::from_bytes(bytes).ok().map(Self)
+        } else {
+            None
+        }
+    }
+
+    /// Accepts a header value as the id if it is valid, without copying it.
+    ///
+    /// ```
+    /// use belfry_request_id::RequestId;
+    /// use http::HeaderValue;
+    ///
+    /// let id = RequestId::from_header_value(HeaderValue::from_static("abc")).unwrap();
+    /// assert_eq!(id.header_value(), "abc");
+    /// ```
+    pub fn from_header_value(value: HeaderValue) -> Option<Self> {
+        is_valid_request_id(value.as_bytes()).then_some(Self(value))
+    }
+
+    /// Generates a fresh UUID v7 id (time-ordered, so ids sort like the log lines they mark).
+    ///
+    /// One allocation: the 36 bytes of the id, shared by every clone.
+    ///
+    /// ```
+    /// use belfry_request_id::RequestId;
+    ///
+    /// let id = RequestId::new_v7();
+    /// let uuid = uuid::Uuid::parse_str(id.as_str()).unwrap();
+    /// assert_eq!(uuid.get_version_num(), 7);
+    /// ```
+    pub fn new_v7() -> Self {
+        Self(uuid_v7_header_value())
+    }
+
+    /// The id as text. Always ASCII.
+    pub fn as_str(&self) -> &str {
+        // Every constructor validated the bytes as a subset of ASCII.
+        self.0.to_str().unwrap_or_default()
+    }
+
+    /// The id as a header value, ready to be sent.
+    pub fn header_value(&self) -> &HeaderValue {
+        &self.0
+    }
+
+    /// Consumes the id, returning the header value.
+    pub fn into_header_value(self) -> HeaderValue {
+        self.0
+    }
+}
+
+impl fmt::Display for RequestId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl fmt::Debug for RequestId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("RequestId").field(&self.as_str()).finish()
+    }
+}
+
+impl AsRef<str> for RequestId {
+    fn as_ref(&self) -> &str {
+        self.as_str()
+    }
+}
+
+impl From<RequestId> for tower_http::request_id::RequestId {
+    fn from(id: RequestId) -> Self {
+        Self::new(id.0)
+    }
+}
+
+thread_local! {
+    /// Per-thread UUID v7 context: `Uuid::now_v7` would take a process-wide lock on every id.
+    /// Ids stay time-ordered to the millisecond across threads and strictly ordered within one.
+    static UUID_V7_CONTEXT: uuid::ContextV7 = const { uuid::ContextV7::new() };
+}
+
+fn uuid_v7_header_value() -> HeaderValue {
+    let uuid = UUID_V7_CONTEXT.with(|context| uuid::Uuid::new_v7(uuid::Timestamp::now(context)));
+    let mut text = [0u8; uuid::fmt::Hyphenated::LENGTH];
+    uuid.hyphenated().encode_lower(&mut text);
+    // `from_owner` keeps the array in one shared allocation: clones only bump a counter.
+    HeaderValue::from_maybe_shared(Bytes::from_owner(text))
+        .expect("a hyphenated UUID is a valid header value")
+}
+
+/// The default id generator: a UUID v7 per request, implementing tower-http's [`MakeRequestId`].
+///
+/// ```
+/// use belfry_request_id::MakeRequestUuidV7;
+/// use tower_http::request_id::MakeRequestId;
+///
+/// let id = MakeRequestUuidV7.make_request_id(&http::Request::new(())).unwrap();
+/// assert_eq!(id.header_value().len(), 36);
+/// ```
+#[derive(Clone, Copy, Debug, Default)]
+pub struct MakeRequestUuidV7;
+
+impl MakeRequestId for MakeRequestUuidV7 {
+    fn make_request_id<B>(
+        &mut self,
+        _request: &http::Request<B>,
+    ) -> Option<tower_http::request_id::RequestId> {
+        Some(tower_http::request_id::RequestId::new(uuid_v7_header_value()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_allowed_byte_is_accepted_and_nothing_else() {
+        let allowed = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_.:~+=/@";
+        for b in 0..=255u8 {
+            assert_eq!(is_valid_request_id(&[b]), allowed.contains(&b), "byte {b:#x}");
+        }
+    }
+
+    #[test]
+    fn length_bounds() {
+        assert!(is_valid_request_id(&[b'a'; MAX_REQUEST_ID_LEN]));
+        assert!(!is_valid_request_id(&[b'a'; MAX_REQUEST_ID_LEN + 1]));
+        assert!(!is_valid_request_id(b""));
+    }
+
+    #[test]
+    fn generated_ids_are_valid_ordered_v7() {
+        let first = RequestId::new_v7();
+        let second = RequestId::new_v7();
+        assert!(is_valid_request_id(first.as_str().as_bytes()));
+        let a = uuid::Uuid::parse_str(first.as_str()).unwrap();
+        let b = uuid::Uuid::parse_str(second.as_str()).unwrap();
+        assert_eq!(a.get_version_num(), 7);
+        assert!(a < b, "ids generated on one thread are strictly ordered");
+    }
+}

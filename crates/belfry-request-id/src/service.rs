@@ -1,0 +1,63 @@
+//! [`SetRequestId`]: the service that picks the id and opens the request span.
+
+use std::task::{Context, Poll};
+
+use http::{HeaderName, Request, Response};
+use tower_http::request_id::MakeRequestId;
+use tower_service::Service;
+
+use crate::{RequestId, ResponseFuture};
+
+/// The service made by [`RequestIdLayer`](crate::RequestIdLayer); see there.
+#[derive(Clone, Debug)]
+pub struct SetRequestId<S, M> {
+    pub(crate) inner: S,
+    pub(crate) header_name: HeaderName,
+    pub(crate) trust_incoming: bool,
+    pub(crate) make_request_id: M,
+}
+
+impl<S, M> SetRequestId<S, M>
+where
+    M: MakeRequestId,
+{
+    fn request_id<B>(&mut self, request: &Request<B>) -> RequestId {
+        if self.trust_incoming {
+            let mut values = request.headers().get_all(&self.header_name).iter();
+            // Exactly one valid value is kept; none, several or an invalid one are replaced.
+            if let (Some(value), None) = (values.next(), values.next()) {
+                if let Some(id) = RequestId::from_header_value(value.clone()) {
+                    return id;
+                }
+            }
+        }
+        self.make_request_id
+            .make_request_id(request)
+            .and_then(|id| RequestId::from_header_value(id.into_header_value()))
+            .unwrap_or_else(RequestId::new_v7)
+    }
+}
+
+impl<S, M, ReqBody, ResBody> Service<Request<ReqBody>> for SetRequestId<S, M>
+where
+    S: Service<Request<ReqBody>, Response = Response<ResBody>>,
+    M: MakeRequestId,
+{
+    type Response = S::Response;
+    type Error = S::Error;
+    type Future = ResponseFuture<S::Future>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, mut request: Request<ReqBody>) -> Self::Future {
+        let id = self.request_id(&request);
+        let span = tracing::error_span!(target: "belfry::request", "request", request_id = %id);
+        debug_assert_eq!(crate::REQUEST_SPAN_TARGET, "belfry::request");
+        let header_value = id.header_value().clone();
+        request.extensions_mut().insert(id);
+        let future = span.in_scope(|| self.inner.call(request));
+        ResponseFuture::new(future, span, self.header_name.clone(), header_value)
+    }
+}

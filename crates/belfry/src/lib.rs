@@ -1,0 +1,30 @@
+//! Production observability for axum services in a few lines.
+//!
+//! ```no_run
+//! use axum::{routing::get, Router};
+//! use belfry::Belfry;
+//!
+//! #[tokio::main]
+//! async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//!     let _telemetry = belfry::telemetry::init(); // JSON logs on stdout; flushed on drop
+//!     let router = Router::new().route("/", get(|| async { "hello" }));
+//!     let app = Belfry::from_env()?.wrap(router); // request ids, access log, ...
+//!     let listener = tokio::net::TcpListener::bind("127.0.0.1:3000").await?;
+//!     axum::serve(listener, app).await?;
+//!     Ok(())
+//! }
+//! ```
+//!
+//! Every request gets an id (a valid incoming `x-request-id` or a new UUID v7), echoed in the
+//! response and stamped on every log line written while serving it. The layers live in their
+//! own crates, re-exported here: [`request_id`].
+#![deny(missing_docs)]
+
+mod config;
+mod stack;
+pub mod telemetry;
+
+pub use belfry_request_id as request_id;
+pub use belfry_request_id::RequestId;
+pub use config::ConfigError;
+pub use stack::{Belfry, BelfryLayer};

@@ -1,0 +1,278 @@
+//! Logging set-up: JSON lines on stdout (pretty on a terminal), filtered by `RUST_LOG`.
+//!
+//! Call [`init`] once at the start of `main` and keep the returned [`TelemetryGuard`] alive
+//! until the end: dropping it flushes what is buffered.
+//!
+//! | variable | values | default |
+//! | --- | --- | --- |
+//! | `LOG_FORMAT` | `json`, `pretty` | `json` when stdout is not a terminal, `pretty` when it is |
+//! | `RUST_LOG` | a [`tracing_subscriber::EnvFilter`] directive list | `info` |
+//!
+//! A JSON line holds `timestamp` (RFC 3339, UTC), `level`, `target`, `message`, the event's own
+//! fields and the fields of the spans it happened in — `request_id` among them — all at top level:
+//!
+//! ```text
+//! {"timestamp":"2026-11-23T15:04:05.123456Z","level":"INFO","target":"belfry_demo","message":"user looked up","user_id":42,"request_id":"0193…"}
+//! ```
+//!
+//! An unreadable `RUST_LOG` or `LOG_FORMAT` does not stop the service: the default is used and
+//! a WARN line says what was wrong.
+
+use std::{
+    io::{self, IsTerminal, Write},
+    str::FromStr,
+};
+
+use belfry_request_id::{REQUEST_ID_FIELD, REQUEST_SPAN_TARGET};
+use json_subscriber::JsonLayer;
+use tracing::{
+    field::{Field, Visit},
+    span,
+};
+use tracing_subscriber::{
+    fmt::{time::SystemTime, MakeWriter},
+    layer::Context,
+    layer::SubscriberExt,
+    util::SubscriberInitExt,
+    EnvFilter, Layer,
+};
+
+/// The filter used when `RUST_LOG` is unset or unreadable.
+pub const DEFAULT_FILTER: &str = "info";
+
+/// How log lines are written.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LogFormat {
+    /// One JSON object per line, for log collectors (`kubectl logs`, Loki, ...).
+    Json,
+    /// Human-readable, coloured lines, for a terminal.
+    Pretty,
+}
+
+impl LogFormat {
+    /// `json` when stdout is not a terminal, `pretty` when it is.
+    ///
+    /// ```
+    /// // Under `cargo test` stdout is captured, so not a terminal.
+    /// # if !std::io::IsTerminal::is_terminal(&std::io::stdout()) {
+    /// assert_eq!(belfry::telemetry::LogFormat::detect(), belfry::telemetry::LogFormat::Json);
+    /// # }
+    /// ```
+    pub fn detect() -> Self {
+        if io::stdout().is_terminal() {
+            Self::Pretty
+        } else {
+            Self::Json
+        }
+    }
+}
+
+impl FromStr for LogFormat {
+    type Err = String;
+
+    /// ```
+    /// use belfry::telemetry::LogFormat;
+    ///
+    /// assert_eq!("JSON".parse(), Ok(LogFormat::Json));
+    /// assert_eq!("pretty".parse(), Ok(LogFormat::Pretty));
+    /// assert!("xml".parse::<LogFormat>().is_err());
+    /// ```
+    fn from_str(value: &str) -> Result<Self, Self::Err> {
+        match value.trim().to_ascii_lowercase().as_str() {
+            "json" => Ok(Self::Json),
+            "pretty" | "text" => Ok(Self::Pretty),
+            other => Err(format!("LOG_FORMAT must be `json` or `pretty`, not `{other}`")),
+        }
+    }
+}
+
+/// Logging configuration; [`Telemetry::from_env`] reads it from the environment, the builder
+/// methods set it in code.
+///
+/// ```no_run
+/// use belfry::telemetry::{LogFormat, Telemetry};
+///
+/// let _guard = Telemetry::from_env().log_format(LogFormat::Json).filter("info,my_app=debug").init();
+/// ```
+#[derive(Clone, Debug)]
+pub struct Telemetry {
+    format: LogFormat,
+    filter: String,
+    problems: Vec<String>,
+}
+
+impl Telemetry {
+    /// Reads `LOG_FORMAT` and `RUST_LOG`; unreadable values fall back to the defaults and are
+    /// reported as a WARN once logging is up.
+    pub fn from_env() -> Self {
+        let mut problems = Vec::new();
+        let format = match std::env::var("LOG_FORMAT") {
+            Ok(value) if !value.trim().is_empty() => value.parse().unwrap_or_else(|problem| {
+                problems.push(problem);
+                LogFormat::detect()
+            }),
+            _ => LogFormat::detect(),
+        };
+        let filter = std::env::var("RUST_LOG")
+            .ok()
+            .filter(|value| !value.trim().is_empty())
+            .unwrap_or_else(|| DEFAULT_FILTER.to_owned());
+        Self {
+            format,
+            filter,
+            problems,
+        }
+    }
+
+    /// Sets the output format.
+    pub fn log_format(mut self, format: LogFormat) -> Self {
+        self.format = format;
+        self
+    }
+
+    /// Sets the filter, in `RUST_LOG` syntax.
+    pub fn filter(mut self, filter: impl Into<String>) -> Self {
+        self.filter = filter.into();
+        self
+    }
+
+    /// Installs the global subscriber writing to stdout, and returns the guard that flushes it.
+    ///
+    /// # Panics
+    ///
+    /// If a global subscriber is already installed; use [`try_init`](Self::try_init) to get an
+    /// error instead.
+    pub fn init(self) -> TelemetryGuard {
+        self.try_init()
+            .expect("belfry telemetry: a global tracing subscriber is already set")
+    }
+
+    /// Installs the global subscriber writing to stdout, or says why it could not.
+    pub fn try_init(self) -> Result<TelemetryGuard, tracing_subscriber::util::TryInitError> {
+        self.try_init_with_writer(io::stdout)
+    }
+
+    /// Installs the global subscriber writing to `writer` (for tests and benchmarks).
+    pub fn try_init_with_writer<W>(
+        self,
+        writer: W,
+    ) -> Result<TelemetryGuard, tracing_subscriber::util::TryInitError>
+    where
+        W: for<'a> MakeWriter<'a> + Send + Sync + 'static,
+    {
+        let mut problems = self.problems;
+        let filter = EnvFilter::try_new(&self.filter).unwrap_or_else(|error| {
+            problems.push(format!(
+                "RUST_LOG `{}` is not a valid filter ({error}); using `{DEFAULT_FILTER}`",
+                self.filter
+            ));
+            EnvFilter::new(DEFAULT_FILTER)
+        });
+        let output = match self.format {
+            LogFormat::Json => RequestSpanFields.and_then(json_layer(writer)).boxed(),
+            LogFormat::Pretty => tracing_subscriber::fmt::layer().with_writer(writer).boxed(),
+        };
+        tracing_subscriber::registry()
+            .with(output.with_filter(filter))
+            .try_init()?;
+        for problem in problems {
+            tracing::warn!(target: "belfry::telemetry", "{problem}");
+        }
+        Ok(TelemetryGuard { _private: () })
+    }
+}
+
+/// The JSON-lines layer: `timestamp`, `level`, `target`, `message` and the event's fields at
+/// the top level, plus `request_id` when the event happened while serving a request.
+/// Fields of other spans are not printed: record what a line needs on the event itself.
+fn json_layer<S, W>(writer: W) -> JsonLayer<S, W>
+where
+    S: tracing::Subscriber + for<'a> tracing_subscriber::registry::LookupSpan<'a>,
+    W: for<'a> MakeWriter<'a> + 'static,
+{
+    let mut layer = JsonLayer::new(writer);
+    layer
+        .with_timer("timestamp", SystemTime)
+        .with_level("level")
+        .with_target("target")
+        .with_flattened_event();
+    layer.add_multiple_dynamic_fields(|event, context, writer| {
+        let Some(scope) = context.event_scope(event) else {
+            return;
+        };
+        for span in scope {
+            if let Some(RequestIdOfSpan(id)) = span.extensions().get::<RequestIdOfSpan>() {
+                let _ = writer.write_field(REQUEST_ID_FIELD, id);
+                return;
+            }
+        }
+    });
+    layer
+}
+
+/// The `request_id` of a belfry request span, kept in the span's extensions by
+/// [`RequestSpanFields`] so the JSON layer prints it at the top level of every line.
+struct RequestIdOfSpan(String);
+
+/// Keeps the `request_id` of each belfry request span where the JSON layer can read it.
+struct RequestSpanFields;
+
+impl<S> Layer<S> for RequestSpanFields
+where
+    S: tracing::Subscriber + for<'a> tracing_subscriber::registry::LookupSpan<'a>,
+{
+    fn on_new_span(&self, attrs: &span::Attributes<'_>, id: &span::Id, context: Context<'_, S>) {
+        if attrs.metadata().target() != REQUEST_SPAN_TARGET {
+            return;
+        }
+        let mut visitor = RequestIdVisitor(None);
+        attrs.record(&mut visitor);
+        if let (Some(request_id), Some(span)) = (visitor.0, context.span(id)) {
+            span.extensions_mut().insert(RequestIdOfSpan(request_id));
+        }
+    }
+}
+
+struct RequestIdVisitor(Option<String>);
+
+impl Visit for RequestIdVisitor {
+    fn record_str(&mut self, field: &Field, value: &str) {
+        if field.name() == REQUEST_ID_FIELD {
+            self.0 = Some(value.to_owned());
+        }
+    }
+
+    fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
+        if field.name() == REQUEST_ID_FIELD {
+            self.0 = Some(format!("{value:?}"));
+        }
+    }
+}
+
+/// Keeps logging set up; dropping it flushes buffered output. Hold it in `main`:
+///
+/// ```no_run
+/// let _telemetry = belfry::telemetry::init();
+/// // ... run the service ...
+/// // `_telemetry` is dropped at the end of `main`: logs are flushed.
+/// ```
+#[must_use = "dropping the guard flushes telemetry: hold it until the end of main"]
+#[derive(Debug)]
+pub struct TelemetryGuard {
+    _private: (),
+}
+
+impl Drop for TelemetryGuard {
+    fn drop(&mut self) {
+        let _ = io::stdout().flush();
+    }
+}
+
+/// Sets up logging from the environment (`LOG_FORMAT`, `RUST_LOG`); see the [module docs](self).
+///
+/// # Panics
+///
+/// If a global subscriber is already installed.
+pub fn init() -> TelemetryGuard {
+    Telemetry::from_env().init()
+}
