@@ -17,7 +17,8 @@
 //!
 //! Every request gets an id (a valid incoming `x-request-id` or a new UUID v7), echoed in the
 //! response and stamped on every log line written while serving it. The layers live in their
-//! own crates, re-exported here: [`request_id`].
+//! own crates, re-exported here: [`request_id`], [`timing`] (access log, slow and hung
+//! requests), [`scrub`] (what never reaches a log line).
 #![deny(missing_docs)]
 
 mod config;
@@ -26,5 +27,7 @@ pub mod telemetry;
 
 pub use belfry_request_id as request_id;
 pub use belfry_request_id::RequestId;
+pub use belfry_scrub as scrub;
+pub use belfry_timing as timing;
 pub use config::ConfigError;
-pub use stack::{Belfry, BelfryLayer};
+pub use stack::{Belfry, BelfryLayer, BelfryService};

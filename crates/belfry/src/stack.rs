@@ -1,7 +1,11 @@
 //! [`Belfry`]: the one builder that composes belfry's layers in the order they need.
 
+use std::time::Duration;
+
 use axum::Router;
 use belfry_request_id::RequestIdLayer;
+use belfry_scrub::ScrubPolicy;
+use belfry_timing::{AccessLogLayer, TrustedProxy};
 use http::HeaderName;
 use tower_layer::Layer;
 
@@ -14,6 +18,10 @@ use crate::config::{env_bool, env_var, ConfigError};
 ///
 /// 1. **Request id** ([`RequestIdLayer`]): picks the id and opens the `request` span, so
 ///    everything below logs with `request_id`, and stamps the id on the final response.
+/// 2. **Access log** ([`AccessLogLayer`]): times the request to the end of its body and writes
+///    `request completed` inside the request span; warns about slow and hung requests. It sits
+///    below the request id (to log inside its span) and above everything that can change the
+///    response, so it logs the status the client really got.
 ///
 /// `wrap` applies the stack with [`Router::layer`], so it runs after routing, for every route
 /// and the fallback: the route template (`MatchedPath`) is known to every layer.
@@ -27,6 +35,8 @@ use crate::config::{env_bool, env_var, ConfigError};
 #[derive(Clone, Debug)]
 pub struct Belfry {
     request_id: RequestIdLayer,
+    access_log: AccessLogLayer,
+    scrub: ScrubPolicy,
 }
 
 impl Default for Belfry {
@@ -40,6 +50,8 @@ impl Belfry {
     pub fn new() -> Self {
         Self {
             request_id: RequestIdLayer::new(),
+            access_log: AccessLogLayer::new(),
+            scrub: ScrubPolicy::default(),
         }
     }
 
@@ -49,6 +61,10 @@ impl Belfry {
     /// | --- | --- | --- |
     /// | `BELFRY_REQUEST_ID_HEADER` | header carrying the request id | `x-request-id` |
     /// | `BELFRY_TRUST_REQUEST_ID` | keep valid incoming ids | `true` |
+    /// | `BELFRY_SLOW_REQUEST_MS` | requests at least this slow are logged at WARN | `1000` |
+    /// | `BELFRY_HUNG_REQUEST_MS` | report requests still running after this long; `0` turns it off | `10000` |
+    /// | `BELFRY_TRUSTED_PROXIES` | comma-separated addresses or CIDR ranges whose `X-Forwarded-For` is believed | none |
+    /// | `BELFRY_SERVER_TIMING` | add a `Server-Timing` header | `false` |
     ///
     /// ```
     /// let belfry = belfry::Belfry::from_env().expect("valid settings");
@@ -60,6 +76,33 @@ impl Belfry {
         }
         if let Some(trust) = env_bool("BELFRY_TRUST_REQUEST_ID")? {
             belfry = belfry.trust_incoming_request_id(trust);
+        }
+        if let Some(ms) = env_var::<u64>("BELFRY_SLOW_REQUEST_MS", "a whole number of milliseconds")? {
+            belfry = belfry.slow_request_threshold(Duration::from_millis(ms));
+        }
+        if let Some(ms) = env_var::<u64>(
+            "BELFRY_HUNG_REQUEST_MS",
+            "a whole number of milliseconds (0: off)",
+        )? {
+            belfry = belfry.hung_request_threshold((ms > 0).then(|| Duration::from_millis(ms)));
+        }
+        if let Ok(list) = std::env::var("BELFRY_TRUSTED_PROXIES") {
+            let proxies = list
+                .split(',')
+                .filter(|entry| !entry.trim().is_empty())
+                .map(|entry| entry.parse::<TrustedProxy>())
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(|_| {
+                    ConfigError::new(
+                        "BELFRY_TRUSTED_PROXIES",
+                        list.clone(),
+                        "IP addresses or CIDR ranges separated by commas",
+                    )
+                })?;
+            belfry = belfry.trusted_proxies(proxies);
+        }
+        if let Some(enabled) = env_bool("BELFRY_SERVER_TIMING")? {
+            belfry = belfry.server_timing(enabled);
         }
         Ok(belfry)
     }
@@ -76,11 +119,67 @@ impl Belfry {
         self
     }
 
+    /// Requests taking at least `threshold` are logged at WARN (default 1 s).
+    pub fn slow_request_threshold(mut self, threshold: Duration) -> Self {
+        self.access_log = self.access_log.slow_threshold(threshold);
+        self
+    }
+
+    /// Gives one route (a template such as `/export/{id}`) its own slow threshold.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// let belfry = belfry::Belfry::new().slow_request_threshold_for_route("/export", Duration::from_secs(10));
+    /// ```
+    pub fn slow_request_threshold_for_route(mut self, route: impl Into<String>, threshold: Duration) -> Self {
+        self.access_log = self.access_log.slow_threshold_for_route(route, threshold);
+        self
+    }
+
+    /// Reports requests still running after `threshold` (default 10 s); `None` turns it off.
+    pub fn hung_request_threshold(mut self, threshold: Option<Duration>) -> Self {
+        self.access_log = self.access_log.hung_threshold(threshold);
+        self
+    }
+
+    /// Proxies whose `X-Forwarded-For` is believed for `client.address` (default none).
+    pub fn trusted_proxies(mut self, proxies: impl IntoIterator<Item = TrustedProxy>) -> Self {
+        self.access_log = self.access_log.trusted_proxies(proxies);
+        self
+    }
+
+    /// Adds `Server-Timing: app;dur=<ms>` to responses (default off).
+    pub fn server_timing(mut self, enabled: bool) -> Self {
+        self.access_log = self.access_log.server_timing(enabled);
+        self
+    }
+
+    /// Routes logged at DEBUG when fast and successful (default: the health routes and
+    /// `/metrics`). Replaces the list.
+    pub fn quiet_routes<I, R>(mut self, routes: I) -> Self
+    where
+        I: IntoIterator<Item = R>,
+        R: Into<String>,
+    {
+        self.access_log = self.access_log.quiet_routes(routes);
+        self
+    }
+
+    /// The one scrubbing policy for everything belfry prints or sends: the access log's query
+    /// strings, and (with Sentry) request URLs and headers.
+    pub fn scrub_policy(mut self, policy: ScrubPolicy) -> Self {
+        self.access_log = self.access_log.scrub_policy(policy.clone());
+        self.scrub = policy;
+        self
+    }
+
     /// The stack as one tower layer. Apply it with [`Router::layer`] (as [`wrap`](Self::wrap)
     /// does), not around the router: outside the router the route template is unknown.
     pub fn layer(&self) -> BelfryLayer {
         BelfryLayer {
             request_id: self.request_id.clone(),
+            access_log: self.access_log.clone(),
         }
     }
 
@@ -98,12 +197,17 @@ impl Belfry {
 #[derive(Clone, Debug)]
 pub struct BelfryLayer {
     request_id: RequestIdLayer,
+    access_log: AccessLogLayer,
 }
 
+/// The service [`BelfryLayer`] wraps a route in.
+pub type BelfryService<S> =
+    belfry_request_id::SetRequestId<belfry_timing::AccessLog<S>, belfry_request_id::MakeRequestUuidV7>;
+
 impl<S> Layer<S> for BelfryLayer {
-    type Service = belfry_request_id::SetRequestId<S, belfry_request_id::MakeRequestUuidV7>;
+    type Service = BelfryService<S>;
 
     fn layer(&self, inner: S) -> Self::Service {
-        self.request_id.layer(inner)
+        self.request_id.layer(self.access_log.layer(inner))
     }
 }

@@ -1,0 +1,306 @@
+//! [`ScrubPolicy`]: which headers and query parameters are sensitive.
+
+use std::sync::{Arc, LazyLock};
+
+use http::{HeaderMap, HeaderName, HeaderValue};
+
+use crate::{ScrubPolicyBuilder, ScrubbedHeaderValue, ScrubbedHeaders, ScrubbedQuery, ScrubbedUrl};
+
+static DEFAULT_POLICY: LazyLock<ScrubPolicy> = LazyLock::new(|| ScrubPolicyBuilder::new().build());
+
+/// Decides which headers and query parameters are sensitive, and hands out
+/// lazy adaptors that print request data with those values redacted.
+///
+/// Build it once (with [`ScrubPolicy::default`] or [`ScrubPolicy::builder`])
+/// and share it: cloning is cheap (an [`Arc`] inside).
+///
+/// The default policy redacts the headers and query parameters listed in the
+/// [crate documentation](crate), and removes URL userinfo.
+///
+/// ```
+/// use belfry_scrub::ScrubPolicy;
+/// use http::header;
+///
+/// let policy = ScrubPolicy::default();
+/// assert!(policy.is_sensitive_header(&header::COOKIE));
+/// assert!(!policy.is_sensitive_header(&header::ACCEPT));
+/// assert!(policy.is_sensitive_query_param("access_token"));
+/// assert_eq!(policy.query("page=2&sig=abc").to_string(), "page=2&sig=[REDACTED]");
+/// ```
+#[derive(Clone, Debug)]
+pub struct ScrubPolicy {
+    pub(crate) rules: Arc<Rules>,
+}
+
+impl Default for ScrubPolicy {
+    /// The default policy. Every call returns a clone of one shared policy.
+    fn default() -> Self {
+        DEFAULT_POLICY.clone()
+    }
+}
+
+impl ScrubPolicy {
+    /// Starts a [`ScrubPolicyBuilder`] holding the default lists.
+    ///
+    /// ```
+    /// use belfry_scrub::ScrubPolicy;
+    ///
+    /// let policy = ScrubPolicy::builder()
+    ///     .redact_query_param("state")
+    ///     .build();
+    /// assert_eq!(policy.query("state=xyz").to_string(), "state=[REDACTED]");
+    /// ```
+    pub fn builder() -> ScrubPolicyBuilder {
+        ScrubPolicyBuilder::new()
+    }
+
+    /// Returns `true` if values of the header `name` must be redacted.
+    ///
+    /// Cheap: `HeaderName`s are already lowercase, so this compares and
+    /// searches bytes without allocating.
+    ///
+    /// ```
+    /// use belfry_scrub::ScrubPolicy;
+    /// use http::{header, HeaderName};
+    ///
+    /// let policy = ScrubPolicy::default();
+    /// assert!(policy.is_sensitive_header(&header::AUTHORIZATION));
+    /// assert!(policy.is_sensitive_header(&HeaderName::from_static("x-refresh-token")));
+    /// assert!(!policy.is_sensitive_header(&header::USER_AGENT));
+    /// ```
+    pub fn is_sensitive_header(&self, name: &HeaderName) -> bool {
+        self.rules.is_sensitive_header(name.as_str())
+    }
+
+    /// Returns `true` if values of the query parameter `name` must be
+    /// redacted. `name` is an already decoded name; matching ignores ASCII
+    /// case and does not allocate.
+    ///
+    /// ```
+    /// use belfry_scrub::ScrubPolicy;
+    ///
+    /// let policy = ScrubPolicy::default();
+    /// assert!(policy.is_sensitive_query_param("Access_Token"));
+    /// assert!(policy.is_sensitive_query_param("X-Amz-Signature"));
+    /// assert!(!policy.is_sensitive_query_param("page"));
+    /// ```
+    pub fn is_sensitive_query_param(&self, name: &str) -> bool {
+        self.rules.is_sensitive_query_param(name)
+    }
+
+    /// Scrubs a query string (without the leading `?`) lazily.
+    ///
+    /// Pairs are separated by `&` or `;`. Names are percent-decoded (and `+`
+    /// read as a space) before matching, lossily if the escapes are not
+    /// UTF-8. A sensitive pair's non-empty value becomes [`REDACTED`]; every
+    /// other byte is kept as sent.
+    ///
+    /// [`REDACTED`]: crate::REDACTED
+    ///
+    /// ```
+    /// use belfry_scrub::ScrubPolicy;
+    ///
+    /// let policy = ScrubPolicy::default();
+    /// let query = policy.query("q=rust&acc%65ss_token=abc;lang=en");
+    /// assert_eq!(query.to_string(), "q=rust&acc%65ss_token=[REDACTED];lang=en");
+    /// ```
+    pub fn query<'a>(&'a self, query: &'a str) -> ScrubbedQuery<'a> {
+        ScrubbedQuery::new(self, query)
+    }
+
+    /// Scrubs a URL or request target lazily: removes userinfo
+    /// (`user:pass@`) and scrubs the query like [`ScrubPolicy::query`].
+    ///
+    /// Accepts absolute URLs (`https://host/p?q`), origin-form request targets
+    /// (`/p?q`) and authority-form targets (`host:443`). A fragment is
+    /// scrubbed like a query, as OAuth implicit flows put tokens there.
+    ///
+    /// ```
+    /// use belfry_scrub::ScrubPolicy;
+    ///
+    /// let policy = ScrubPolicy::default();
+    /// assert_eq!(
+    ///     policy.url("https://user:pass@host/p?token=t&q=1").to_string(),
+    ///     "https://host/p?token=[REDACTED]&q=1",
+    /// );
+    /// assert_eq!(policy.url("/p?password=x").to_string(), "/p?password=[REDACTED]");
+    /// ```
+    pub fn url<'a>(&'a self, url: &'a str) -> ScrubbedUrl<'a> {
+        ScrubbedUrl::new(self, url)
+    }
+
+    /// Iterates over `headers` lazily, yielding each name with its value
+    /// redacted if the header is sensitive. A header with several values is
+    /// yielded once per value.
+    ///
+    /// ```
+    /// use belfry_scrub::ScrubPolicy;
+    /// use http::{header, HeaderMap, HeaderValue};
+    ///
+    /// let mut headers = HeaderMap::new();
+    /// headers.insert(header::COOKIE, HeaderValue::from_static("sid=abc"));
+    /// let policy = ScrubPolicy::default();
+    /// let (name, value) = policy.headers(&headers).next().unwrap();
+    /// assert_eq!(name, header::COOKIE);
+    /// assert_eq!(value.to_string(), "[REDACTED]");
+    /// ```
+    pub fn headers<'a>(&'a self, headers: &'a HeaderMap) -> ScrubbedHeaders<'a> {
+        ScrubbedHeaders::new(self, headers)
+    }
+
+    /// Scrubs one header value: redacted if `name` is sensitive, otherwise
+    /// shown (lossily if it is not UTF-8).
+    ///
+    /// ```
+    /// use belfry_scrub::ScrubPolicy;
+    /// use http::{header, HeaderValue};
+    ///
+    /// let policy = ScrubPolicy::default();
+    /// let value = HeaderValue::from_static("Basic dXNlcjpwYXNz");
+    /// assert!(policy.header_value(&header::AUTHORIZATION, &value).is_redacted());
+    /// let agent = HeaderValue::from_static("curl/8");
+    /// assert_eq!(policy.header_value(&header::USER_AGENT, &agent).to_string(), "curl/8");
+    /// ```
+    pub fn header_value<'a>(&self, name: &HeaderName, value: &'a HeaderValue) -> ScrubbedHeaderValue<'a> {
+        ScrubbedHeaderValue::new(value, self.is_sensitive_header(name))
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum HeaderMode {
+    /// Listed headers (and those containing a substring) are redacted.
+    RedactListed,
+    /// Only shown headers are shown; everything else is redacted.
+    ShowOnlyListed,
+}
+
+/// The compiled lists, all lowercase and without redundant entries.
+#[derive(Debug)]
+pub(crate) struct Rules {
+    pub(crate) header_mode: HeaderMode,
+    pub(crate) sensitive_headers: Vec<Box<str>>,
+    pub(crate) sensitive_header_substrings: Vec<Box<str>>,
+    pub(crate) shown_headers: Vec<Box<str>>,
+    pub(crate) sensitive_query_params: Vec<Box<str>>,
+    pub(crate) sensitive_query_param_substrings: Vec<Box<str>>,
+    pub(crate) shown_query_params: Vec<Box<str>>,
+}
+
+impl Rules {
+    /// `name` must be lowercase, as `HeaderName`s are.
+    fn is_sensitive_header(&self, name: &str) -> bool {
+        let shown = self.shown_headers.iter().any(|shown| **shown == *name);
+        match self.header_mode {
+            HeaderMode::ShowOnlyListed => !shown,
+            HeaderMode::RedactListed => {
+                !shown
+                    && (self.sensitive_headers.iter().any(|listed| **listed == *name)
+                        || self
+                            .sensitive_header_substrings
+                            .iter()
+                            .any(|substring| name.contains(&**substring)))
+            }
+        }
+    }
+
+    fn is_sensitive_query_param(&self, name: &str) -> bool {
+        !self.is_shown_query_param(name) && self.matches_sensitive_query_param(name)
+    }
+
+    /// Whether `name` is exempted by [`ScrubPolicyBuilder::show_query_param`].
+    pub(crate) fn is_shown_query_param(&self, name: &str) -> bool {
+        self.shown_query_params
+            .iter()
+            .any(|shown| shown.eq_ignore_ascii_case(name))
+    }
+
+    /// Whether `name` is listed or contains a sensitive substring, ignoring
+    /// exemptions.
+    pub(crate) fn matches_sensitive_query_param(&self, name: &str) -> bool {
+        self.sensitive_query_param_substrings
+            .iter()
+            .any(|substring| contains_ignore_ascii_case(name, substring))
+            || self
+                .sensitive_query_params
+                .iter()
+                .any(|listed| listed.eq_ignore_ascii_case(name))
+    }
+}
+
+/// ASCII case-insensitive substring search, without allocating.
+pub(crate) fn contains_ignore_ascii_case(haystack: &str, needle: &str) -> bool {
+    let (haystack, needle) = (haystack.as_bytes(), needle.as_bytes());
+    match needle.first() {
+        None => true,
+        Some(_) if needle.len() > haystack.len() => false,
+        Some(first) => haystack
+            .windows(needle.len())
+            .any(|window| window[0].eq_ignore_ascii_case(first) && window.eq_ignore_ascii_case(needle)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::builder::{
+        DEFAULT_SENSITIVE_HEADERS, DEFAULT_SENSITIVE_QUERY_PARAMS, DEFAULT_SENSITIVE_QUERY_PARAM_SUBSTRINGS,
+    };
+
+    fn header(name: &str) -> HeaderName {
+        HeaderName::from_bytes(name.as_bytes()).unwrap()
+    }
+
+    #[test]
+    fn default_sensitive_headers() {
+        let policy = ScrubPolicy::default();
+        for name in DEFAULT_SENSITIVE_HEADERS {
+            assert!(policy.is_sensitive_header(&header(name)), "{name}");
+        }
+        for name in [
+            "x-refresh-token",
+            "x-client-secret",
+            "x-password",
+            "x-session-id",
+            "my-api-key-2",
+        ] {
+            assert!(policy.is_sensitive_header(&header(name)), "{name}");
+        }
+        for name in ["accept", "user-agent", "content-type", "x-request-id", "host"] {
+            assert!(!policy.is_sensitive_header(&header(name)), "{name}");
+        }
+    }
+
+    #[test]
+    fn default_sensitive_query_params() {
+        let policy = ScrubPolicy::default();
+        for name in DEFAULT_SENSITIVE_QUERY_PARAM_SUBSTRINGS
+            .iter()
+            .chain(DEFAULT_SENSITIVE_QUERY_PARAMS)
+        {
+            assert!(policy.is_sensitive_query_param(name), "{name}");
+            assert!(policy.is_sensitive_query_param(&name.to_uppercase()), "{name}");
+        }
+        for name in ["access_token", "ClientSecret", "x-amz-credential", "oauth"] {
+            assert!(policy.is_sensitive_query_param(name), "{name}");
+        }
+        for name in ["page", "q", "lang", "sort", "", "limit", "filter"] {
+            assert!(!policy.is_sensitive_query_param(name), "{name}");
+        }
+    }
+
+    #[test]
+    fn default_is_shared() {
+        let (a, b) = (ScrubPolicy::default(), ScrubPolicy::default());
+        assert!(Arc::ptr_eq(&a.rules, &b.rules));
+    }
+
+    #[test]
+    fn case_insensitive_substring_search() {
+        assert!(contains_ignore_ascii_case("Access_TOKEN", "token"));
+        assert!(contains_ignore_ascii_case("token", "token"));
+        assert!(!contains_ignore_ascii_case("tok", "token"));
+        assert!(!contains_ignore_ascii_case("tøken", "token"));
+        assert!(contains_ignore_ascii_case("ü-key-ü", "KEY"));
+        assert!(contains_ignore_ascii_case("", ""));
+    }
+}

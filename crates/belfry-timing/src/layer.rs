@@ -1,0 +1,246 @@
+//! [`AccessLogLayer`]: configuration shared by every clone of the service.
+
+use std::{sync::Arc, time::Duration};
+
+use belfry_scrub::ScrubPolicy;
+use tower_layer::Layer;
+
+use crate::{hung::HungRequestWatch, AccessLog, TrustedProxy};
+
+/// Requests slower than this are logged at WARN, unless a route has its own threshold.
+pub const DEFAULT_SLOW_REQUEST_THRESHOLD: Duration = Duration::from_millis(1000);
+
+/// A request still running after this long is reported once with `request still running`.
+pub const DEFAULT_HUNG_REQUEST_THRESHOLD: Duration = Duration::from_millis(10_000);
+
+/// How many requests in flight the hung-request watch can follow at once.
+pub const DEFAULT_HUNG_WATCH_CAPACITY: usize = 4096;
+
+/// Routes logged at DEBUG instead of INFO (probes and scrapes are noise), unless slow or failing.
+pub const DEFAULT_QUIET_ROUTES: [&str; 4] = ["/health", "/health/live", "/health/ready", "/metrics"];
+
+/// Writes one `request completed` event per request, and warns about slow and hung requests.
+///
+/// The event is written when the response body has been sent (or the client went away), inside
+/// the request's span, with these fields (OpenTelemetry HTTP names):
+///
+/// | field | value |
+/// | --- | --- |
+/// | `http.request.method` | `GET`, ... |
+/// | `http.route` | the route template, `/users/{id}`; absent when no route matched |
+/// | `url.path` | the path as requested |
+/// | `url.query` | the query, scrubbed by the [`ScrubPolicy`]; absent when empty |
+/// | `http.response.status_code` | absent when the client left before the response |
+/// | `duration_ms` | milliseconds until the end of the body (a float) |
+/// | `user_agent.original` | the `User-Agent` header |
+/// | `client.address` | the peer address (axum's `ConnectInfo`), or the forwarded client behind [trusted proxies](Self::trusted_proxies) |
+/// | `client.disconnected` | `true` when the client went away before the response was complete |
+///
+/// Level: ERROR for a 5xx, WARN when the duration reaches the slow threshold, DEBUG for
+/// [quiet routes](Self::quiet_routes), INFO otherwise.
+///
+/// **Apply it with axum's `Router::layer`** (belfry's `Belfry::wrap` does): it reads the route
+/// template from `MatchedPath`, which only exists after routing. Around the whole router every
+/// request would be logged without `http.route`.
+///
+/// ```
+/// use axum::{routing::get, Router};
+/// use belfry_timing::AccessLogLayer;
+/// use std::time::Duration;
+///
+/// let access_log = AccessLogLayer::new()
+///     .slow_threshold(Duration::from_millis(500))
+///     .slow_threshold_for_route("/export", Duration::from_secs(10));
+/// let app: Router = Router::new()
+///     .route("/export", get(|| async { "big file" }))
+///     .layer(access_log);
+/// ```
+#[derive(Clone)]
+pub struct AccessLogLayer {
+    pub(crate) config: Arc<AccessLogConfig>,
+}
+
+pub(crate) struct AccessLogConfig {
+    pub(crate) slow_threshold: Duration,
+    pub(crate) route_slow_thresholds: Vec<(String, Duration)>,
+    pub(crate) quiet_routes: Vec<String>,
+    pub(crate) trusted_proxies: Vec<TrustedProxy>,
+    pub(crate) scrub: ScrubPolicy,
+    pub(crate) server_timing: bool,
+    pub(crate) hung_threshold: Option<Duration>,
+    pub(crate) hung_capacity: usize,
+    pub(crate) hung: Option<Arc<HungRequestWatch>>,
+}
+
+impl AccessLogConfig {
+    /// The slow threshold of `route`.
+    pub(crate) fn slow_threshold(&self, route: Option<&str>) -> Duration {
+        route
+            .and_then(|route| self.route_slow_thresholds.iter().find(|(r, _)| r == route))
+            .map_or(self.slow_threshold, |(_, threshold)| *threshold)
+    }
+
+    pub(crate) fn is_quiet(&self, route: Option<&str>) -> bool {
+        route.is_some_and(|route| self.quiet_routes.iter().any(|quiet| quiet == route))
+    }
+}
+
+impl std::fmt::Debug for AccessLogLayer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let config = &self.config;
+        f.debug_struct("AccessLogLayer")
+            .field("slow_threshold", &config.slow_threshold)
+            .field("route_slow_thresholds", &config.route_slow_thresholds)
+            .field("quiet_routes", &config.quiet_routes)
+            .field("trusted_proxies", &config.trusted_proxies)
+            .field("server_timing", &config.server_timing)
+            .field("hung_threshold", &config.hung_threshold)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Default for AccessLogLayer {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl AccessLogLayer {
+    /// The defaults: slow at 1 s, hung at 10 s, health and metrics routes quiet, no trusted
+    /// proxies, the default [`ScrubPolicy`], no `Server-Timing` header.
+    pub fn new() -> Self {
+        let config = AccessLogConfig {
+            slow_threshold: DEFAULT_SLOW_REQUEST_THRESHOLD,
+            route_slow_thresholds: Vec::new(),
+            quiet_routes: DEFAULT_QUIET_ROUTES
+                .iter()
+                .map(|&route| route.to_owned())
+                .collect(),
+            trusted_proxies: Vec::new(),
+            scrub: ScrubPolicy::default(),
+            server_timing: false,
+            hung_threshold: Some(DEFAULT_HUNG_REQUEST_THRESHOLD),
+            hung_capacity: DEFAULT_HUNG_WATCH_CAPACITY,
+            hung: None,
+        };
+        Self {
+            config: Arc::new(config).with_hung_watch(),
+        }
+    }
+
+    fn update(mut self, change: impl FnOnce(&mut AccessLogConfig)) -> Self {
+        let mut config = Arc::try_unwrap(self.config).unwrap_or_else(|shared| shared.duplicate());
+        change(&mut config);
+        self.config = Arc::new(config).with_hung_watch();
+        self
+    }
+
+    /// Requests taking at least this long are logged at WARN (default 1 s).
+    pub fn slow_threshold(self, threshold: Duration) -> Self {
+        self.update(|config| config.slow_threshold = threshold)
+    }
+
+    /// Gives `route` (a route template such as `/export/{id}`) its own slow threshold.
+    pub fn slow_threshold_for_route(self, route: impl Into<String>, threshold: Duration) -> Self {
+        let route = route.into();
+        self.update(|config| {
+            config
+                .route_slow_thresholds
+                .retain(|(existing, _)| *existing != route);
+            config.route_slow_thresholds.push((route, threshold));
+        })
+    }
+
+    /// Reports a request still running after `threshold` once, at WARN (default 10 s);
+    /// `None` turns the watch off.
+    pub fn hung_threshold(self, threshold: Option<Duration>) -> Self {
+        self.update(|config| config.hung_threshold = threshold)
+    }
+
+    /// How many requests in flight the hung-request watch follows (default 4096); beyond that,
+    /// requests go unwatched rather than wait.
+    pub fn hung_watch_capacity(self, capacity: usize) -> Self {
+        self.update(|config| config.hung_capacity = capacity)
+    }
+
+    /// Routes logged at DEBUG instead of INFO when fast and successful (default: the health
+    /// routes and `/metrics`). Replaces the list.
+    pub fn quiet_routes<I, R>(self, routes: I) -> Self
+    where
+        I: IntoIterator<Item = R>,
+        R: Into<String>,
+    {
+        let routes = routes.into_iter().map(Into::into).collect();
+        self.update(|config| config.quiet_routes = routes)
+    }
+
+    /// Proxies whose `X-Forwarded-For` is believed for `client.address` (default: none, so the
+    /// peer address is logged).
+    pub fn trusted_proxies(self, proxies: impl IntoIterator<Item = TrustedProxy>) -> Self {
+        let proxies = proxies.into_iter().collect();
+        self.update(|config| config.trusted_proxies = proxies)
+    }
+
+    /// The policy that scrubs the logged query string.
+    pub fn scrub_policy(self, policy: ScrubPolicy) -> Self {
+        self.update(|config| config.scrub = policy)
+    }
+
+    /// Requests the hung-request watch could not follow because more were in flight than
+    /// [`hung_watch_capacity`](Self::hung_watch_capacity) allows.
+    ///
+    /// ```
+    /// assert_eq!(belfry_timing::AccessLogLayer::new().unwatched_requests(), 0);
+    /// ```
+    pub fn unwatched_requests(&self) -> u64 {
+        self.config.hung.as_ref().map_or(0, |watch| watch.unwatched())
+    }
+
+    /// Adds `Server-Timing: app;dur=<ms>` to responses (default off): the time until the
+    /// response headers, visible in browsers' developer tools.
+    pub fn server_timing(self, enabled: bool) -> Self {
+        self.update(|config| config.server_timing = enabled)
+    }
+}
+
+trait WithHungWatch {
+    fn with_hung_watch(self) -> Self;
+}
+
+impl WithHungWatch for Arc<AccessLogConfig> {
+    /// Creates the watch table for the configured threshold, once the configuration is final.
+    fn with_hung_watch(mut self) -> Self {
+        let config = Arc::get_mut(&mut self).expect("a fresh configuration");
+        config.hung = config
+            .hung_threshold
+            .map(|threshold| HungRequestWatch::new(threshold, config.hung_capacity));
+        self
+    }
+}
+
+impl AccessLogConfig {
+    fn duplicate(&self) -> Self {
+        Self {
+            slow_threshold: self.slow_threshold,
+            route_slow_thresholds: self.route_slow_thresholds.clone(),
+            quiet_routes: self.quiet_routes.clone(),
+            trusted_proxies: self.trusted_proxies.clone(),
+            scrub: self.scrub.clone(),
+            server_timing: self.server_timing,
+            hung_threshold: self.hung_threshold,
+            hung_capacity: self.hung_capacity,
+            hung: None,
+        }
+    }
+}
+
+impl<S> Layer<S> for AccessLogLayer {
+    type Service = AccessLog<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        AccessLog {
+            inner,
+            config: self.config.clone(),
+        }
+    }
+}

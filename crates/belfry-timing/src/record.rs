@@ -1,0 +1,146 @@
+//! What the access log remembers of a request until it ends, and the events it writes.
+
+use std::{
+    net::{IpAddr, SocketAddr},
+    sync::Arc,
+    time::Instant,
+};
+
+use axum::extract::{ConnectInfo, MatchedPath};
+use http::{header, HeaderValue, Method, Request, StatusCode, Uri};
+use tracing::{Level, Span};
+
+use crate::{client_address::client_address, layer::AccessLogConfig};
+
+/// Everything needed to log one request: cheap clones (reference counts) taken at the start,
+/// formatted only if the event is enabled.
+pub(crate) struct RequestRecord {
+    pub(crate) start: Instant,
+    method: Method,
+    route: Option<MatchedPath>,
+    uri: Uri,
+    user_agent: Option<HeaderValue>,
+    peer: Option<IpAddr>,
+    forwarded_for: Option<HeaderValue>,
+    span: Span,
+    pub(crate) config: Arc<AccessLogConfig>,
+    /// The slot of this request in the hung-request watch, if it has one.
+    pub(crate) hung_slot: Option<usize>,
+}
+
+impl RequestRecord {
+    pub(crate) fn new<B>(request: &Request<B>, config: &Arc<AccessLogConfig>) -> Self {
+        let start = Instant::now();
+        let extensions = request.extensions();
+        let headers = request.headers();
+        let forwarded_for = if config.trusted_proxies.is_empty() {
+            None
+        } else {
+            headers.get_all("x-forwarded-for").iter().next_back().cloned()
+        };
+        let hung_slot = config.hung.as_ref().and_then(|watch| watch.register(start));
+        Self {
+            start,
+            method: request.method().clone(),
+            route: extensions.get::<MatchedPath>().cloned(),
+            uri: request.uri().clone(),
+            user_agent: headers.get(header::USER_AGENT).cloned(),
+            peer: extensions
+                .get::<ConnectInfo<SocketAddr>>()
+                .map(|info| info.0.ip()),
+            forwarded_for,
+            span: Span::current(),
+            config: config.clone(),
+            hung_slot,
+        }
+    }
+
+    fn route(&self) -> Option<&str> {
+        self.route.as_ref().map(MatchedPath::as_str)
+    }
+
+    /// Frees the hung-request slot; idempotent.
+    pub(crate) fn finish_watch(&mut self) {
+        if let (Some(index), Some(watch)) = (self.hung_slot.take(), self.config.hung.as_ref()) {
+            watch.release(index);
+        }
+    }
+
+    /// Logs `request still running` once, if the watch found this request due.
+    pub(crate) fn warn_if_hung(&mut self) {
+        let (Some(index), Some(watch)) = (self.hung_slot, self.config.hung.as_ref()) else {
+            return;
+        };
+        if !watch.is_due(index) {
+            return;
+        }
+        let elapsed_ms = self.start.elapsed().as_secs_f64() * 1000.0;
+        tracing::event!(
+            target: crate::TARGET,
+            parent: &self.span,
+            Level::WARN,
+            http.request.method = self.method.as_str(),
+            http.route = self.route(),
+            url.path = self.uri.path(),
+            elapsed_ms,
+            threshold_ms = watch.threshold().as_millis() as u64,
+            "request still running"
+        );
+        // Reported once: the slot stays claimed (and due) until the request ends.
+        self.hung_slot = None;
+        watch.release(index);
+    }
+
+    /// Writes the `request completed` event.
+    pub(crate) fn complete(mut self, status: Option<StatusCode>, disconnected: bool) {
+        self.finish_watch();
+        let duration = self.start.elapsed();
+        let config = &*self.config;
+        let route = self.route();
+        let level = if status.is_some_and(|status| status.is_server_error()) {
+            Level::ERROR
+        } else if duration >= config.slow_threshold(route) {
+            Level::WARN
+        } else if config.is_quiet(route) {
+            Level::DEBUG
+        } else {
+            Level::INFO
+        };
+        macro_rules! completed {
+            ($level:expr) => {
+                tracing::event!(
+                    target: crate::TARGET,
+                    parent: &self.span,
+                    $level,
+                    http.request.method = self.method.as_str(),
+                    http.route = route,
+                    url.path = self.uri.path(),
+                    url.query = self.uri.query().map(|query| tracing::field::display(config.scrub.query(query))),
+                    http.response.status_code = status.map(|status| status.as_u16()),
+                    duration_ms = duration.as_secs_f64() * 1000.0,
+                    user_agent.original = self.user_agent.as_ref().and_then(|agent| agent.to_str().ok()),
+                    client.address = client_address(
+                        self.peer,
+                        self.forwarded_for.as_ref().and_then(|value| value.to_str().ok()),
+                        &config.trusted_proxies
+                    )
+                    .map(tracing::field::display),
+                    client.disconnected = disconnected.then_some(true),
+                    "request completed"
+                )
+            };
+        }
+        match level {
+            Level::ERROR => completed!(Level::ERROR),
+            Level::WARN => completed!(Level::WARN),
+            Level::INFO => completed!(Level::INFO),
+            _ => completed!(Level::DEBUG),
+        }
+    }
+}
+
+impl Drop for RequestRecord {
+    fn drop(&mut self) {
+        self.finish_watch();
+    }
+}
