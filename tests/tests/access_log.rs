@@ -38,12 +38,18 @@ fn requests_are_logged_with_route_template_level_and_duration() {
     let response = get(&demo.url("/definitely/not/a/route"), &[]);
     assert_eq!(response.status, 404);
     let line = completed(&demo, response.header("x-request-id").unwrap());
-    assert!(line.get("http.route").is_none(), "no route for an unmatched path: {line}");
+    assert!(
+        line.get("http.route").is_none(),
+        "no route for an unmatched path: {line}"
+    );
     assert_eq!(line["url.path"], "/definitely/not/a/route");
 
     let response = get(&demo.url("/error"), &[]);
     assert_eq!(response.status, 500);
-    assert_eq!(completed(&demo, response.header("x-request-id").unwrap())["level"], "ERROR");
+    assert_eq!(
+        completed(&demo, response.header("x-request-id").unwrap())["level"],
+        "ERROR"
+    );
     demo.logs().json();
 }
 
@@ -56,15 +62,28 @@ fn a_hung_request_is_reported_before_it_finishes() {
     assert!(started.elapsed() >= Duration::from_millis(1200));
 
     let lines = demo.logs().json();
-    let mine: Vec<_> = lines.iter().filter(|line| line["request_id"] == "hung-1").collect();
-    let messages: Vec<_> = mine.iter().map(|line| line["message"].as_str().unwrap()).collect();
-    assert_eq!(messages, ["request still running", "request completed"], "{mine:?}");
+    let mine: Vec<_> = lines
+        .iter()
+        .filter(|line| line["request_id"] == "hung-1")
+        .collect();
+    let messages: Vec<_> = mine
+        .iter()
+        .map(|line| line["message"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        messages,
+        ["request still running", "request completed"],
+        "{mine:?}"
+    );
     let hung = mine[0];
     assert_eq!(hung["level"], "WARN");
     assert_eq!(hung["http.route"], "/slow");
     assert_eq!(hung["http.request.method"], "GET");
     let elapsed = hung["elapsed_ms"].as_f64().unwrap();
-    assert!((300.0..1200.0).contains(&elapsed), "reported while running, at {elapsed} ms");
+    assert!(
+        (300.0..1200.0).contains(&elapsed),
+        "reported while running, at {elapsed} ms"
+    );
 }
 
 #[test]
@@ -73,7 +92,10 @@ fn secrets_in_headers_and_query_never_reach_stdout() {
     let secret = "e2e-secret-7f3a9c";
     let response = get(
         &demo.url(&format!("/users/5?access_token={secret}&page=2")),
-        &[("authorization", &format!("Bearer {secret}")), ("cookie", &format!("session={secret}"))],
+        &[
+            ("authorization", &format!("Bearer {secret}")),
+            ("cookie", &format!("session={secret}")),
+        ],
     );
     assert_eq!(response.status, 200);
     let line = completed(&demo, response.header("x-request-id").unwrap());
