@@ -3,6 +3,8 @@
 
 mod demo;
 mod http;
+mod upstream;
 
 pub use demo::{Demo, DemoBuilder, LogLines};
 pub use http::{get, raw_request, HttpResponse};
+pub use upstream::{closed_port, Behaviour, Upstream};

@@ -18,13 +18,15 @@
 //! Every request gets an id (a valid incoming `x-request-id` or a new UUID v7), echoed in the
 //! response and stamped on every log line written while serving it. The layers live in their
 //! own crates, re-exported here: [`request_id`], [`timing`] (access log, slow and hung
-//! requests), [`scrub`] (what never reaches a log line).
+//! requests), [`scrub`] (what never reaches a log line), [`health`] (liveness, readiness,
+//! detailed health, graceful shutdown).
 #![deny(missing_docs)]
 
 mod config;
 mod stack;
 pub mod telemetry;
 
+pub use belfry_health as health;
 pub use belfry_request_id as request_id;
 pub use belfry_request_id::RequestId;
 pub use belfry_scrub as scrub;

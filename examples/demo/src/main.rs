@@ -3,15 +3,16 @@
 //! `cargo run -p belfry-demo`, then `curl -i localhost:3000/users/42`.
 
 mod error;
+mod health;
 mod routes;
 
 use std::net::SocketAddr;
 
-use belfry::Belfry;
+use belfry::{health::GracefulShutdown, Belfry};
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let _telemetry = belfry::telemetry::init();
+    let _telemetry = belfry::telemetry::init(); // dropped last: flushes logs
     let belfry = Belfry::from_env()?;
 
     let address: SocketAddr = std::env::var("BIND_ADDR")
@@ -19,35 +20,23 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .parse()
         .map_err(|error| format!("BIND_ADDR is not a socket address: {error}"))?;
 
-    let app = belfry.wrap(routes::router());
+    let health = health::demo_health()?;
+    let shutdown = GracefulShutdown::builder()
+        .env()?
+        .readiness(health.readiness().clone())
+        .build();
+    let app = belfry.wrap(routes::router().merge(health.routes()));
+
     let listener = tokio::net::TcpListener::bind(address).await?;
     tracing::info!(address = %listener.local_addr()?, "listening");
-    axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
-        .with_graceful_shutdown(shutdown_signal())
-        .await?;
+    health.readiness().mark_started(); // nothing to warm up: ready at once
+
+    let serve = axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
+        .with_graceful_shutdown(shutdown.signal());
+    match shutdown.run(serve).await {
+        Ok(served) => served?,
+        Err(timed_out) => tracing::warn!("{timed_out}"),
+    }
     tracing::info!("stopped");
     Ok(())
-}
-
-/// Resolves on SIGTERM (Kubernetes) or Ctrl-C.
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
-    #[cfg(unix)]
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut signal) => {
-                signal.recv().await;
-            }
-            Err(_) => std::future::pending().await,
-        }
-    };
-    #[cfg(not(unix))]
-    let terminate = std::future::pending::<()>();
-    tokio::select! {
-        () = ctrl_c => {},
-        () = terminate => {},
-    }
-    tracing::info!("shutdown signal received");
 }

@@ -4,7 +4,6 @@ use std::time::Duration;
 
 use axum::{
     extract::{Path, Query},
-    http::StatusCode,
     routing::get,
     Json, Router,
 };
@@ -24,9 +23,6 @@ pub fn router() -> Router {
         .route("/slow", get(slow))
         .route("/panic", get(panic))
         .route("/error", get(error))
-        .route("/health", get(health))
-        .route("/health/live", get(live))
-        .route("/health/ready", get(health))
 }
 
 async fn index() -> Json<Value> {
@@ -55,12 +51,4 @@ async fn panic() -> &'static str {
 
 async fn error() -> Result<&'static str, AppError> {
     Err(AppError::Upstream(UpstreamError { status: 503 }))
-}
-
-async fn live() -> Json<Value> {
-    Json(json!({ "status": "pass" }))
-}
-
-async fn health() -> (StatusCode, Json<Value>) {
-    (StatusCode::OK, Json(json!({ "status": "pass", "checks": {} })))
 }
