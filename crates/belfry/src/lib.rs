@@ -19,17 +19,23 @@
 //! response and stamped on every log line written while serving it. The layers live in their
 //! own crates, re-exported here: [`request_id`], [`timing`] (access log, slow and hung
 //! requests), [`scrub`] (what never reaches a log line), [`health`] (liveness, readiness,
-//! detailed health, graceful shutdown).
+//! detailed health, graceful shutdown), [`metrics`] (Prometheus RED metrics by route template), [`capture`] (panics and 5xx
+//! become clean problem+json responses, ERROR logs and Sentry events).
 #![deny(missing_docs)]
 
 mod config;
+mod sentry_setup;
 mod stack;
 pub mod telemetry;
 
+pub use belfry_capture as capture;
+pub use belfry_capture::{ErrorReport, WithErrorReport};
 pub use belfry_health as health;
+pub use belfry_metrics as metrics;
 pub use belfry_request_id as request_id;
 pub use belfry_request_id::RequestId;
 pub use belfry_scrub as scrub;
 pub use belfry_timing as timing;
 pub use config::ConfigError;
+pub use sentry_setup::{DEFAULT_SAMPLE_RATE, DEFAULT_SENTRY_FLUSH_TIMEOUT, DEFAULT_TRACES_SAMPLE_RATE};
 pub use stack::{Belfry, BelfryLayer, BelfryService};

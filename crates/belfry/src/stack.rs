@@ -3,6 +3,9 @@
 use std::time::Duration;
 
 use axum::Router;
+use belfry_capture::CaptureLayer;
+use belfry_health::{Health, Status};
+use belfry_metrics::{HealthCheckSample, HealthCheckStatus, HttpMetricsLayer, Metrics};
 use belfry_request_id::RequestIdLayer;
 use belfry_scrub::ScrubPolicy;
 use belfry_timing::{AccessLogLayer, TrustedProxy};
@@ -22,6 +25,11 @@ use crate::config::{env_bool, env_var, ConfigError};
 ///    `request completed` inside the request span; warns about slow and hung requests. It sits
 ///    below the request id (to log inside its span) and above everything that can change the
 ///    response, so it logs the status the client really got.
+/// 3. **Metrics** ([`HttpMetricsLayer`]): RED metrics by route template, measured to the end of
+///    the body. Above panic capture, so a panic counts as the 500 the client got.
+/// 4. **Capture** ([`CaptureLayer`]): turns a panic into a `problem+json` 500 with the request
+///    id, reports panics and 5xx responses (ERROR log; Sentry event, with a hub per request when
+///    Sentry is on). Innermost, so it catches panics from the handler and everything below.
 ///
 /// `wrap` applies the stack with [`Router::layer`], so it runs after routing, for every route
 /// and the fallback: the route template (`MatchedPath`) is known to every layer.
@@ -37,6 +45,7 @@ pub struct Belfry {
     request_id: RequestIdLayer,
     access_log: AccessLogLayer,
     scrub: ScrubPolicy,
+    metrics: Metrics,
 }
 
 impl Default for Belfry {
@@ -52,6 +61,7 @@ impl Belfry {
             request_id: RequestIdLayer::new(),
             access_log: AccessLogLayer::new(),
             scrub: ScrubPolicy::default(),
+            metrics: Metrics::new(),
         }
     }
 
@@ -174,12 +184,61 @@ impl Belfry {
         self
     }
 
+    /// Records HTTP metrics into `metrics` (default: a registry of belfry's own, with the
+    /// process metrics), for applications that already have one.
+    pub fn with_metrics(mut self, metrics: Metrics) -> Self {
+        self.metrics = metrics;
+        self
+    }
+
+    /// The metrics registry: serve it with `router.merge(belfry.metrics().router())` (before
+    /// [`wrap`](Self::wrap)), and register the application's own metrics on it.
+    ///
+    /// ```
+    /// use belfry::metrics::prometheus_client::metrics::counter::Counter;
+    ///
+    /// let belfry = belfry::Belfry::new();
+    /// let signups = belfry.metrics().register("signups", "Accounts created", Counter::<u64>::default());
+    /// signups.inc();
+    /// assert!(belfry.metrics().render().contains("signups_total 1"));
+    /// ```
+    pub fn metrics(&self) -> &Metrics {
+        &self.metrics
+    }
+
+    /// Exports the latest results of `health`'s checks as `belfry_health_check_status` (1 pass,
+    /// 0.5 warn, 0 fail) and `belfry_health_check_duration_seconds`, labelled by check.
+    pub fn export_health_checks(&self, health: &Health) {
+        let health = health.clone();
+        self.metrics.register_health_checks(move || {
+            health
+                .last_report()
+                .map(|report| {
+                    report
+                        .checks()
+                        .iter()
+                        .map(|check| {
+                            let status = match check.status() {
+                                Status::Pass => HealthCheckStatus::Pass,
+                                Status::Warn => HealthCheckStatus::Warn,
+                                Status::Fail => HealthCheckStatus::Fail,
+                            };
+                            HealthCheckSample::new(check.name(), status, check.duration())
+                        })
+                        .collect()
+                })
+                .unwrap_or_default()
+        });
+    }
+
     /// The stack as one tower layer. Apply it with [`Router::layer`] (as [`wrap`](Self::wrap)
     /// does), not around the router: outside the router the route template is unknown.
     pub fn layer(&self) -> BelfryLayer {
         BelfryLayer {
             request_id: self.request_id.clone(),
             access_log: self.access_log.clone(),
+            metrics: self.metrics.layer(),
+            capture: CaptureLayer::new().scrub_policy(self.scrub.clone()),
         }
     }
 
@@ -198,16 +257,22 @@ impl Belfry {
 pub struct BelfryLayer {
     request_id: RequestIdLayer,
     access_log: AccessLogLayer,
+    metrics: HttpMetricsLayer,
+    capture: CaptureLayer,
 }
 
 /// The service [`BelfryLayer`] wraps a route in.
-pub type BelfryService<S> =
-    belfry_request_id::SetRequestId<belfry_timing::AccessLog<S>, belfry_request_id::MakeRequestUuidV7>;
+pub type BelfryService<S> = belfry_request_id::SetRequestId<
+    belfry_timing::AccessLog<belfry_metrics::HttpMetrics<belfry_capture::Capture<S>>>,
+    belfry_request_id::MakeRequestUuidV7,
+>;
 
 impl<S> Layer<S> for BelfryLayer {
     type Service = BelfryService<S>;
 
     fn layer(&self, inner: S) -> Self::Service {
-        self.request_id.layer(self.access_log.layer(inner))
+        let inner = self.capture.layer(inner);
+        self.request_id
+            .layer(self.access_log.layer(self.metrics.layer(inner)))
     }
 }

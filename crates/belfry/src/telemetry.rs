@@ -7,7 +7,16 @@
 //! | --- | --- | --- |
 //! | `LOG_FORMAT` | `json`, `pretty` | `json` when stdout is not a terminal, `pretty` when it is |
 //! | `RUST_LOG` | a [`tracing_subscriber::EnvFilter`] directive list | `info` |
+//! | `SENTRY_DSN` | a Sentry DSN; unset or empty: no Sentry at all | unset |
+//! | `SENTRY_ENVIRONMENT`, `SENTRY_RELEASE` | tags of every Sentry event | unset |
+//! | `SENTRY_SAMPLE_RATE` | share of error events sent, 0 to 1 | `1.0` |
+//! | `SENTRY_TRACES_SAMPLE_RATE` | share of requests sent as performance transactions, 0 to 1 | `0.1` |
+//! | `SENTRY_SEND_DEFAULT_PII` | let the SDK send personal data (user ids, IPs) | `false` |
+//! | `BELFRY_SENTRY_FLUSH_TIMEOUT_MS` | how long dropping the guard waits for Sentry | `2000` |
 //!
+//! With Sentry on, `tracing` ERROR events become Sentry events and INFO/WARN events become
+//! breadcrumbs of the request they happened in; panics and 5xx responses are reported by
+//! [`belfry_capture`]. Sentry Logs are not sent: stdout is the log pipeline, Sentry gets errors.
 //! A JSON line holds `timestamp` (RFC 3339, UTC), `level`, `target`, `message`, the event's own
 //! fields and the fields of the spans it happened in — `request_id` among them — all at top level:
 //!
@@ -161,6 +170,8 @@ impl Telemetry {
         W: for<'a> MakeWriter<'a> + Send + Sync + 'static,
     {
         let mut problems = self.problems;
+        let sentry =
+            crate::sentry_setup::SentrySettings::from_env(&mut problems).map(|settings| settings.init());
         let filter = EnvFilter::try_new(&self.filter).unwrap_or_else(|error| {
             problems.push(format!(
                 "RUST_LOG `{}` is not a valid filter ({error}); using `{DEFAULT_FILTER}`",
@@ -172,13 +183,16 @@ impl Telemetry {
             LogFormat::Json => RequestSpanFields.and_then(json_layer(writer)).boxed(),
             LogFormat::Pretty => tracing_subscriber::fmt::layer().with_writer(writer).boxed(),
         };
+        let sentry_layers = sentry.as_ref().map(|_| crate::sentry_setup::tracing_layers());
         tracing_subscriber::registry()
             .with(output.with_filter(filter))
+            .with(sentry_layers)
             .try_init()?;
+        belfry_capture::install_panic_hook();
         for problem in problems {
             tracing::warn!(target: "belfry::telemetry", "{problem}");
         }
-        Ok(TelemetryGuard { _private: () })
+        Ok(TelemetryGuard { sentry })
     }
 }
 
@@ -249,7 +263,8 @@ impl Visit for RequestIdVisitor {
     }
 }
 
-/// Keeps logging set up; dropping it flushes buffered output. Hold it in `main`:
+/// Keeps logging (and Sentry) set up; dropping it flushes buffered output, waiting for Sentry
+/// at most its flush timeout. Hold it in `main`:
 ///
 /// ```no_run
 /// let _telemetry = belfry::telemetry::init();
@@ -257,13 +272,29 @@ impl Visit for RequestIdVisitor {
 /// // `_telemetry` is dropped at the end of `main`: logs are flushed.
 /// ```
 #[must_use = "dropping the guard flushes telemetry: hold it until the end of main"]
-#[derive(Debug)]
 pub struct TelemetryGuard {
-    _private: (),
+    sentry: Option<sentry::ClientInitGuard>,
+}
+
+impl std::fmt::Debug for TelemetryGuard {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TelemetryGuard")
+            .field("sentry_enabled", &self.sentry_enabled())
+            .finish()
+    }
+}
+
+impl TelemetryGuard {
+    /// Whether Sentry is on (`SENTRY_DSN` was set to a valid DSN).
+    pub fn sentry_enabled(&self) -> bool {
+        self.sentry.is_some()
+    }
 }
 
 impl Drop for TelemetryGuard {
     fn drop(&mut self) {
+        // Sentry first (bounded by its flush timeout), so its own warnings still reach stdout.
+        drop(self.sentry.take());
         let _ = io::stdout().flush();
     }
 }

@@ -5,6 +5,7 @@ use axum::{
     response::{IntoResponse, Response},
     Json,
 };
+use belfry::ErrorReport;
 
 /// What can go wrong in the demo's handlers.
 #[derive(Debug)]
@@ -44,8 +45,10 @@ impl std::fmt::Display for UpstreamError {
 impl std::error::Error for UpstreamError {}
 
 impl IntoResponse for AppError {
+    /// A 500 with the error's message; the error itself (with its chain of sources) rides along
+    /// in an [`ErrorReport`] so belfry logs and reports the real cause, not just "500".
     fn into_response(self) -> Response {
         let body = Json(serde_json::json!({ "error": self.to_string() }));
-        (StatusCode::INTERNAL_SERVER_ERROR, body).into_response()
+        (StatusCode::INTERNAL_SERVER_ERROR, ErrorReport::new(self), body).into_response()
     }
 }

@@ -4,6 +4,7 @@
 
 mod error;
 mod health;
+mod metrics;
 mod routes;
 
 use std::net::SocketAddr;
@@ -25,7 +26,18 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .env()?
         .readiness(health.readiness().clone())
         .build();
-    let app = belfry.wrap(routes::router().merge(health.routes()));
+    belfry.export_health_checks(&health);
+    // Keeps the health-check metrics fresh between probes.
+    let _refresh = health.spawn_refresh(std::time::Duration::from_secs(10));
+    let state = routes::AppState {
+        metrics: metrics::DemoMetrics::register(belfry.metrics()),
+    };
+    // `wrap` comes last, so the stack covers every route, the health and metrics routes too.
+    let app = belfry.wrap(
+        routes::router(state)
+            .merge(health.routes())
+            .merge(belfry.metrics().router()),
+    );
 
     let listener = tokio::net::TcpListener::bind(address).await?;
     tracing::info!(address = %listener.local_addr()?, "listening");

@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use axum::{
-    extract::{Path, Query},
+    extract::{Path, Query, State},
     routing::get,
     Json, Router,
 };
@@ -11,26 +11,39 @@ use belfry::RequestId;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use crate::error::{AppError, UpstreamError};
+use crate::{
+    error::{AppError, UpstreamError},
+    metrics::DemoMetrics,
+};
 
 /// The longest `/slow` sleeps, in milliseconds.
 const MAX_SLOW_MS: u64 = 60_000;
 
-pub fn router() -> Router {
+/// What the handlers share.
+#[derive(Clone)]
+pub struct AppState {
+    pub metrics: DemoMetrics,
+}
+
+pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/", get(index))
         .route("/users/{id}", get(user))
         .route("/slow", get(slow))
         .route("/panic", get(panic))
         .route("/error", get(error))
+        .with_state(state)
 }
 
 async fn index() -> Json<Value> {
     Json(json!({ "service": "belfry-demo", "status": "ok" }))
 }
 
-async fn user(Path(id): Path<u64>, request_id: RequestId) -> Json<Value> {
-    tracing::info!(user_id = id, "user looked up");
+async fn user(State(state): State<AppState>, Path(id): Path<u64>, request_id: RequestId) -> Json<Value> {
+    // A pretend cache: even ids are cached.
+    let cached = id % 2 == 0;
+    state.metrics.cache_lookup(cached);
+    tracing::info!(user_id = id, cached, "user looked up");
     Json(json!({ "id": id, "name": format!("user {id}"), "request_id": request_id.as_str() }))
 }
 

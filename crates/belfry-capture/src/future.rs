@@ -1,0 +1,130 @@
+//! [`ResponseFuture`]: polls the inner service's future, catching a panic.
+
+use std::{
+    future::Future,
+    pin::Pin,
+    task::{Context, Poll},
+};
+
+use bytes::Bytes;
+use http::Response;
+use pin_project_lite::pin_project;
+use sentry::protocol::SpanStatus;
+
+use crate::{
+    panic::{catching, CaughtPanic},
+    problem::{problem_response, AlreadyReported},
+    request::RequestInfo,
+    sentry_hub::{failure_event, panic_event, SentryRequest},
+    ErrorReport,
+};
+
+pin_project! {
+    #[project = StateProj]
+    enum State<F, B> {
+        Waiting { #[pin] future: F },
+        Ready { response: Option<Response<B>> },
+    }
+}
+
+pin_project! {
+    /// Response future of [`Capture`](crate::Capture).
+    pub struct ResponseFuture<F, B> {
+        #[pin]
+        state: State<F, B>,
+        info: RequestInfo,
+        sentry: Option<SentryRequest>,
+    }
+}
+
+impl<F, B: From<Bytes>> ResponseFuture<F, B> {
+    pub(crate) fn new(future: F, info: RequestInfo, sentry: Option<SentryRequest>) -> Self {
+        Self {
+            state: State::Waiting { future },
+            info,
+            sentry,
+        }
+    }
+
+    /// The inner service panicked in `call`: reported now, answered on the first poll.
+    pub(crate) fn panicked(panic: &CaughtPanic, info: RequestInfo, sentry: Option<SentryRequest>) -> Self {
+        let response = answer_panic(&info, sentry.as_ref(), panic);
+        Self {
+            state: State::Ready {
+                response: Some(response),
+            },
+            info,
+            sentry,
+        }
+    }
+}
+
+impl<F, B, E> Future for ResponseFuture<F, B>
+where
+    F: Future<Output = Result<Response<B>, E>>,
+    B: From<Bytes>,
+{
+    type Output = F::Output;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let mut this = self.project();
+        let response = match this.state.as_mut().project() {
+            StateProj::Ready { response } => response.take().expect("ResponseFuture polled after completion"),
+            StateProj::Waiting { future } => {
+                let hub = this.sentry.as_ref().map(|sentry| &sentry.hub);
+                let outcome = match catching(hub, || future.poll(cx)) {
+                    Ok(Poll::Pending) => return Poll::Pending,
+                    Ok(Poll::Ready(result)) => Ok(result),
+                    Err(panic) => Err(panic),
+                };
+                // Done with the inner future (which may have panicked): drop it now, ignoring a
+                // panic in its destructor.
+                let _ = catching(None, || this.state.set(State::Ready { response: None }));
+                match outcome {
+                    Ok(Ok(mut response)) => {
+                        report_failure(this.info, this.sentry.as_ref(), &mut response);
+                        response
+                    }
+                    Ok(Err(error)) => {
+                        if let Some(mut sentry) = this.sentry.take() {
+                            sentry.finish(Err(SpanStatus::UnknownError));
+                        }
+                        return Poll::Ready(Err(error));
+                    }
+                    Err(panic) => answer_panic(this.info, this.sentry.as_ref(), &panic),
+                }
+            }
+        };
+        if let Some(mut sentry) = this.sentry.take() {
+            sentry.finish(Ok(response.status()));
+        }
+        Poll::Ready(Ok(response))
+    }
+}
+
+/// Logs the panic, sends it to Sentry, and answers the problem document.
+fn answer_panic<B: From<Bytes>>(
+    info: &RequestInfo,
+    sentry: Option<&SentryRequest>,
+    panic: &CaughtPanic,
+) -> Response<B> {
+    info.log_panic(panic);
+    if let Some(sentry) = sentry {
+        sentry.capture(panic_event(panic, sentry::Level::Error));
+    }
+    problem_response(info.request_id.as_ref())
+}
+
+/// Reports a 5xx answered by the application, unless a capture layer further in already did.
+fn report_failure<B>(info: &RequestInfo, sentry: Option<&SentryRequest>, response: &mut Response<B>) {
+    let status = response.status();
+    if !status.is_server_error() || response.extensions().get::<AlreadyReported>().is_some() {
+        return;
+    }
+    let report = response.extensions().get::<ErrorReport>();
+    info.log_failure(status, report);
+    if let Some(sentry) = sentry {
+        sentry.capture(failure_event(status, info, report));
+    }
+    response.extensions_mut().insert(AlreadyReported);
+}

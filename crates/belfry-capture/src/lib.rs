@@ -1,0 +1,95 @@
+//! Exception capture for Tower and axum: a panic never drops the connection, and every panic
+//! and every `5xx` is reported once — to the logs and, when enabled, to Sentry.
+//!
+//! [`CaptureLayer`] wraps the application (inside belfry's request-id layer and access log):
+//!
+//! - A panic in a handler is caught and answered with `500 Internal Server Error` and an RFC 9457
+//!   problem document carrying the request id, never the panic message. It is logged as
+//!   `request panicked` with its message and — with [`install_panic_hook`] — its location.
+//! - A `5xx` built by the application is sent untouched and logged as `request failed`, with
+//!   the error the application attached as an [`ErrorReport`].
+//! - When a Sentry client is bound, each request gets its own hub (tagged with the `request_id`,
+//!   named after the route template, carrying the request scrubbed by a
+//!   [`belfry_scrub::ScrubPolicy`]), each panic and each `5xx` becomes exactly one Sentry event,
+//!   and sampled requests get a `http.server` transaction. Nothing is ever flushed on the
+//!   request path. Without a client, the Sentry path costs one look at the current hub.
+//!
+//! Background work started with [`spawn`] keeps the request's span and hub, so its failures are
+//! attributed to the request. [`sentry_event_filter`] and [`sentry_span_filter`] keep the
+//! `sentry-tracing` layers from reporting belfry's own events a second time.
+//!
+//! ```
+//! use axum::{body::Body, http::StatusCode, routing::get, Router};
+//! use belfry_capture::{CaptureLayer, ErrorReport};
+//! use belfry_request_id::RequestIdLayer;
+//! use http::Request;
+//! use http_body_util::BodyExt;
+//! use tower::ServiceExt;
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() {
+//! belfry_capture::install_panic_hook();
+//!
+//! async fn buggy() -> &'static str {
+//!     panic!("secret internals")
+//! }
+//!
+//! let app = Router::new()
+//!     .route("/panic", get(buggy))
+//!     .route(
+//!         "/down",
+//!         get(|| async {
+//!             let error = std::io::Error::other("connection refused");
+//!             (StatusCode::SERVICE_UNAVAILABLE, ErrorReport::new(error), "try again later")
+//!         }),
+//!     )
+//!     .layer(CaptureLayer::new())
+//!     .layer(RequestIdLayer::new());
+//!
+//! let request = Request::get("/panic").header("x-request-id", "req-7").body(Body::empty()).unwrap();
+//! let response = app.clone().oneshot(request).await.unwrap();
+//! assert_eq!(response.status(), 500);
+//! let body = response.into_body().collect().await.unwrap().to_bytes();
+//! assert_eq!(
+//!     body,
+//!     r#"{"type":"about:blank","title":"Internal Server Error","status":500,"request_id":"req-7"}"#
+//! );
+//!
+//! // The application's own 5xx is sent as built (and reported with its error).
+//! let response = app.oneshot(Request::get("/down").body(Body::empty()).unwrap()).await.unwrap();
+//! assert_eq!(response.status(), 503);
+//! let body = response.into_body().collect().await.unwrap().to_bytes();
+//! assert_eq!(body, "try again later");
+//! # }
+//! ```
+#![deny(missing_docs)]
+
+mod filters;
+mod future;
+mod layer;
+mod panic;
+mod problem;
+mod report;
+mod request;
+mod sentry_hub;
+mod service;
+mod spawn;
+
+pub use filters::{sentry_event_filter, sentry_span_filter};
+pub use future::ResponseFuture;
+pub use layer::CaptureLayer;
+pub use panic::install_panic_hook;
+pub use report::{ErrorReport, WithErrorReport};
+pub use service::Capture;
+pub use spawn::{bind_request_context, spawn, WithRequestContext};
+
+/// The target of the events this crate logs (`request panicked`, `request failed`,
+/// `thread panicked`), for filters.
+///
+/// ```
+/// assert_eq!(belfry_capture::TARGET, "belfry::capture");
+/// ```
+pub const TARGET: &str = "belfry::capture";
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,78 @@
+//! What the layer keeps of a request to report it, and the events it logs.
+
+use axum::extract::MatchedPath;
+use belfry_request_id::RequestId;
+use http::{Method, Request, StatusCode};
+
+use crate::{panic::CaughtPanic, ErrorReport};
+
+/// Cheap clones (reference counts) taken before the request is handed to the inner service.
+pub(crate) struct RequestInfo {
+    pub(crate) method: Method,
+    pub(crate) route: Option<MatchedPath>,
+    pub(crate) request_id: Option<RequestId>,
+}
+
+impl RequestInfo {
+    pub(crate) fn new<B>(request: &Request<B>) -> Self {
+        let extensions = request.extensions();
+        Self {
+            method: request.method().clone(),
+            route: extensions.get::<MatchedPath>().cloned(),
+            request_id: extensions.get::<RequestId>().cloned(),
+        }
+    }
+
+    pub(crate) fn route(&self) -> Option<&str> {
+        self.route.as_ref().map(MatchedPath::as_str)
+    }
+
+    /// `GET /users/{id}`, or `GET <unmatched>` when no route matched: the route template keeps
+    /// the number of distinct names small.
+    pub(crate) fn transaction_name(&self) -> String {
+        format!("{} {}", self.method, self.route().unwrap_or("<unmatched>"))
+    }
+
+    /// Logs `request panicked`.
+    pub(crate) fn log_panic(&self, panic: &CaughtPanic) {
+        let location = panic.location.as_ref();
+        tracing::event!(
+            target: crate::TARGET,
+            tracing::Level::ERROR,
+            http.request.method = self.method.as_str(),
+            http.route = self.route(),
+            http.response.status_code = StatusCode::INTERNAL_SERVER_ERROR.as_u16(),
+            panic.message = panic.message.as_str(),
+            code.filepath = location.map(|location| location.file.as_str()),
+            code.lineno = location.map(|location| location.line),
+            code.column = location.map(|location| location.column),
+            "request panicked"
+        );
+    }
+
+    /// Logs `request failed` for a 5xx answered by the application.
+    pub(crate) fn log_failure(&self, status: StatusCode, report: Option<&ErrorReport>) {
+        tracing::event!(
+            target: crate::TARGET,
+            tracing::Level::ERROR,
+            http.request.method = self.method.as_str(),
+            http.route = self.route(),
+            http.response.status_code = status.as_u16(),
+            error.message = report.map(|report| tracing::field::display(report.error())),
+            error.chain = report.map(tracing::field::display),
+            error.type = report.and_then(ErrorReport::type_name),
+            "request failed"
+        );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn transaction_names() {
+        let request = Request::post("/users/7").body(()).unwrap();
+        assert_eq!(RequestInfo::new(&request).transaction_name(), "POST <unmatched>");
+    }
+}

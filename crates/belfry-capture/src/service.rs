@@ -1,0 +1,69 @@
+//! [`Capture`]: the service made by [`CaptureLayer`](crate::CaptureLayer).
+
+use std::task::{Context, Poll};
+
+use belfry_scrub::ScrubPolicy;
+use bytes::Bytes;
+use http::{Request, Response};
+use tower_service::Service;
+
+use crate::{panic::catching, request::RequestInfo, sentry_hub::SentryRequest, ResponseFuture};
+
+/// Catches and reports panics and `5xx` responses; see [`CaptureLayer`](crate::CaptureLayer).
+///
+/// Works with any Tower HTTP service whose response body can be made from [`Bytes`] (for the
+/// problem document), such as axum's `Body`. Responses pass through unchanged.
+///
+/// ```
+/// use axum::body::Body;
+/// use belfry_capture::CaptureLayer;
+/// use http::{Request, Response};
+/// use std::convert::Infallible;
+/// use tower::{service_fn, ServiceBuilder, ServiceExt};
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// let service = ServiceBuilder::new()
+///     .layer(CaptureLayer::new())
+///     .service(service_fn(|request: Request<Body>| async move {
+///         if request.uri().path() == "/bug" {
+///             panic!("index out of bounds");
+///         }
+///         Ok::<_, Infallible>(Response::new(Body::from("hello")))
+///     }));
+///
+/// let response = service.clone().oneshot(Request::new(Body::empty())).await.unwrap();
+/// assert_eq!(response.status(), 200);
+/// let response = service.oneshot(Request::get("/bug").body(Body::empty()).unwrap()).await.unwrap();
+/// assert_eq!(response.status(), 500);
+/// # }
+/// ```
+#[derive(Clone, Debug)]
+pub struct Capture<S> {
+    pub(crate) inner: S,
+    pub(crate) scrub: ScrubPolicy,
+}
+
+impl<S, ReqBody, ResBody> Service<Request<ReqBody>> for Capture<S>
+where
+    S: Service<Request<ReqBody>, Response = Response<ResBody>>,
+    ResBody: From<Bytes>,
+{
+    type Response = S::Response;
+    type Error = S::Error;
+    type Future = ResponseFuture<S::Future, ResBody>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: Request<ReqBody>) -> Self::Future {
+        let info = RequestInfo::new(&request);
+        let sentry = SentryRequest::start(&request, &info, &self.scrub);
+        let hub = sentry.as_ref().map(|sentry| &sentry.hub);
+        match catching(hub, || self.inner.call(request)) {
+            Ok(future) => ResponseFuture::new(future, info, sentry),
+            Err(panic) => ResponseFuture::panicked(&panic, info, sentry),
+        }
+    }
+}

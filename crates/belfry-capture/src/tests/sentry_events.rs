@@ -1,0 +1,275 @@
+//! The Sentry events, transactions and breadcrumbs, through the SDK's test transport.
+
+use sentry::{
+    protocol::{Context, EnvelopeItem, Event, SpanStatus},
+    ClientOptions, SentryFutureExt,
+};
+
+use super::*;
+
+/// Runs `requests` in a hub whose client sends to a test transport; returns the envelopes.
+async fn with_sentry<F: std::future::Future<Output = ()>>(
+    options: ClientOptions,
+    requests: F,
+) -> Vec<sentry::Envelope> {
+    let (hub, transport) = sentry_hub(options);
+    requests.bind_hub(hub).await;
+    transport.fetch_and_clear_envelopes()
+}
+
+fn events(envelopes: &[sentry::Envelope]) -> Vec<Event<'static>> {
+    envelopes
+        .iter()
+        .filter_map(|envelope| envelope.event().cloned())
+        .collect()
+}
+
+fn transactions(envelopes: &[sentry::Envelope]) -> Vec<sentry::protocol::Transaction<'static>> {
+    envelopes
+        .iter()
+        .flat_map(|envelope| envelope.items())
+        .filter_map(|item| match item {
+            EnvelopeItem::Transaction(transaction) => Some((**transaction).clone()),
+            _ => None,
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn a_panic_is_one_event_with_the_request_scrubbed() {
+    setup();
+    let envelopes = with_sentry(ClientOptions::default(), async {
+        let answer = get_with_id(
+            app(CaptureLayer::new()),
+            "/panic?access_token=s3cr3t-query&page=2",
+            "sentry-panic-1",
+        )
+        .await;
+        assert_eq!(answer.status, StatusCode::INTERNAL_SERVER_ERROR);
+    })
+    .await;
+    let events = events(&envelopes);
+    assert_eq!(events.len(), 1, "{events:#?}");
+    let event = &events[0];
+
+    assert_eq!(event.tags["request_id"], "sentry-panic-1");
+    assert_eq!(event.transaction.as_deref(), Some("GET /panic"));
+    assert_eq!(event.level, sentry::Level::Error);
+    let exception = &event.exception[0];
+    assert_eq!(exception.ty, "panic");
+    assert_eq!(exception.value.as_deref(), Some(PANIC_MESSAGE));
+    assert_eq!(exception.mechanism.as_ref().unwrap().handled, Some(false));
+    let location = format!("{PANIC_FILE}:{PANIC_LINE}:");
+    assert!(event.extra["panic.location"]
+        .as_str()
+        .unwrap()
+        .starts_with(&location));
+    assert!(exception
+        .stacktrace
+        .as_ref()
+        .is_some_and(|trace| !trace.frames.is_empty()));
+
+    let request = event.request.as_ref().expect("the request");
+    assert_eq!(request.method.as_deref(), Some("GET"));
+    assert_eq!(
+        request.url.as_ref().unwrap().as_str(),
+        "http://api.example.com/panic?access_token=[REDACTED]&page=2"
+    );
+    assert_eq!(
+        request.query_string.as_deref(),
+        Some("access_token=[REDACTED]&page=2")
+    );
+    assert_eq!(request.headers["user-agent"], "belfry-tests/1");
+    assert_eq!(request.headers["authorization"], "[REDACTED]");
+    assert_eq!(request.headers["cookie"], "[REDACTED]");
+    assert!(request.cookies.is_none() && request.data.is_none());
+    assert!(event.user.is_none(), "no user unless the application sets one");
+    let serialized =
+        serde_json::to_string(&envelopes.iter().map(|e| format!("{e:?}")).collect::<Vec<_>>()).unwrap();
+    assert!(
+        !serialized.contains("s3cr3t"),
+        "a secret reached Sentry: {serialized}"
+    );
+}
+
+#[tokio::test]
+async fn a_panic_in_call_is_one_event() {
+    setup();
+    let envelopes = with_sentry(ClientOptions::default(), async {
+        let request = Request::get("/x")
+            .header("x-request-id", "sentry-call-1")
+            .body(Body::empty())
+            .unwrap();
+        let response = panicking_in_call().oneshot(request).await.unwrap();
+        assert_eq!(response.status(), 500);
+    })
+    .await;
+    let events = events(&envelopes);
+    assert_eq!(events.len(), 1, "{events:#?}");
+    assert_eq!(events[0].exception[0].value.as_deref(), Some("call exploded"));
+    assert_eq!(events[0].transaction.as_deref(), Some("GET <unmatched>"));
+    assert_eq!(events[0].tags["request_id"], "sentry-call-1");
+}
+
+#[tokio::test]
+async fn an_application_5xx_with_an_error_is_one_event_with_the_chain() {
+    setup();
+    let envelopes = with_sentry(ClientOptions::default(), async {
+        get_with_id(app(CaptureLayer::new()), "/down", "sentry-down-1").await;
+    })
+    .await;
+    let events = events(&envelopes);
+    assert_eq!(events.len(), 1, "{events:#?}");
+    let event = &events[0];
+    let values: Vec<_> = event
+        .exception
+        .iter()
+        .map(|exception| exception.value.as_deref().unwrap())
+        .collect();
+    assert_eq!(
+        values,
+        [
+            "connection refused",
+            "querying the database",
+            "loading the report"
+        ]
+    );
+    let types: Vec<_> = event
+        .exception
+        .iter()
+        .map(|exception| exception.ty.as_str())
+        .collect();
+    assert_eq!(types[1], "Middle");
+    assert_eq!(types[2], std::any::type_name::<super::Outer>());
+    assert_eq!(event.tags["http.response.status_code"], "503");
+    assert_eq!(event.tags["request_id"], "sentry-down-1");
+    assert_eq!(event.transaction.as_deref(), Some("GET /down"));
+}
+
+#[tokio::test]
+async fn an_application_5xx_without_an_error_is_one_message_event() {
+    setup();
+    let envelopes = with_sentry(ClientOptions::default(), async {
+        get_with_id(app(CaptureLayer::new()), "/bare-500", "sentry-bare-1").await;
+    })
+    .await;
+    let events = events(&envelopes);
+    assert_eq!(events.len(), 1, "{events:#?}");
+    assert_eq!(events[0].message.as_deref(), Some("HTTP 500 GET /bare-500"));
+    assert!(events[0].exception.is_empty());
+}
+
+#[tokio::test]
+async fn success_sends_nothing() {
+    setup();
+    let envelopes = with_sentry(ClientOptions::default(), async {
+        get_with_id(app(CaptureLayer::new()), "/ok", "sentry-ok-1").await;
+        get_with_id(app(CaptureLayer::new()), "/users/7", "sentry-ok-2").await;
+    })
+    .await;
+    assert!(envelopes.is_empty(), "{envelopes:#?}");
+}
+
+#[tokio::test]
+async fn sampled_requests_get_a_transaction_named_after_the_route() {
+    setup();
+    let options = ClientOptions::default().traces_sample_rate(1.0);
+    let envelopes = with_sentry(options, async {
+        get_with_id(app(CaptureLayer::new()), "/users/7", "sentry-tx-1").await;
+        get_with_id(app(CaptureLayer::new()), "/panic", "sentry-tx-2").await;
+    })
+    .await;
+    let transactions = transactions(&envelopes);
+    assert_eq!(transactions.len(), 2, "{transactions:#?}");
+    let trace = |transaction: &sentry::protocol::Transaction<'_>| match transaction.contexts.get("trace") {
+        Some(Context::Trace(trace)) => (**trace).clone(),
+        other => panic!("no trace context: {other:?}"),
+    };
+    let users = &transactions[0];
+    assert_eq!(users.name.as_deref(), Some("GET /users/{id}"));
+    assert_eq!(trace(users).op.as_deref(), Some("http.server"));
+    assert_eq!(trace(users).status, Some(SpanStatus::Ok));
+    assert_eq!(users.tags["request_id"], "sentry-tx-1");
+    let panicked = &transactions[1];
+    assert_eq!(panicked.name.as_deref(), Some("GET /panic"));
+    assert_eq!(trace(panicked).status, Some(SpanStatus::InternalError));
+
+    let events = events(&envelopes);
+    assert_eq!(events.len(), 1, "{events:#?}");
+    let Some(Context::Trace(event_trace)) = events[0].contexts.get("trace") else {
+        panic!("the event carries the trace context");
+    };
+    assert_eq!(
+        event_trace.trace_id,
+        trace(panicked).trace_id,
+        "the event belongs to the transaction"
+    );
+}
+
+#[tokio::test]
+async fn unsampled_requests_send_no_transaction() {
+    setup();
+    let envelopes = with_sentry(ClientOptions::default().traces_sample_rate(0.0), async {
+        get_with_id(app(CaptureLayer::new()), "/users/8", "sentry-notx-1").await;
+    })
+    .await;
+    assert!(transactions(&envelopes).is_empty());
+}
+
+#[tokio::test]
+async fn breadcrumbs_of_concurrent_requests_do_not_mix() {
+    setup();
+    let envelopes = with_sentry(ClientOptions::default(), async {
+        sentry::add_breadcrumb(sentry::Breadcrumb {
+            message: Some("left on the hub before the requests".into()),
+            ..Default::default()
+        });
+        tokio::join!(
+            get_with_id(app(CaptureLayer::new()), "/chatty", "sentry-crumbs-a"),
+            get_with_id(app(CaptureLayer::new()), "/chatty", "sentry-crumbs-b"),
+        );
+    })
+    .await;
+    let events = events(&envelopes);
+    assert_eq!(events.len(), 2, "{events:#?}");
+    for event in &events {
+        let id = &event.tags["request_id"];
+        let crumbs: Vec<_> = event
+            .breadcrumbs
+            .iter()
+            .filter_map(|crumb| crumb.message.as_deref())
+            .collect();
+        assert_eq!(
+            crumbs,
+            [format!("first step of {id}"), format!("second step of {id}")],
+            "{id}"
+        );
+        assert_eq!(event.message.as_deref(), Some("HTTP 502 GET /chatty"));
+    }
+}
+
+#[tokio::test]
+async fn a_panic_in_spawned_work_is_attributed_to_the_request() {
+    setup();
+    let envelopes = with_sentry(ClientOptions::default(), async {
+        get_with_id(app(CaptureLayer::new()), "/spawn", "sentry-spawn-1").await;
+    })
+    .await;
+    let events = events(&envelopes);
+    assert_eq!(events.len(), 1, "{events:#?}");
+    let event = &events[0];
+    assert_eq!(event.exception[0].ty, "panic");
+    assert_eq!(
+        event.exception[0].value.as_deref(),
+        Some("background work exploded")
+    );
+    assert_eq!(event.level, sentry::Level::Fatal);
+    assert_eq!(event.tags["request_id"], "sentry-spawn-1");
+    assert_eq!(event.transaction.as_deref(), Some("GET /spawn"));
+    let crumbs: Vec<_> = event
+        .breadcrumbs
+        .iter()
+        .filter_map(|crumb| crumb.message.as_deref())
+        .collect();
+    assert_eq!(crumbs, ["background work started"]);
+}

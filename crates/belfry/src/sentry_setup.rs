@@ -1,0 +1,121 @@
+//! Sentry set-up from the environment: `SENTRY_DSN` and friends.
+
+use std::time::Duration;
+
+use sentry::integrations::tracing::{BreadcrumbLayer, ErrorLayer};
+use tracing::Level;
+use tracing_subscriber::{filter::filter_fn, registry::LookupSpan, Layer};
+
+/// How long dropping the [`TelemetryGuard`](crate::telemetry::TelemetryGuard) waits for Sentry
+/// to send what is queued, unless `BELFRY_SENTRY_FLUSH_TIMEOUT_MS` says otherwise.
+pub const DEFAULT_SENTRY_FLUSH_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// Performance transactions sampled when `SENTRY_TRACES_SAMPLE_RATE` is unset.
+pub const DEFAULT_TRACES_SAMPLE_RATE: f32 = 0.1;
+
+/// Error events sampled when `SENTRY_SAMPLE_RATE` is unset.
+pub const DEFAULT_SAMPLE_RATE: f32 = 1.0;
+
+/// Sentry settings, read from the environment by [`SentrySettings::from_env`].
+#[derive(Clone, Debug)]
+pub(crate) struct SentrySettings {
+    options: sentry::ClientOptions,
+}
+
+impl SentrySettings {
+    /// `None` when `SENTRY_DSN` is unset or empty: no Sentry at all. Unreadable values are
+    /// reported in `problems` and replaced by their defaults (an unreadable DSN turns Sentry off).
+    pub(crate) fn from_env(problems: &mut Vec<String>) -> Option<Self> {
+        let dsn = std::env::var("SENTRY_DSN")
+            .ok()
+            .filter(|dsn| !dsn.trim().is_empty())?;
+        let dsn = match dsn.trim().parse::<sentry::types::Dsn>() {
+            Ok(dsn) => dsn,
+            Err(error) => {
+                problems.push(format!("SENTRY_DSN is not a valid DSN ({error}); Sentry is off"));
+                return None;
+            }
+        };
+        let mut options = sentry::ClientOptions::new();
+        options.dsn = Some(dsn);
+        options.environment = non_empty("SENTRY_ENVIRONMENT").map(Into::into);
+        options.release = non_empty("SENTRY_RELEASE").map(Into::into);
+        // `rate` keeps both within 0..=1, where these setters do not panic.
+        options = options
+            .sample_rate(rate("SENTRY_SAMPLE_RATE", DEFAULT_SAMPLE_RATE, problems))
+            .traces_sample_rate(rate(
+                "SENTRY_TRACES_SAMPLE_RATE",
+                DEFAULT_TRACES_SAMPLE_RATE,
+                problems,
+            ));
+        options.send_default_pii = match non_empty("SENTRY_SEND_DEFAULT_PII").as_deref() {
+            None => false,
+            Some("1" | "true" | "yes" | "on") => true,
+            Some("0" | "false" | "no" | "off") => false,
+            Some(other) => {
+                problems.push(format!(
+                    "SENTRY_SEND_DEFAULT_PII=`{other}` is not true or false; using false"
+                ));
+                false
+            }
+        };
+        options.shutdown_timeout =
+            match non_empty("BELFRY_SENTRY_FLUSH_TIMEOUT_MS").map(|ms| ms.parse::<u64>()) {
+                None => DEFAULT_SENTRY_FLUSH_TIMEOUT,
+                Some(Ok(ms)) => Duration::from_millis(ms),
+                Some(Err(_)) => {
+                    problems.push(format!(
+                        "BELFRY_SENTRY_FLUSH_TIMEOUT_MS is not a whole number of milliseconds; using {} ms",
+                        DEFAULT_SENTRY_FLUSH_TIMEOUT.as_millis()
+                    ));
+                    DEFAULT_SENTRY_FLUSH_TIMEOUT
+                }
+            };
+        // The `panic` integration is not compiled in: belfry's own panic hook never flushes on
+        // the panicking thread.
+        Some(Self { options })
+    }
+
+    /// Starts the Sentry client; the guard flushes (bounded by the flush timeout) when dropped.
+    pub(crate) fn init(self) -> sentry::ClientInitGuard {
+        sentry::init(self.options)
+    }
+}
+
+fn non_empty(variable: &str) -> Option<String> {
+    std::env::var(variable)
+        .ok()
+        .map(|value| value.trim().to_owned())
+        .filter(|value| !value.is_empty())
+}
+
+fn rate(variable: &str, default: f32, problems: &mut Vec<String>) -> f32 {
+    match non_empty(variable).map(|value| value.parse::<f32>()) {
+        None => default,
+        Some(Ok(rate)) if (0.0..=1.0).contains(&rate) => rate,
+        Some(_) => {
+            problems.push(format!(
+                "{variable} must be a number from 0 to 1; using {default}"
+            ));
+            default
+        }
+    }
+}
+
+/// The `tracing` → Sentry bridge: ERROR events become Sentry events, INFO and WARN become
+/// breadcrumbs of the request they happened in (belfry's capture layer gives each request its
+/// own hub). belfry's own access-log and capture events are left out: the capture layer reports
+/// each panic and 5xx itself, once.
+pub(crate) fn tracing_layers<S>() -> impl Layer<S>
+where
+    S: tracing::Subscriber + for<'a> LookupSpan<'a>,
+{
+    let breadcrumbs = BreadcrumbLayer::new().with_filter(filter_fn(|metadata| {
+        matches!(*metadata.level(), Level::WARN | Level::INFO)
+            && belfry_capture::sentry_event_filter(metadata)
+    }));
+    let errors = ErrorLayer::new().with_filter(filter_fn(|metadata| {
+        *metadata.level() == Level::ERROR && belfry_capture::sentry_event_filter(metadata)
+    }));
+    breadcrumbs.and_then(errors)
+}
