@@ -15,6 +15,11 @@ cargo fmt --all -- --check
 step "cargo clippy"
 cargo clippy --workspace --all-targets --all-features -- -D warnings
 
+step "sentry-compatible server (Bugsink) for the end-to-end tests"
+export BELFRY_TEST_SENTRY_HOME="${BELFRY_TEST_SENTRY_HOME:-$PWD/target/sentry-server-test}"
+SENTRY_SERVER_HOME="$BELFRY_TEST_SENTRY_HOME" bash scripts/sentry-server/up >/dev/null
+trap 'SENTRY_SERVER_HOME="$BELFRY_TEST_SENTRY_HOME" bash scripts/sentry-server/down' EXIT
+
 step "cargo test"
 cargo test --workspace --all-features
 

@@ -3,8 +3,10 @@
 
 mod demo;
 mod http;
+mod sentry;
 mod upstream;
 
 pub use demo::{Demo, DemoBuilder, LogLines};
 pub use http::{get, raw_request, HttpResponse};
 pub use upstream::{closed_port, Behaviour, Upstream};
+pub use sentry::SentryServer;
