@@ -78,6 +78,42 @@ pub fn get(url: &str, headers: &[(&str, &str)]) -> HttpResponse {
     }
 }
 
+/// `POST url` with a JSON body, through ureq.
+pub fn post_json(url: &str, headers: &[(&str, &str)], body: &str) -> HttpResponse {
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .timeout_global(Some(Duration::from_secs(90)))
+        .build()
+        .into();
+    let mut request = agent.post(url).header("content-type", "application/json");
+    for (name, value) in headers {
+        request = request.header(*name, *value);
+    }
+    let mut response = request
+        .send(body)
+        .unwrap_or_else(|error| panic!("POST {url}: {error}"));
+    let status = response.status().as_u16();
+    let headers = response
+        .headers()
+        .iter()
+        .map(|(name, value)| {
+            (
+                name.as_str().to_owned(),
+                String::from_utf8_lossy(value.as_bytes()).into_owned(),
+            )
+        })
+        .collect();
+    let body = response
+        .body_mut()
+        .read_to_string()
+        .unwrap_or_else(|error| panic!("POST {url} body: {error}"));
+    HttpResponse {
+        status,
+        headers,
+        body,
+    }
+}
+
 /// Sends `request` (raw bytes: request line, headers, blank line) to `address` and parses the
 /// response. For requests a well-behaved client library refuses to send.
 pub fn raw_request(address: &str, request: &[u8]) -> HttpResponse {

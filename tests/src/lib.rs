@@ -3,10 +3,12 @@
 
 mod demo;
 mod http;
+mod load;
 mod sentry;
 mod upstream;
 
 pub use demo::{Demo, DemoBuilder, LogLines};
-pub use http::{get, raw_request, HttpResponse};
-pub use upstream::{closed_port, Behaviour, Upstream};
+pub use http::{get, post_json, raw_request, HttpResponse};
+pub use load::{latency_summary, percentile, vm_rss_kib, KeepAlive, LoadError};
 pub use sentry::SentryServer;
+pub use upstream::{closed_port, Behaviour, Upstream};

@@ -29,9 +29,9 @@ impl SentryServer {
     pub fn shared() -> &'static SentryServer {
         static SERVER: OnceLock<SentryServer> = OnceLock::new();
         SERVER.get_or_init(|| {
-            let home = std::env::var_os("BELFRY_TEST_SENTRY_HOME").map(PathBuf::from).unwrap_or_else(|| {
-                PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/sentry-server")
-            });
+            let home = std::env::var_os("BELFRY_TEST_SENTRY_HOME")
+                .map(PathBuf::from)
+                .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/sentry-server"));
             let output = Command::new("bash")
                 .arg(scripts_dir().join("up"))
                 .env("SENTRY_SERVER_HOME", &home)
@@ -65,7 +65,11 @@ impl SentryServer {
             .env("SENTRY_SERVER_HOME", &self.home)
             .output()
             .expect("run scripts/sentry-server/events");
-        assert!(output.status.success(), "events failed: {}", String::from_utf8_lossy(&output.stderr));
+        assert!(
+            output.status.success(),
+            "events failed: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
         String::from_utf8_lossy(&output.stdout)
             .lines()
             .map(|line| serde_json::from_str(line).expect("events prints JSON lines"))
@@ -74,7 +78,10 @@ impl SentryServer {
 
     /// The stored events tagged with `request_id`.
     pub fn events_for(&self, request_id: &str) -> Vec<Value> {
-        self.events().into_iter().filter(|event| event["tags"]["request_id"] == request_id).collect()
+        self.events()
+            .into_iter()
+            .filter(|event| event["tags"]["request_id"] == request_id)
+            .collect()
     }
 
     /// Waits up to `timeout` for at least one event tagged with `request_id`; returns them all.

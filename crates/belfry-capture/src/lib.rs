@@ -78,7 +78,7 @@ mod spawn;
 pub use filters::{sentry_event_filter, sentry_span_filter};
 pub use future::ResponseFuture;
 pub use layer::CaptureLayer;
-pub use panic::install_panic_hook;
+pub use panic::{install_panic_hook, panic_message};
 pub use report::{ErrorReport, WithErrorReport};
 pub use service::Capture;
 pub use spawn::{bind_request_context, spawn, WithRequestContext};

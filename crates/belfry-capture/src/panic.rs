@@ -91,7 +91,7 @@ pub(crate) fn catching<R>(hub: Option<&Arc<Hub>>, f: impl FnOnce() -> R) -> Resu
 }
 
 fn caught(payload: &(dyn Any + Send)) -> CaughtPanic {
-    let message = payload_message(payload);
+    let message = panic_message(payload);
     // The record is this panic's only if the messages agree: a panic caught further in (by the
     // application itself) leaves a stale record behind, and the hook may not be installed.
     let record = LAST_PANIC
@@ -112,7 +112,12 @@ fn caught(payload: &(dyn Any + Send)) -> CaughtPanic {
 }
 
 /// The message of a panic payload: the `&str` or `String` given to `panic!`, or `Box<dyn Any>`.
-pub(crate) fn payload_message(payload: &(dyn Any + Send)) -> &str {
+///
+/// ```
+/// let payload = std::panic::catch_unwind(|| panic!("disk full")).unwrap_err();
+/// assert_eq!(belfry_capture::panic_message(&*payload), "disk full");
+/// ```
+pub fn panic_message(payload: &(dyn Any + Send)) -> &str {
     if let Some(message) = payload.downcast_ref::<&'static str>() {
         message
     } else if let Some(message) = payload.downcast_ref::<String>() {
@@ -157,7 +162,7 @@ pub fn install_panic_hook() {
 }
 
 fn panic_hook(info: &PanicHookInfo<'_>) {
-    let message = payload_message(info.payload());
+    let message = panic_message(info.payload());
     let location = info.location().map(|location| PanicLocation {
         file: location.file().to_owned(),
         line: location.line(),
@@ -216,11 +221,11 @@ mod tests {
     #[test]
     fn payload_messages() {
         let payload: Box<dyn Any + Send> = Box::new("static text");
-        assert_eq!(payload_message(&*payload), "static text");
+        assert_eq!(panic_message(&*payload), "static text");
         let payload: Box<dyn Any + Send> = Box::new(String::from("formatted 42"));
-        assert_eq!(payload_message(&*payload), "formatted 42");
+        assert_eq!(panic_message(&*payload), "formatted 42");
         let payload: Box<dyn Any + Send> = Box::new(42_u32);
-        assert_eq!(payload_message(&*payload), "Box<dyn Any>");
+        assert_eq!(panic_message(&*payload), "Box<dyn Any>");
     }
 
     #[test]

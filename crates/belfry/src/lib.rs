@@ -23,9 +23,11 @@
 //! become clean problem+json responses, ERROR logs and Sentry events).
 #![deny(missing_docs)]
 
+pub mod audit;
 mod config;
 mod sentry_setup;
 mod stack;
+pub mod task;
 pub mod telemetry;
 
 pub use belfry_capture as capture;

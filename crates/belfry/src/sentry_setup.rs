@@ -104,8 +104,8 @@ fn rate(variable: &str, default: f32, problems: &mut Vec<String>) -> f32 {
 
 /// The `tracing` → Sentry bridge: ERROR events become Sentry events, INFO and WARN become
 /// breadcrumbs of the request they happened in (belfry's capture layer gives each request its
-/// own hub). belfry's own access-log and capture events are left out: the capture layer reports
-/// each panic and 5xx itself, once.
+/// own hub). belfry's own access-log, capture and task events are left out: the capture layer
+/// and the task runner report each panic, 5xx and failed task themselves, once.
 pub(crate) fn tracing_layers<S>() -> impl Layer<S>
 where
     S: tracing::Subscriber + for<'a> LookupSpan<'a>,
@@ -114,8 +114,11 @@ where
         matches!(*metadata.level(), Level::WARN | Level::INFO)
             && belfry_capture::sentry_event_filter(metadata)
     }));
+    // Failed tasks are captured by `belfry::task` itself (with their error chain), once.
     let errors = ErrorLayer::new().with_filter(filter_fn(|metadata| {
-        *metadata.level() == Level::ERROR && belfry_capture::sentry_event_filter(metadata)
+        *metadata.level() == Level::ERROR
+            && belfry_capture::sentry_event_filter(metadata)
+            && metadata.target() != crate::task::TARGET
     }));
     breadcrumbs.and_then(errors)
 }

@@ -9,6 +9,8 @@ use belfry_metrics::{HealthCheckSample, HealthCheckStatus, HttpMetricsLayer, Met
 use belfry_request_id::RequestIdLayer;
 use belfry_scrub::ScrubPolicy;
 use belfry_timing::{AccessLogLayer, TrustedProxy};
+
+use crate::task::Tasks;
 use http::HeaderName;
 use tower_layer::Layer;
 
@@ -46,6 +48,7 @@ pub struct Belfry {
     access_log: AccessLogLayer,
     scrub: ScrubPolicy,
     metrics: Metrics,
+    tasks: Tasks,
 }
 
 impl Default for Belfry {
@@ -57,11 +60,14 @@ impl Default for Belfry {
 impl Belfry {
     /// The defaults: see docs/configuration.md.
     pub fn new() -> Self {
+        let metrics = Metrics::new();
+        let tasks = Tasks::register(&metrics);
         Self {
             request_id: RequestIdLayer::new(),
             access_log: AccessLogLayer::new(),
             scrub: ScrubPolicy::default(),
-            metrics: Metrics::new(),
+            metrics,
+            tasks,
         }
     }
 
@@ -187,8 +193,15 @@ impl Belfry {
     /// Records HTTP metrics into `metrics` (default: a registry of belfry's own, with the
     /// process metrics), for applications that already have one.
     pub fn with_metrics(mut self, metrics: Metrics) -> Self {
+        self.tasks = Tasks::register(&metrics);
         self.metrics = metrics;
         self
+    }
+
+    /// Spawns instrumented background tasks (see [`task`](crate::task)), recording their
+    /// metrics in [`metrics`](Self::metrics).
+    pub fn tasks(&self) -> Tasks {
+        self.tasks.clone()
     }
 
     /// The metrics registry: serve it with `router.merge(belfry.metrics().router())` (before

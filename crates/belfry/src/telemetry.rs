@@ -13,6 +13,7 @@
 //! | `SENTRY_TRACES_SAMPLE_RATE` | share of requests sent as performance transactions, 0 to 1 | `0.1` |
 //! | `SENTRY_SEND_DEFAULT_PII` | let the SDK send personal data (user ids, IPs) | `false` |
 //! | `BELFRY_SENTRY_FLUSH_TIMEOUT_MS` | how long dropping the guard waits for Sentry | `2000` |
+//! | `BELFRY_AUDIT_LOG` | a file for [audit events](crate::audit) (JSON lines, appended), or `stdout` | `stdout` |
 //!
 //! With Sentry on, `tracing` ERROR events become Sentry events and INFO/WARN events become
 //! breadcrumbs of the request they happened in; panics and 5xx responses are reported by
@@ -28,17 +29,21 @@
 //! a WARN line says what was wrong.
 
 use std::{
+    fs::{File, OpenOptions},
     io::{self, IsTerminal, Write},
+    path::{Path, PathBuf},
     str::FromStr,
+    sync::Arc,
 };
 
 use belfry_request_id::{REQUEST_ID_FIELD, REQUEST_SPAN_TARGET};
 use json_subscriber::JsonLayer;
 use tracing::{
     field::{Field, Visit},
-    span,
+    span, Level,
 };
 use tracing_subscriber::{
+    filter::{filter_fn, Targets},
     fmt::{time::SystemTime, MakeWriter},
     layer::Context,
     layer::SubscriberExt,
@@ -107,6 +112,7 @@ impl FromStr for LogFormat {
 pub struct Telemetry {
     format: LogFormat,
     filter: String,
+    audit_log: Option<PathBuf>,
     problems: Vec<String>,
 }
 
@@ -126,11 +132,23 @@ impl Telemetry {
             .ok()
             .filter(|value| !value.trim().is_empty())
             .unwrap_or_else(|| DEFAULT_FILTER.to_owned());
+        let audit_log = std::env::var_os("BELFRY_AUDIT_LOG")
+            .filter(|path| !path.is_empty() && path != "stdout")
+            .map(PathBuf::from);
         Self {
             format,
             filter,
+            audit_log,
             problems,
         }
+    }
+
+    /// Writes [audit events](crate::audit) as JSON lines to `path` (appended; rotation and
+    /// retention are left to tools outside the process) instead of stdout.
+    /// `BELFRY_AUDIT_LOG=<path>` does the same from the environment.
+    pub fn audit_log_file(mut self, path: impl Into<PathBuf>) -> Self {
+        self.audit_log = Some(path.into());
+        self
     }
 
     /// Sets the output format.
@@ -183,9 +201,34 @@ impl Telemetry {
             LogFormat::Json => RequestSpanFields.and_then(json_layer(writer)).boxed(),
             LogFormat::Pretty => tracing_subscriber::fmt::layer().with_writer(writer).boxed(),
         };
+        let audit_file = self.audit_log.and_then(|path| match AuditFile::open(&path) {
+            Ok(file) => Some(file),
+            Err(error) => {
+                problems.push(format!(
+                    "BELFRY_AUDIT_LOG {} cannot be opened ({error}); audit events go to stdout",
+                    path.display()
+                ));
+                None
+            }
+        });
+        let audit_layer = audit_file.as_ref().map(|file| {
+            RequestSpanFields
+                .and_then(json_layer(file.clone()))
+                // The request spans must pass too: a filtered layer sees only the spans it enables.
+                .with_filter(
+                    Targets::new()
+                        .with_target(crate::audit::TARGET, Level::INFO)
+                        .with_target(REQUEST_SPAN_TARGET, Level::TRACE),
+                )
+        });
+        let separate_audit = audit_file.is_some();
+        let output = output.with_filter(filter_fn(move |metadata| {
+            !(separate_audit && metadata.target() == crate::audit::TARGET)
+        }));
         let sentry_layers = sentry.as_ref().map(|_| crate::sentry_setup::tracing_layers());
         tracing_subscriber::registry()
             .with(output.with_filter(filter))
+            .with(audit_layer)
             .with(sentry_layers)
             .try_init()?;
         belfry_capture::install_panic_hook();
@@ -224,6 +267,38 @@ where
     layer
 }
 
+/// The audit log file: shared, appended to with one `write` per line.
+#[derive(Clone)]
+struct AuditFile(Arc<File>);
+
+impl AuditFile {
+    fn open(path: &Path) -> io::Result<Self> {
+        OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)
+            .map(|file| Self(Arc::new(file)))
+    }
+}
+
+impl Write for AuditFile {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        (&*self.0).write(buf)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        (&*self.0).flush()
+    }
+}
+
+impl<'a> MakeWriter<'a> for AuditFile {
+    type Writer = AuditFile;
+
+    fn make_writer(&'a self) -> Self::Writer {
+        self.clone()
+    }
+}
+
 /// The `request_id` of a belfry request span, kept in the span's extensions by
 /// [`RequestSpanFields`] so the JSON layer prints it at the top level of every line.
 struct RequestIdOfSpan(String);
@@ -242,7 +317,11 @@ where
         let mut visitor = RequestIdVisitor(None);
         attrs.record(&mut visitor);
         if let (Some(request_id), Some(span)) = (visitor.0, context.span(id)) {
-            span.extensions_mut().insert(RequestIdOfSpan(request_id));
+            let mut extensions = span.extensions_mut();
+            // Several JSON outputs (stdout, the audit file) share the span's extensions.
+            if extensions.get_mut::<RequestIdOfSpan>().is_none() {
+                extensions.insert(RequestIdOfSpan(request_id));
+            }
         }
     }
 }

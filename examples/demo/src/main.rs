@@ -2,8 +2,10 @@
 //!
 //! `cargo run -p belfry-demo`, then `curl -i localhost:3000/users/42`.
 
+mod accounts;
 mod error;
 mod health;
+mod jobs;
 mod metrics;
 mod routes;
 
@@ -31,6 +33,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let _refresh = health.spawn_refresh(std::time::Duration::from_secs(10));
     let state = routes::AppState {
         metrics: metrics::DemoMetrics::register(belfry.metrics()),
+        tasks: belfry.tasks(),
     };
     // `wrap` comes last, so the stack covers every route, the health and metrics routes too.
     let app = belfry.wrap(

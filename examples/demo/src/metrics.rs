@@ -14,10 +14,12 @@ pub struct DemoMetrics {
     cache_hits: Counter,
     cache_misses: Counter,
     jobs: LabelledCounter,
+    failed_logins: Counter,
 }
 
 impl DemoMetrics {
-    /// Registers `demo_cache_lookups_total{result}` and `demo_jobs_processed_total{status}`.
+    /// Registers `demo_cache_lookups_total{result}`, `demo_jobs_processed_total{status}` and
+    /// `demo_login_failures_total`.
     pub fn register(metrics: &Metrics) -> Self {
         let lookups = metrics.register(
             "demo_cache_lookups",
@@ -32,10 +34,16 @@ impl DemoMetrics {
         // Handles taken once: counting is then one atomic add, with no label lookup.
         let cache_hits = lookups.get_or_create(&[("result", "hit")]).clone();
         let cache_misses = lookups.get_or_create(&[("result", "miss")]).clone();
+        let failed_logins = metrics.register(
+            "demo_login_failures",
+            "Failed logins (alert on a burst: brute force)",
+            Counter::default(),
+        );
         Self {
             cache_hits,
             cache_misses,
             jobs,
+            failed_logins,
         }
     }
 
@@ -44,8 +52,12 @@ impl DemoMetrics {
         if hit { &self.cache_hits } else { &self.cache_misses }.inc();
     }
 
+    /// Counts a failed login.
+    pub fn login_failed(&self) {
+        self.failed_logins.inc();
+    }
+
     /// Counts a finished background job: `status` is `succeeded` or `failed`.
-    #[allow(dead_code)]
     pub fn job_processed(&self, status: &'static str) {
         self.jobs.get_or_create(&[("status", status)]).inc();
     }

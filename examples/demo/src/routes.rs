@@ -4,15 +4,17 @@ use std::time::Duration;
 
 use axum::{
     extract::{Path, Query, State},
-    routing::get,
+    routing::{get, post},
     Json, Router,
 };
-use belfry::RequestId;
+use belfry::{task::Tasks, RequestId};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
 use crate::{
+    accounts,
     error::{AppError, UpstreamError},
+    jobs,
     metrics::DemoMetrics,
 };
 
@@ -23,6 +25,7 @@ const MAX_SLOW_MS: u64 = 60_000;
 #[derive(Clone)]
 pub struct AppState {
     pub metrics: DemoMetrics,
+    pub tasks: Tasks,
 }
 
 pub fn router(state: AppState) -> Router {
@@ -32,6 +35,9 @@ pub fn router(state: AppState) -> Router {
         .route("/slow", get(slow))
         .route("/panic", get(panic))
         .route("/error", get(error))
+        .route("/login", post(accounts::login))
+        .route("/jobs/reindex", post(jobs::reindex))
+        .route("/jobs/explode", post(jobs::explode))
         .with_state(state)
 }
 

@@ -1,0 +1,198 @@
+//! Instrumented background tasks: start and finish events, failures and panics reported in the
+//! context of the request that started the task, and metrics.
+//!
+//! ```
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() {
+//! let belfry = belfry::Belfry::new();
+//! let tasks = belfry.tasks();
+//! let handle = tasks.spawn("reindex", async {
+//!     // ... the work ...
+//!     Ok::<_, std::io::Error>(42)
+//! });
+//! assert_eq!(handle.await.unwrap(), Some(42));
+//! assert!(belfry.metrics().render().contains(r#"belfry_task_runs_total{task="reindex",outcome="succeeded"} 1"#));
+//! # }
+//! ```
+//!
+//! Each task logs `task started` and `task finished` (target `belfry::task`, fields
+//! `task.name`, `task.outcome` = `succeeded` | `failed` | `panicked`, `duration_ms`) inside the
+//! span of the request that spawned it, so both carry its `request_id`. A failure is logged at
+//! ERROR with its error chain and sent to Sentry once (tagged `task.name`, and `request_id`
+//! through the request's hub); a panic is logged and sent once by belfry's panic hook, and the
+//! finish line says `panicked`. Metrics: `belfry_task_duration_seconds{task,outcome}` (histogram),
+//! `belfry_task_runs_total{task,outcome}`, `belfry_tasks_in_flight{task}`. Retries are the
+//! application's business; [`log_retry`] writes the line an operator looks for.
+
+use std::{fmt::Display, future::Future, panic::AssertUnwindSafe, time::Instant};
+
+use belfry_capture::ErrorReport;
+use belfry_metrics::{
+    prometheus_client::metrics::{counter::Counter, family::Family, gauge::Gauge},
+    AtomicHistogram, Metrics,
+};
+use futures_util::FutureExt;
+use tokio::task::JoinHandle;
+
+/// Target of the task events, for filters (`RUST_LOG=info,belfry::task=warn`).
+pub const TARGET: &str = "belfry::task";
+
+/// Buckets of `belfry_task_duration_seconds`: tasks run from milliseconds to hours.
+pub const TASK_DURATION_BUCKETS: [f64; 12] = [
+    0.01, 0.05, 0.1, 0.5, 1.0, 5.0, 10.0, 30.0, 60.0, 300.0, 900.0, 3600.0,
+];
+
+type TaskOutcomeLabels = [(&'static str, &'static str); 2];
+type TaskLabels = [(&'static str, &'static str); 1];
+
+fn new_task_histogram() -> AtomicHistogram {
+    AtomicHistogram::new(TASK_DURATION_BUCKETS)
+}
+
+/// Spawns instrumented tasks; cheap to clone. Get one from [`Belfry::tasks`](crate::Belfry::tasks).
+#[derive(Clone)]
+pub struct Tasks {
+    durations: Family<TaskOutcomeLabels, AtomicHistogram, fn() -> AtomicHistogram>,
+    runs: Family<TaskOutcomeLabels, Counter>,
+    in_flight: Family<TaskLabels, Gauge>,
+}
+
+impl std::fmt::Debug for Tasks {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Tasks").finish_non_exhaustive()
+    }
+}
+
+/// How a task ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TaskOutcome {
+    /// It returned `Ok`.
+    Succeeded,
+    /// It returned `Err`.
+    Failed,
+    /// It panicked.
+    Panicked,
+}
+
+impl TaskOutcome {
+    /// `succeeded`, `failed` or `panicked`: the `outcome` label and `task.outcome` field.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Succeeded => "succeeded",
+            Self::Failed => "failed",
+            Self::Panicked => "panicked",
+        }
+    }
+}
+
+impl Tasks {
+    /// Registers the task metrics on `metrics`.
+    pub(crate) fn register(metrics: &Metrics) -> Self {
+        let durations = metrics.register(
+            "belfry_task_duration_seconds",
+            "Duration of background tasks by name and outcome",
+            Family::new_with_constructor(new_task_histogram as fn() -> AtomicHistogram),
+        );
+        let runs = metrics.register(
+            "belfry_task_runs",
+            "Background task runs by name and outcome",
+            Family::default(),
+        );
+        let in_flight = metrics.register(
+            "belfry_tasks_in_flight",
+            "Background tasks running now",
+            Family::default(),
+        );
+        Self {
+            durations,
+            runs,
+            in_flight,
+        }
+    }
+
+    /// Spawns `task` on the current tokio runtime in the context of the current request (its
+    /// span and Sentry hub). The handle yields `Some(value)` on success and `None` when the
+    /// task failed or panicked (both already reported).
+    ///
+    /// # Panics
+    ///
+    /// Outside a tokio runtime, like [`tokio::spawn`].
+    pub fn spawn<F, T, E>(&self, name: &'static str, task: F) -> JoinHandle<Option<T>>
+    where
+        F: Future<Output = Result<T, E>> + Send + 'static,
+        T: Send + 'static,
+        E: std::error::Error + Send + Sync + 'static,
+    {
+        let tasks = self.clone();
+        belfry_capture::spawn(async move { tasks.run(name, task).await })
+    }
+
+    async fn run<F, T, E>(self, name: &'static str, task: F) -> Option<T>
+    where
+        F: Future<Output = Result<T, E>>,
+        E: std::error::Error + Send + Sync + 'static,
+    {
+        sentry::configure_scope(|scope| scope.set_tag("task.name", name));
+        tracing::event!(target: TARGET, tracing::Level::INFO, task.name = name, "task started");
+        let in_flight = self.in_flight.get_or_create(&[("task", name)]).clone();
+        in_flight.inc();
+        let started = Instant::now();
+        let result = AssertUnwindSafe(task).catch_unwind().await;
+        in_flight.dec();
+        let duration = started.elapsed();
+        let duration_ms = duration.as_secs_f64() * 1000.0;
+        let (outcome, value) = match result {
+            Ok(Ok(value)) => {
+                tracing::event!(target: TARGET, tracing::Level::INFO, task.name = name, task.outcome = "succeeded", duration_ms, "task finished");
+                (TaskOutcome::Succeeded, Some(value))
+            }
+            Ok(Err(error)) => {
+                let report = ErrorReport::new(error);
+                tracing::event!(target: TARGET, tracing::Level::ERROR,
+                    task.name = name,
+                    task.outcome = "failed",
+                    duration_ms,
+                    error.message = %report.error(),
+                    error.chain = %report,
+                    "task finished"
+                );
+                sentry::capture_error(report.error());
+                (TaskOutcome::Failed, None)
+            }
+            Err(payload) => {
+                // The panic hook has logged it (with its location) and sent it to Sentry.
+                let message = belfry_capture::panic_message(&*payload);
+                tracing::event!(target: TARGET, tracing::Level::ERROR,
+                    task.name = name,
+                    task.outcome = "panicked",
+                    duration_ms,
+                    panic.message = message,
+                    "task finished"
+                );
+                (TaskOutcome::Panicked, None)
+            }
+        };
+        let labels = [("task", name), ("outcome", outcome.as_str())];
+        self.durations.get_or_create(&labels).observe_duration(duration);
+        self.runs.get_or_create(&labels).inc();
+        value
+    }
+}
+
+/// Logs that task `name` will retry: WARN `task retry` with `task.name`, `task.attempt`, the
+/// reason and the delay before the next attempt.
+///
+/// ```
+/// use std::time::Duration;
+///
+/// belfry::task::log_retry("reindex", 2, &"search cluster busy", Duration::from_secs(5));
+/// ```
+pub fn log_retry(name: &str, attempt: u32, reason: &dyn Display, delay: std::time::Duration) {
+    tracing::event!(target: TARGET, tracing::Level::WARN,
+        task.name = name,
+        task.attempt = attempt,
+        retry.reason = %reason,
+        retry.delay_ms = delay.as_millis() as u64,
+        "task retry"
+    );
+}
