@@ -42,56 +42,40 @@ impl HttpResponse {
     }
 }
 
-/// `GET url` with extra headers, through ureq.
-pub fn get(url: &str, headers: &[(&str, &str)]) -> HttpResponse {
-    let agent: ureq::Agent = ureq::Agent::config_builder()
+/// An agent that returns 4xx/5xx responses instead of errors, with a generous bound.
+fn agent() -> ureq::Agent {
+    ureq::Agent::config_builder()
         .http_status_as_error(false)
         .timeout_global(Some(Duration::from_secs(90)))
         .build()
-        .into();
-    let mut request = agent.get(url);
+        .into()
+}
+
+/// `GET url` with extra headers, through ureq.
+pub fn get(url: &str, headers: &[(&str, &str)]) -> HttpResponse {
+    let mut request = agent().get(url);
     for (name, value) in headers {
         request = request.header(*name, *value);
     }
-    let mut response = request
+    let response = request
         .call()
         .unwrap_or_else(|error| panic!("GET {url}: {error}"));
-    let status = response.status().as_u16();
-    let headers = response
-        .headers()
-        .iter()
-        .map(|(name, value)| {
-            (
-                name.as_str().to_owned(),
-                String::from_utf8_lossy(value.as_bytes()).into_owned(),
-            )
-        })
-        .collect();
-    let body = response
-        .body_mut()
-        .read_to_string()
-        .unwrap_or_else(|error| panic!("GET {url} body: {error}"));
-    HttpResponse {
-        status,
-        headers,
-        body,
-    }
+    read_response(response, url)
 }
 
 /// `POST url` with a JSON body, through ureq.
 pub fn post_json(url: &str, headers: &[(&str, &str)], body: &str) -> HttpResponse {
-    let agent: ureq::Agent = ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .timeout_global(Some(Duration::from_secs(90)))
-        .build()
-        .into();
-    let mut request = agent.post(url).header("content-type", "application/json");
+    let mut request = agent().post(url).header("content-type", "application/json");
     for (name, value) in headers {
         request = request.header(*name, *value);
     }
-    let mut response = request
+    let response = request
         .send(body)
         .unwrap_or_else(|error| panic!("POST {url}: {error}"));
+    read_response(response, url)
+}
+
+fn read_response(mut response: ureq::http::Response<ureq::Body>, url: &str) -> HttpResponse {
     let status = response.status().as_u16();
     let headers = response
         .headers()
@@ -106,7 +90,7 @@ pub fn post_json(url: &str, headers: &[(&str, &str)], body: &str) -> HttpRespons
     let body = response
         .body_mut()
         .read_to_string()
-        .unwrap_or_else(|error| panic!("POST {url} body: {error}"));
+        .unwrap_or_else(|error| panic!("{url} body: {error}"));
     HttpResponse {
         status,
         headers,

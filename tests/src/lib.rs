@@ -3,12 +3,14 @@
 
 mod demo;
 mod http;
+mod ids;
 mod load;
 mod sentry;
 mod upstream;
 
 pub use demo::{Demo, DemoBuilder, LogLines};
 pub use http::{get, post_json, raw_request, HttpResponse};
+pub use ids::unique;
 pub use load::{latency_summary, percentile, vm_rss_kib, KeepAlive, LoadError};
 pub use sentry::SentryServer;
 pub use upstream::{closed_port, Behaviour, Upstream};

@@ -3,20 +3,10 @@
 
 use std::time::{Duration, Instant};
 
-use belfry_tests::{closed_port, get, Demo, SentryServer};
+use belfry_tests::{closed_port, get, unique, Demo, SentryServer};
 use serde_json::Value;
 
 const EVENT_WAIT: Duration = Duration::from_secs(20);
-
-fn unique(prefix: &str) -> String {
-    static COUNTER: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_nanos();
-    let count = COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    format!("{prefix}-{}-{nanos}-{count}", std::process::id())
-}
 
 fn assert_problem(response: &belfry_tests::HttpResponse) {
     assert_eq!(response.status, 500);

@@ -2,17 +2,9 @@
 
 use std::time::Duration;
 
-use belfry_tests::{get, post_json, Demo, SentryServer};
+use belfry_tests::{get, post_json, unique, Demo, SentryServer};
 
 const WAIT: Duration = Duration::from_secs(10);
-
-fn unique(prefix: &str) -> String {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_nanos();
-    format!("{prefix}-{}-{nanos}", std::process::id())
-}
 
 #[test]
 fn a_task_logs_start_and_finish_with_the_request_id_of_its_request() {
