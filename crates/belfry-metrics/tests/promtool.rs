@@ -1,6 +1,6 @@
 //! The `/metrics` endpoint end to end: both formats, and the text one (what `curl` gets) passes
-//! `promtool check metrics` (parse and lint) when promtool is installed (Debian: `apt-get
-//! install prometheus`); without promtool that test says so and passes.
+//! `promtool check metrics` (parse and lint). promtool is required: without it that test fails
+//! and says to run `bash scripts/install-test-tools.sh` (Debian: `apt-get install prometheus`).
 
 use std::{
     io::Write,
@@ -110,10 +110,12 @@ async fn promtool_accepts_the_exposition() {
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn();
-    let Ok(mut child) = child else {
-        eprintln!("promtool not found: exposition not linted");
-        return;
-    };
+    let mut child = child.unwrap_or_else(|error| {
+        panic!(
+            "promtool not found on PATH ({error}): run `bash scripts/install-test-tools.sh` \
+             (Debian: apt-get install prometheus)"
+        )
+    });
     child.stdin.take().unwrap().write_all(text.as_bytes()).unwrap();
     let output = child.wait_with_output().unwrap();
     assert!(
