@@ -44,3 +44,12 @@ if ! command -v promtool >/dev/null 2>&1; then
   done
   command -v promtool >/dev/null 2>&1 || { echo "promtool still missing after the install" >&2; exit 1; }
 fi
+
+# The Sentry-compatible test server (scripts/sentry-server/up) installs Bugsink from PyPI into a
+# venv: it needs python3 >= 3.10 with venv and ensurepip.
+if ! python3 -c 'import sys, venv, ensurepip; sys.exit(sys.version_info < (3, 10))' >/dev/null 2>&1; then
+  echo "installing python3-venv"
+  if [ "$(id -u)" -eq 0 ]; then SUDO=""; else SUDO="sudo"; fi
+  $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends python3 python3-venv \
+    || { $SUDO apt-get update && $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends python3 python3-venv; }
+fi
