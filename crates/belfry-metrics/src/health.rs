@@ -8,7 +8,7 @@ use std::{collections::HashSet, fmt, time::Duration};
 
 use prometheus_client::{collector::Collector, encoding::DescriptorEncoder, metrics::MetricType};
 
-use crate::{HEALTH_CHECK_DURATION, HEALTH_CHECK_LABEL, HEALTH_CHECK_STATUS};
+use crate::{HEALTH_CHECK_CRITICAL_LABEL, HEALTH_CHECK_DURATION, HEALTH_CHECK_LABEL, HEALTH_CHECK_STATUS};
 
 /// Outcome of a health check.
 ///
@@ -63,10 +63,14 @@ pub struct HealthCheckSample {
     pub status: HealthCheckStatus,
     /// How long the check took.
     pub duration: Duration,
+    /// Whether a failure takes the service out of rotation: the value of the
+    /// [`HEALTH_CHECK_CRITICAL_LABEL`] label of [`HEALTH_CHECK_STATUS`], so one alert rule
+    /// (`belfry_health_check_status{critical="true"} == 0`) fits every service.
+    pub critical: bool,
 }
 
 impl HealthCheckSample {
-    /// A sample.
+    /// A sample of a critical check (see [`critical`](Self::critical) to change that).
     ///
     /// ```
     /// use belfry_metrics::{HealthCheckSample, HealthCheckStatus};
@@ -80,7 +84,22 @@ impl HealthCheckSample {
             name: name.into(),
             status,
             duration,
+            critical: true,
         }
+    }
+
+    /// Marks the check critical or not.
+    ///
+    /// ```
+    /// use belfry_metrics::{HealthCheckSample, HealthCheckStatus};
+    /// use std::time::Duration;
+    ///
+    /// let sample = HealthCheckSample::new("cache", HealthCheckStatus::Warn, Duration::ZERO).critical(false);
+    /// assert!(!sample.critical);
+    /// ```
+    pub fn critical(mut self, critical: bool) -> Self {
+        self.critical = critical;
+        self
     }
 }
 
@@ -119,7 +138,11 @@ where
             MetricType::Gauge,
         )?;
         for sample in &samples {
-            let labels = [(HEALTH_CHECK_LABEL, sample.name.as_str())];
+            let critical = if sample.critical { "true" } else { "false" };
+            let labels = [
+                (HEALTH_CHECK_LABEL, sample.name.as_str()),
+                (HEALTH_CHECK_CRITICAL_LABEL, critical),
+            ];
             status
                 .encode_family(&labels)?
                 .encode_gauge(&sample.status.value())?;
@@ -163,7 +186,7 @@ mod tests {
         });
         let text = metrics.render();
         assert_eq!(text.matches("belfry_health_check_status{").count(), 1);
-        assert!(text.contains(r#"belfry_health_check_status{check="db"} 0.0"#));
+        assert!(text.contains(r#"belfry_health_check_status{check="db",critical="true"} 0.0"#));
     }
 
     #[test]
@@ -176,6 +199,6 @@ mod tests {
                 Duration::ZERO,
             )]
         });
-        assert!(metrics.render().contains(r#"{check="a\"b"}"#));
+        assert!(metrics.render().contains(r#"{check="a\"b",critical="true"}"#));
     }
 }

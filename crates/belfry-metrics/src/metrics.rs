@@ -157,8 +157,8 @@ impl Metrics {
     ///     ]
     /// });
     /// let text = metrics.render();
-    /// assert!(text.contains(r#"belfry_health_check_status{check="postgres"} 1.0"#));
-    /// assert!(text.contains(r#"belfry_health_check_status{check="disk"} 0.5"#));
+    /// assert!(text.contains(r#"belfry_health_check_status{check="postgres",critical="true"} 1.0"#));
+    /// assert!(text.contains(r#"belfry_health_check_status{check="disk",critical="true"} 0.5"#));
     /// assert!(text.contains(r#"belfry_health_check_duration_seconds{check="postgres"} 0.003"#));
     /// ```
     pub fn register_health_checks<F>(&self, samples: F)

@@ -141,6 +141,9 @@ pub const HEALTH_CHECK_DURATION: &str = "belfry_health_check_duration_seconds";
 /// ```
 pub const HEALTH_CHECK_LABEL: &str = "check";
 
+/// Label of [`HEALTH_CHECK_STATUS`] saying whether the check is critical (`true`/`false`).
+pub const HEALTH_CHECK_CRITICAL_LABEL: &str = "critical";
+
 /// Path served by [`Metrics::router`](crate::Metrics::router).
 ///
 /// ```

@@ -97,7 +97,7 @@ async fn both_formats_carry_the_same_samples_and_end_with_eof() {
         assert!(body.ends_with("# EOF\n"));
         assert!(body.contains(r#"http_route="/users/{id}""#));
         assert!(body.contains(r#"http_route="""#));
-        assert!(body.contains(r#"belfry_health_check_status{check="queue"} 0.5"#));
+        assert!(body.contains(r#"belfry_health_check_status{check="queue",critical="true"} 0.5"#));
     }
 }
 

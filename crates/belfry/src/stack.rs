@@ -237,6 +237,7 @@ impl Belfry {
                                 Status::Fail => HealthCheckStatus::Fail,
                             };
                             HealthCheckSample::new(check.name(), status, check.duration())
+                                .critical(check.critical())
                         })
                         .collect()
                 })
