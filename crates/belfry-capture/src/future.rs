@@ -71,8 +71,7 @@ where
         let response = match this.state.as_mut().project() {
             StateProj::Ready { response } => response.take().expect("ResponseFuture polled after completion"),
             StateProj::Waiting { future } => {
-                let hub = this.sentry.as_ref().map(|sentry| &sentry.hub);
-                let outcome = match catching(hub, || future.poll(cx)) {
+                let outcome = match catching(this.sentry.as_ref(), || future.poll(cx)) {
                     Ok(Poll::Pending) => return Poll::Pending,
                     Ok(Poll::Ready(result)) => Ok(result),
                     Err(panic) => Err(panic),

@@ -80,6 +80,7 @@ pub use future::ResponseFuture;
 pub use layer::CaptureLayer;
 pub use panic::{install_panic_hook, panic_message};
 pub use report::{ErrorReport, WithErrorReport};
+pub use sentry_hub::{enrich_event, prepare_client_options};
 pub use service::Capture;
 pub use spawn::{bind_request_context, spawn, WithRequestContext};
 

@@ -12,12 +12,12 @@ use std::{
     cell::{Cell, RefCell},
     io::Write as _,
     panic::{AssertUnwindSafe, PanicHookInfo},
-    sync::{Arc, Once},
+    sync::Once,
 };
 
 use sentry::{protocol::Stacktrace, Hub};
 
-use crate::sentry_hub;
+use crate::sentry_hub::{self, SentryRequest};
 
 /// Where a panic happened, as reported by the panic hook.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -77,14 +77,18 @@ fn in_capture_scope() -> bool {
     CAPTURE_DEPTH.try_with(Cell::get).unwrap_or(0) > 0
 }
 
-/// Runs `f` with `hub` bound (if any), catching a panic.
+/// Runs `f` with the request's hub bound and its context active (with Sentry on), catching a
+/// panic.
 ///
 /// On a panic, returns its message together with the location and stack trace recorded by the
 /// hook, when the hook is installed and recorded this very panic.
-pub(crate) fn catching<R>(hub: Option<&Arc<Hub>>, f: impl FnOnce() -> R) -> Result<R, Box<CaughtPanic>> {
+pub(crate) fn catching<R>(
+    sentry: Option<&SentryRequest>,
+    f: impl FnOnce() -> R,
+) -> Result<R, Box<CaughtPanic>> {
     let _scope = CaptureScope::enter();
-    let result = match hub {
-        Some(hub) => Hub::run(hub.clone(), || std::panic::catch_unwind(AssertUnwindSafe(f))),
+    let result = match sentry {
+        Some(sentry) => sentry.enter(|| std::panic::catch_unwind(AssertUnwindSafe(f))),
         None => std::panic::catch_unwind(AssertUnwindSafe(f)),
     };
     result.map_err(|payload| Box::new(caught(&*payload)))

@@ -60,8 +60,7 @@ where
     fn call(&mut self, request: Request<ReqBody>) -> Self::Future {
         let info = RequestInfo::new(&request);
         let sentry = SentryRequest::start(&request, &info, &self.scrub);
-        let hub = sentry.as_ref().map(|sentry| &sentry.hub);
-        match catching(hub, || self.inner.call(request)) {
+        match catching(sentry.as_ref(), || self.inner.call(request)) {
             Ok(future) => ResponseFuture::new(future, info, sentry),
             Err(panic) => ResponseFuture::panicked(&panic, info, sentry),
         }

@@ -11,7 +11,7 @@ use pin_project_lite::pin_project;
 use sentry::Hub;
 use tracing::Span;
 
-use crate::sentry_hub;
+use crate::sentry_hub::{self, RequestContext};
 
 /// Spawns `future` on the current tokio runtime, carrying the current request's context: the
 /// current `tracing` span (so its events carry the `request_id`) and, when Sentry is enabled,
@@ -55,11 +55,14 @@ where
 /// # }
 /// ```
 pub fn bind_request_context<F: Future>(future: F) -> WithRequestContext<F> {
-    let hub = sentry_hub::client_bound().then(|| Arc::new(Hub::new_from_top(Hub::current())));
+    let sentry = sentry_hub::client_bound().then(|| {
+        let hub = Arc::new(Hub::new_from_top(Hub::current()));
+        (hub, RequestContext::active())
+    });
     WithRequestContext {
         inner: future,
         span: Span::current(),
-        hub,
+        sentry,
     }
 }
 
@@ -69,7 +72,7 @@ pin_project! {
         #[pin]
         inner: F,
         span: Span,
-        hub: Option<Arc<Hub>>,
+        sentry: Option<(Arc<Hub>, Option<Arc<RequestContext>>)>,
     }
 }
 
@@ -79,8 +82,9 @@ impl<F: Future> Future for WithRequestContext<F> {
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.project();
         let _entered = this.span.enter();
-        match this.hub {
-            Some(hub) => Hub::run(hub.clone(), || this.inner.poll(cx)),
+        match this.sentry {
+            Some((hub, Some(context))) => context.enter(|| Hub::run(hub.clone(), || this.inner.poll(cx))),
+            Some((hub, None)) => Hub::run(hub.clone(), || this.inner.poll(cx)),
             None => this.inner.poll(cx),
         }
     }

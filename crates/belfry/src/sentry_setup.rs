@@ -78,7 +78,8 @@ impl SentrySettings {
 
     /// Starts the Sentry client; the guard flushes (bounded by the flush timeout) when dropped.
     pub(crate) fn init(self) -> sentry::ClientInitGuard {
-        sentry::init(self.options)
+        // Events sent while serving a request get its id, transaction name and scrubbed request.
+        sentry::init(belfry_capture::prepare_client_options(self.options))
     }
 }
 

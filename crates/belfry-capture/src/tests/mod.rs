@@ -293,7 +293,7 @@ pub(crate) fn sentry_hub(
     let mut options = options;
     options.dsn = Some("https://public@sentry.invalid/1".parse().unwrap());
     options.transport = Some(Arc::new(transport.clone()));
-    let client = Arc::new(sentry::Client::from(options));
+    let client = Arc::new(sentry::Client::from(crate::prepare_client_options(options)));
     let hub = Arc::new(sentry::Hub::new(Some(client), Default::default()));
     (hub, transport)
 }
