@@ -83,7 +83,7 @@ impl RequestContext {
                 .or_insert_with(|| id.as_str().to_owned());
         }
         if event.transaction.is_none() {
-            event.transaction = Some(self.transaction_name().into());
+            event.transaction = Some(self.transaction_name());
         }
         if event.request.is_none() {
             event.request = Some(sentry_request(
