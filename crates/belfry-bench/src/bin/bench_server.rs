@@ -1,0 +1,72 @@
+//! Serves one variant on a loopback address, for `wrk`:
+//!
+//! ```text
+//! bench_server --variant belfry --addr 127.0.0.1:8080 [--no-sentry]
+//! ```
+//!
+//! A tokio runtime with one worker thread (the accept loop and every connection run on it);
+//! logs go to stdout (`scripts/bench.sh` sends them to /dev/null). Prints `listening on ADDR`
+//! on stderr once it accepts connections; runs until killed.
+
+use std::{net::SocketAddr, process::ExitCode};
+
+use belfry_bench::{app, init, Variant};
+
+fn main() -> ExitCode {
+    let mut variant = None;
+    let mut addr: SocketAddr = ([127, 0, 0, 1], 8080).into();
+    let mut sentry = true;
+    let mut args = std::env::args().skip(1);
+    while let Some(arg) = args.next() {
+        if arg == "--no-sentry" {
+            sentry = false;
+            continue;
+        }
+        let value = args.next();
+        let parsed = match (arg.as_str(), value) {
+            ("--variant", Some(value)) => value.parse().map(|v: Variant| variant = Some(v)),
+            ("--addr", Some(value)) => value.parse().map(|a| addr = a).map_err(|e| format!("{e}")),
+            (other, _) => Err(format!("unexpected argument `{other}`")),
+        };
+        if let Err(problem) = parsed {
+            eprintln!("bench_server: {problem}");
+            eprintln!("usage: bench_server --variant bare|towerhttp|sentrytower|belfry --addr IP:PORT [--no-sentry]");
+            return ExitCode::from(2);
+        }
+    }
+    let Some(variant) = variant else {
+        eprintln!("bench_server: --variant is required");
+        return ExitCode::from(2);
+    };
+    if !addr.ip().is_loopback() {
+        eprintln!("bench_server: {addr} is not a loopback address");
+        return ExitCode::from(2);
+    }
+
+    let guard = init(variant, std::io::stdout, sentry);
+    eprintln!(
+        "bench_server: sentry {}",
+        if guard.sentry_enabled() { "on" } else { "off" }
+    );
+    let app = app(variant).into_make_service_with_connect_info::<SocketAddr>();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .expect("a tokio runtime");
+    let served = runtime.block_on(async move {
+        let listener = tokio::net::TcpListener::bind(addr).await?;
+        eprintln!("bench_server: {variant} listening on {}", listener.local_addr()?);
+        // Spawned, so the accept loop runs on the worker thread too, not on `main`'s.
+        tokio::spawn(async move { axum::serve(listener, app).await })
+            .await
+            .map_err(std::io::Error::other)?
+    });
+    match served {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("bench_server: {error}");
+            ExitCode::FAILURE
+        }
+    }
+}

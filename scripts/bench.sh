@@ -1,0 +1,156 @@
+#!/usr/bin/env bash
+# Measures belfry against bare axum and the tower-http (+ sentry-tower) stack:
+#   1. instructions per request, in-process, under callgrind (at N and 2N requests: the
+#      difference divided by N, so start-up and warm-up cancel out), counted on the thread
+#      that serves the requests (all threads are reported too);
+#   2. loopback throughput and p99 with wrk: the server on core 0 with one tokio worker,
+#      wrk on core 1, variants interleaved over several rounds, median reported; also the
+#      server's CPU time per request (from /proc), steadier when other work shares the machine.
+# Prints a markdown table (ratios to bare) and where belfry's instructions go.
+#
+#   bash scripts/bench.sh            # full: N=5000, 5 wrk rounds of 5 s
+#   bash scripts/bench.sh --quick    # N=2000, 3 wrk rounds of 3 s (about 75 s on 2 cores)
+#   options: --out DIR (default target/belfry-bench), --port PORT (default 18080),
+#            --skip-callgrind, --skip-wrk
+# See crates/belfry-bench/RESULTS.md for the method and the latest results.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+N=5000
+ROUNDS=5
+DURATION=5
+WARMUP_REQUESTS=300
+OUT=target/belfry-bench
+PORT=18080
+RUN_CALLGRIND=1
+RUN_WRK=1
+while [ $# -gt 0 ]; do
+    case "$1" in
+        --quick) N=2000 ROUNDS=3 DURATION=3 ;;
+        --out) OUT="$2"; shift ;;
+        --port) PORT="$2"; shift ;;
+        --skip-callgrind) RUN_CALLGRIND=0 ;;
+        --skip-wrk) RUN_WRK=0 ;;
+        -h|--help) sed -n '2,15p' "$0"; exit 0 ;;
+        *) echo "bench.sh: unknown option $1" >&2; exit 2 ;;
+    esac
+    shift
+done
+VARIANTS=(bare towerhttp sentrytower belfry)
+START=$SECONDS
+
+step() { printf '\n==> %s\n' "$*" >&2; }
+
+step "tools"
+missing=()
+command -v wrk >/dev/null || missing+=(wrk)
+command -v valgrind >/dev/null || missing+=(valgrind)
+command -v taskset >/dev/null || missing+=(util-linux)
+if [ ${#missing[@]} -gt 0 ]; then
+    apt-get install -y "${missing[@]}" >/dev/null 2>&1 \
+        || { apt-get update >/dev/null && apt-get install -y "${missing[@]}" >/dev/null; }
+fi
+CORES=$(nproc)
+if [ "$CORES" -ge 2 ]; then
+    SERVER_CPU=(taskset -c 0)
+    CLIENT_CPU=(taskset -c 1)
+else
+    echo "bench.sh: only $CORES core: server and wrk are not pinned apart" >&2
+    SERVER_CPU=()
+    CLIENT_CPU=()
+fi
+
+step "cargo build -p belfry-bench --release"
+cargo build -p belfry-bench --release --bins >&2
+BIN=target/release
+mkdir -p "$OUT"
+# Only this script's own files: --out may name a directory that holds other things.
+rm -f "$OUT"/cg.*.out* "$OUT"/ann.*.txt "$OUT"/ann-incl.*.txt "$OUT"/wrk.*.txt "$OUT"/cpu.*.txt \
+    "$OUT"/server.*.log "$OUT"/valgrind.*.log "$OUT"/results.md "$OUT"/functions.*.md
+
+if [ "$RUN_CALLGRIND" = 1 ]; then
+    step "callgrind: $WARMUP_REQUESTS warm-up, then $N and $((2 * N)) requests per variant"
+    for variant in "${VARIANTS[@]}"; do
+        for n in "$N" "$((2 * N))"; do
+            # One out file per thread (…out-01 is the thread that drives the requests).
+            valgrind --tool=callgrind --separate-threads=yes --callgrind-out-file="$OUT/cg.$variant.$n.out" \
+                "$BIN/callgrind_driver" --variant "$variant" --requests "$n" --warmup "$WARMUP_REQUESTS" \
+                >/dev/null 2>"$OUT/valgrind.$variant.$n.log"
+            callgrind_annotate --auto=no --inclusive=no --threshold=100 "$OUT/cg.$variant.$n.out-01" \
+                >"$OUT/ann.$variant.$n.txt" 2>/dev/null
+            callgrind_annotate --auto=no --inclusive=yes --threshold=100 "$OUT/cg.$variant.$n.out-01" \
+                >"$OUT/ann-incl.$variant.$n.txt" 2>/dev/null
+            echo "  $variant at $n: $(grep -h '^summary:' "$OUT/cg.$variant.$n.out"-* | awk '{print $2}' | tr '\n' ' ')(per thread)" >&2
+        done
+    done
+fi
+
+SERVER_PID=
+stop_server() {
+    if [ -n "$SERVER_PID" ]; then
+        kill "$SERVER_PID" 2>/dev/null || true
+        wait "$SERVER_PID" 2>/dev/null || true
+        SERVER_PID=
+    fi
+}
+trap stop_server EXIT
+
+# The server's CPU time (user + system), in clock ticks: CPU per request is steadier than
+# throughput when other work shares the machine.
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+CLK_TCK=$(getconf CLK_TCK)
+
+if [ "$RUN_WRK" = 1 ]; then
+    echo "  load average before: $(cut -d' ' -f1-3 /proc/loadavg)" >&2
+    URL="http://127.0.0.1:$PORT/users/42"
+    step "wrk: $ROUNDS rounds of ${VARIANTS[*]}, -t1 -c32 -d${DURATION}s each after a 1 s warm-up"
+    for round in $(seq 1 "$ROUNDS"); do
+        for variant in "${VARIANTS[@]}"; do
+            "${SERVER_CPU[@]}" "$BIN/bench_server" --variant "$variant" --addr "127.0.0.1:$PORT" \
+                >/dev/null 2>"$OUT/server.$variant.r$round.log" &
+            SERVER_PID=$!
+            for _ in $(seq 1 100); do
+                grep -q listening "$OUT/server.$variant.r$round.log" 2>/dev/null && break
+                kill -0 "$SERVER_PID" 2>/dev/null || { cat "$OUT/server.$variant.r$round.log" >&2; exit 1; }
+                sleep 0.05
+            done
+            "${CLIENT_CPU[@]}" wrk -t1 -c32 -d1s "$URL" >/dev/null
+            before=$(cpu_ticks "$SERVER_PID")
+            "${CLIENT_CPU[@]}" wrk -t1 -c32 -d"${DURATION}s" --latency "$URL" >"$OUT/wrk.$variant.r$round.txt"
+            echo "$before $(cpu_ticks "$SERVER_PID") $CLK_TCK" >"$OUT/cpu.$variant.r$round.txt"
+            stop_server
+            printf '  round %s %-12s %s req/s, p99 %s\n' "$round" "$variant" \
+                "$(awk '/^Requests\/sec:/ {print $2}' "$OUT/wrk.$variant.r$round.txt")" \
+                "$(awk '$1 == "99%" {print $2}' "$OUT/wrk.$variant.r$round.txt")" >&2
+        done
+    done
+    LOAD_AFTER=$(cut -d' ' -f1-3 /proc/loadavg)
+    echo "  load average after: $LOAD_AFTER" >&2
+fi
+
+step "results (also in $OUT/results.md)"
+{
+    echo "### belfry-bench: $(date -u +%Y-%m-%dT%H:%MZ), $(nproc) cores, $(uname -m)," \
+        "commit $(git rev-parse --short HEAD 2>/dev/null || echo unknown)$(git diff --quiet HEAD -- crates 2>/dev/null || echo ' + uncommitted changes')"
+    echo
+    echo "callgrind: ${WARMUP_REQUESTS} warm-up + N=$N / 2N=$((2 * N)) requests in-process;" \
+        "wrk: $ROUNDS rounds × ${DURATION}s, -t1 -c32, server on 1 tokio worker."
+    if [ -n "${LOAD_AFTER:-}" ]; then
+        echo "Load average after the wrk rounds: $LOAD_AFTER (the server and wrk use about 2;" \
+            "more means other work shared the cores and the wrk figures are noisy)."
+    fi
+    echo
+    "$BIN/bench_report" table --dir "$OUT" --n "$N"
+} | tee "$OUT/results.md"
+if [ "$RUN_CALLGRIND" = 1 ]; then
+    "$BIN/bench_report" functions --dir "$OUT" --n "$N" --variant belfry --base bare --top 25 \
+        >"$OUT/functions.belfry.md"
+    "$BIN/bench_report" functions --dir "$OUT" --n "$N" --variant sentrytower --base bare --top 25 \
+        >"$OUT/functions.sentrytower.md"
+    echo
+    echo "Where belfry's instructions go (top 10 of each; top 25 in $OUT/functions.belfry.md):"
+    echo
+    "$BIN/bench_report" functions --dir "$OUT" --n "$N" --variant belfry --base bare --top 10
+fi
+echo
+echo "bench.sh took $((SECONDS - START)) s" >&2
