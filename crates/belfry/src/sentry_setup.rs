@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use sentry::integrations::tracing::{BreadcrumbLayer, ErrorLayer};
 use tracing::Level;
-use tracing_subscriber::{filter::filter_fn, registry::LookupSpan, Layer};
+use tracing_subscriber::{layer::Context, registry::LookupSpan, Layer};
 
 /// How long dropping the [`TelemetryGuard`](crate::telemetry::TelemetryGuard) waits for Sentry
 /// to send what is queued, unless `BELFRY_SENTRY_FLUSH_TIMEOUT_MS` says otherwise.
@@ -107,19 +107,36 @@ fn rate(variable: &str, default: f32, problems: &mut Vec<String>) -> f32 {
 /// breadcrumbs of the request they happened in (belfry's capture layer gives each request its
 /// own hub). belfry's own access-log, capture and task events are left out: the capture layer
 /// and the task runner report each panic, 5xx and failed task themselves, once.
-pub(crate) fn tracing_layers<S>() -> impl Layer<S>
+///
+/// One layer that looks at the event's level and forwards it to sentry-tracing's
+/// [`ErrorLayer`] or [`BreadcrumbLayer`]: per-layer filters would also cost bookkeeping on every
+/// span of every request, and these layers only care about events.
+pub(crate) struct SentryEvents {
+    errors: ErrorLayer,
+    breadcrumbs: BreadcrumbLayer,
+}
+
+pub(crate) fn tracing_layers() -> SentryEvents {
+    SentryEvents {
+        errors: ErrorLayer::new(),
+        breadcrumbs: BreadcrumbLayer::new(),
+    }
+}
+
+impl<S> Layer<S> for SentryEvents
 where
     S: tracing::Subscriber + for<'a> LookupSpan<'a>,
 {
-    let breadcrumbs = BreadcrumbLayer::new().with_filter(filter_fn(|metadata| {
-        matches!(*metadata.level(), Level::WARN | Level::INFO)
-            && belfry_capture::sentry_event_filter(metadata)
-    }));
-    // Failed tasks are captured by `belfry::task` itself (with their error chain), once.
-    let errors = ErrorLayer::new().with_filter(filter_fn(|metadata| {
-        *metadata.level() == Level::ERROR
-            && belfry_capture::sentry_event_filter(metadata)
-            && metadata.target() != crate::task::TARGET
-    }));
-    breadcrumbs.and_then(errors)
+    fn on_event(&self, event: &tracing::Event<'_>, context: Context<'_, S>) {
+        let metadata = event.metadata();
+        if !belfry_capture::sentry_event_filter(metadata) {
+            return;
+        }
+        match *metadata.level() {
+            // Failed tasks are captured by `belfry::task` itself (with their error chain), once.
+            Level::ERROR if metadata.target() != crate::task::TARGET => self.errors.on_event(event, context),
+            Level::WARN | Level::INFO => self.breadcrumbs.on_event(event, context),
+            _ => {}
+        }
+    }
 }
