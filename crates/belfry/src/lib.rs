@@ -25,6 +25,7 @@
 
 pub mod audit;
 mod config;
+mod json_lines;
 mod sentry_setup;
 mod stack;
 pub mod task;

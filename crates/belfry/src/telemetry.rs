@@ -19,7 +19,9 @@
 //! breadcrumbs of the request they happened in; panics and 5xx responses are reported by
 //! [`belfry_capture`]. Sentry Logs are not sent: stdout is the log pipeline, Sentry gets errors.
 //! A JSON line holds `timestamp` (RFC 3339, UTC), `level`, `target`, `message`, the event's own
-//! fields and the fields of the spans it happened in — `request_id` among them — all at top level:
+//! fields and, when it happened while serving a request, `request_id` — all at top level (the
+//! fields of other spans are not printed; an event field named like one of those keys is written
+//! as `fields.<name>`):
 //!
 //! ```text
 //! {"timestamp":"2026-11-23T15:04:05.123456Z","level":"INFO","target":"belfry_demo","message":"user looked up","user_id":42,"request_id":"0193…"}
@@ -36,20 +38,17 @@ use std::{
     sync::Arc,
 };
 
-use belfry_request_id::{REQUEST_ID_FIELD, REQUEST_SPAN_TARGET};
-use json_subscriber::JsonLayer;
-use tracing::{
-    field::{Field, Visit},
-    span, Level,
-};
+use belfry_request_id::REQUEST_SPAN_TARGET;
+use tracing::Level;
 use tracing_subscriber::{
     filter::{filter_fn, Targets},
-    fmt::{time::SystemTime, MakeWriter},
-    layer::Context,
+    fmt::MakeWriter,
     layer::SubscriberExt,
     util::SubscriberInitExt,
     EnvFilter, Layer,
 };
+
+use crate::json_lines::JsonLines;
 
 /// The filter used when `RUST_LOG` is unset or unreadable.
 pub const DEFAULT_FILTER: &str = "info";
@@ -198,7 +197,7 @@ impl Telemetry {
             EnvFilter::new(DEFAULT_FILTER)
         });
         let output = match self.format {
-            LogFormat::Json => RequestSpanFields.and_then(json_layer(writer)).boxed(),
+            LogFormat::Json => JsonLines::new(writer).boxed(),
             LogFormat::Pretty => tracing_subscriber::fmt::layer().with_writer(writer).boxed(),
         };
         let audit_file = self.audit_log.and_then(|path| match AuditFile::open(&path) {
@@ -212,8 +211,7 @@ impl Telemetry {
             }
         });
         let audit_layer = audit_file.as_ref().map(|file| {
-            RequestSpanFields
-                .and_then(json_layer(file.clone()))
+            JsonLines::new(file.clone())
                 // The request spans must pass too: a filtered layer sees only the spans it enables.
                 .with_filter(
                     Targets::new()
@@ -237,34 +235,6 @@ impl Telemetry {
         }
         Ok(TelemetryGuard { sentry })
     }
-}
-
-/// The JSON-lines layer: `timestamp`, `level`, `target`, `message` and the event's fields at
-/// the top level, plus `request_id` when the event happened while serving a request.
-/// Fields of other spans are not printed: record what a line needs on the event itself.
-fn json_layer<S, W>(writer: W) -> JsonLayer<S, W>
-where
-    S: tracing::Subscriber + for<'a> tracing_subscriber::registry::LookupSpan<'a>,
-    W: for<'a> MakeWriter<'a> + 'static,
-{
-    let mut layer = JsonLayer::new(writer);
-    layer
-        .with_timer("timestamp", SystemTime)
-        .with_level("level")
-        .with_target("target")
-        .with_flattened_event();
-    layer.add_multiple_dynamic_fields(|event, context, writer| {
-        let Some(scope) = context.event_scope(event) else {
-            return;
-        };
-        for span in scope {
-            if let Some(RequestIdOfSpan(id)) = span.extensions().get::<RequestIdOfSpan>() {
-                let _ = writer.write_field(REQUEST_ID_FIELD, id);
-                return;
-            }
-        }
-    });
-    layer
 }
 
 /// The audit log file: shared, appended to with one `write` per line.
@@ -296,49 +266,6 @@ impl<'a> MakeWriter<'a> for AuditFile {
 
     fn make_writer(&'a self) -> Self::Writer {
         self.clone()
-    }
-}
-
-/// The `request_id` of a belfry request span, kept in the span's extensions by
-/// [`RequestSpanFields`] so the JSON layer prints it at the top level of every line.
-struct RequestIdOfSpan(String);
-
-/// Keeps the `request_id` of each belfry request span where the JSON layer can read it.
-struct RequestSpanFields;
-
-impl<S> Layer<S> for RequestSpanFields
-where
-    S: tracing::Subscriber + for<'a> tracing_subscriber::registry::LookupSpan<'a>,
-{
-    fn on_new_span(&self, attrs: &span::Attributes<'_>, id: &span::Id, context: Context<'_, S>) {
-        if attrs.metadata().target() != REQUEST_SPAN_TARGET {
-            return;
-        }
-        let mut visitor = RequestIdVisitor(None);
-        attrs.record(&mut visitor);
-        if let (Some(request_id), Some(span)) = (visitor.0, context.span(id)) {
-            let mut extensions = span.extensions_mut();
-            // Several JSON outputs (stdout, the audit file) share the span's extensions.
-            if extensions.get_mut::<RequestIdOfSpan>().is_none() {
-                extensions.insert(RequestIdOfSpan(request_id));
-            }
-        }
-    }
-}
-
-struct RequestIdVisitor(Option<String>);
-
-impl Visit for RequestIdVisitor {
-    fn record_str(&mut self, field: &Field, value: &str) {
-        if field.name() == REQUEST_ID_FIELD {
-            self.0 = Some(value.to_owned());
-        }
-    }
-
-    fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
-        if field.name() == REQUEST_ID_FIELD {
-            self.0 = Some(format!("{value:?}"));
-        }
     }
 }
 
