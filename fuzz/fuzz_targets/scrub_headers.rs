@@ -1,0 +1,6 @@
+//! `cargo +nightly fuzz run scrub_headers` (from `fuzz/`). The body, `belfry_fuzz::scrub_headers`, is
+//! shared with `tests/tests/reliability_hostile.rs`, which runs it on stable over a fixed corpus
+//! and pseudo-random inputs.
+#![no_main]
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| belfry_fuzz::scrub_headers(data));

@@ -1,0 +1,369 @@
+//! Secret leak scan: a distinct secret in every place a client can put one, across normal, slow,
+//! 404, panic and 5xx requests with Sentry on; then every stdout line and every stored Sentry
+//! event is searched for each secret. Values that are not secret must still be there: the scan
+//! proves scrubbing, not silence.
+//!
+//! Figures: `cargo test -p belfry-tests --test reliability_secrets -- --nocapture`.
+
+use std::{
+    collections::{BTreeMap, BTreeSet},
+    time::{Duration, Instant},
+};
+
+use belfry_tests::{raw_request, unique, Demo, HttpResponse, SentryServer};
+use serde_json::Value;
+
+const EVENT_WAIT: Duration = Duration::from_secs(30);
+const LOG_WAIT: Duration = Duration::from_secs(10);
+
+/// Standard base64, for `Authorization: Basic`.
+fn base64(bytes: &[u8]) -> String {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::new();
+    for chunk in bytes.chunks(3) {
+        let n = chunk
+            .iter()
+            .enumerate()
+            .fold(0u32, |n, (i, &b)| n | u32::from(b) << (16 - 8 * i));
+        for i in 0..4 {
+            if i <= chunk.len() {
+                out.push(ALPHABET[(n >> (18 - 6 * i) & 63) as usize] as char);
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
+
+/// The routes covered, with the status each must answer.
+const ROUTES: [(&str, &str, u16); 5] = [
+    ("normal", "/users/1", 200),
+    ("slow", "/slow", 200),
+    ("404", "/no/such/route", 404),
+    ("panic", "/panic", 500),
+    ("5xx", "/error", 500),
+];
+
+/// How the request carries its credentials.
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Variant {
+    /// `Authorization: Bearer`, origin-form target.
+    Bearer,
+    /// `Authorization: Basic`, origin-form target.
+    Basic,
+    /// Absolute-form target with userinfo: `GET http://user:secret@host/path`.
+    Userinfo,
+}
+
+/// One request sent, and what must (not) show up for it.
+struct Sent {
+    label: String,
+    request_id: String,
+    route: &'static str,
+    /// Where each secret was put, by secret.
+    secrets: BTreeMap<String, String>,
+    /// A header value that is not secret and must reach Sentry.
+    visible: String,
+    response: HttpResponse,
+}
+
+fn send(demo: &Demo, run: &str, route: (&'static str, &'static str, u16), variant: Variant) -> Sent {
+    let (name, path, status) = route;
+    let label = format!("{name}/{variant:?}");
+    let tag = format!("{name}-{variant:?}").to_lowercase();
+    // Letters and digits only: valid in a query value, a header and a cookie as they are.
+    let secret = |location: &str| {
+        let text = format!("sk{run}{tag}{location}");
+        text.chars()
+            .filter(char::is_ascii_alphanumeric)
+            .collect::<String>()
+    };
+    let mut secrets = BTreeMap::new();
+    let mut plant = |location: &str| {
+        let value = secret(location);
+        secrets.insert(value.clone(), location.to_owned());
+        value
+    };
+
+    let mut query = String::new();
+    if path == "/slow" {
+        query.push_str("ms=50&");
+    }
+    for param in [
+        "token",
+        "access_token",
+        "password",
+        "api_key",
+        "X-Amz-Signature",
+        "acc%65ss_token",
+    ] {
+        query.push_str(&format!("{param}={}&", plant(&format!("query {param}"))));
+    }
+    query.push_str("page=2");
+
+    let request_id = format!("secrets-{run}-{tag}");
+    let visible = format!("visible-{run}-{tag}");
+    let address = demo.address();
+    let target = match variant {
+        Variant::Userinfo => format!("http://alice:{}@{address}{path}?{query}", plant("url userinfo")),
+        Variant::Bearer | Variant::Basic => format!("{path}?{query}"),
+    };
+    let mut encoded = Vec::new();
+    let authorization = match variant {
+        Variant::Basic => {
+            // What travels is the base64 text: that is what must not show up.
+            let credentials = base64(format!("alice:{}", plant("basic password")).as_bytes());
+            encoded.push((credentials.clone(), "authorization basic (base64)"));
+            format!("Basic {credentials}")
+        }
+        Variant::Bearer | Variant::Userinfo => format!("Bearer {}", plant("authorization bearer")),
+    };
+    let proxy_credentials = base64(format!("proxy:{}", plant("proxy-authorization")).as_bytes());
+    encoded.push((proxy_credentials.clone(), "proxy-authorization (base64)"));
+    let mut request = format!(
+        "GET {target} HTTP/1.1\r\nhost: {address}\r\nconnection: close\r\nuser-agent: belfry-reliability\r\n\
+         x-request-id: {request_id}\r\nx-trace-note: {visible}\r\nauthorization: {authorization}\r\n\
+         proxy-authorization: Basic {proxy_credentials}\r\n"
+    );
+    request.push_str(&format!("cookie: session={}; theme=dark\r\n", plant("cookie")));
+    request.push_str(&format!("x-api-key: {}\r\n", plant("x-api-key")));
+    request.push_str(&format!("x-session-token: {}\r\n", plant("x-session-token")));
+    for (value, location) in encoded {
+        secrets.insert(value, location.to_owned());
+    }
+    request.push_str("\r\n");
+
+    let response = raw_request(address, request.as_bytes());
+    if variant == Variant::Userinfo && response.status == 400 {
+        // hyper may refuse userinfo in the request target: fine, as long as nothing leaks.
+    } else {
+        assert_eq!(response.status, status, "{label}: {response:?}");
+        assert_eq!(
+            response.header("x-request-id"),
+            Some(request_id.as_str()),
+            "{label}"
+        );
+    }
+    for secret in secrets.keys() {
+        assert!(
+            !response.body.contains(secret.as_str()),
+            "{label}: the response body echoed a secret"
+        );
+    }
+    Sent {
+        label,
+        request_id,
+        route: name,
+        secrets,
+        visible,
+        response,
+    }
+}
+
+/// `POST /login` with a secret password in the JSON body: a string (a wrong password: 401), or a
+/// number (the wrong type: the rejection message quotes what it could not read).
+fn send_login(demo: &Demo, run: &str, tag: &str, status: u16) -> Sent {
+    let digits: String = run.chars().filter(char::is_ascii_digit).collect();
+    let (secret, password) = if tag == "login-number" {
+        // A number that fits a u64, so the parser quotes it as it was sent.
+        let number = format!("7{}", &digits[digits.len().saturating_sub(17)..]);
+        (number.clone(), number)
+    } else {
+        let secret = format!("sk{digits}loginpassword");
+        (secret.clone(), format!("\"{secret}\""))
+    };
+    let request_id = format!("secrets-{run}-{tag}");
+    let body = format!(r#"{{"username":"alice","password":{password}}}"#);
+    let request = format!(
+        "POST /login HTTP/1.1\r\nhost: {}\r\nconnection: close\r\nx-request-id: {request_id}\r\n\
+         content-type: application/json\r\ncontent-length: {}\r\n\r\n{body}",
+        demo.address(),
+        body.len()
+    );
+    let response = raw_request(demo.address(), request.as_bytes());
+    assert_eq!(response.status, status, "{tag}: {response:?}");
+    Sent {
+        label: format!("{tag}/body"),
+        request_id,
+        route: "login",
+        secrets: BTreeMap::from([(secret, "json body password".to_owned())]),
+        visible: String::new(),
+        response,
+    }
+}
+
+#[test]
+fn no_planted_secret_reaches_stdout_or_sentry_and_the_rest_is_kept() {
+    let started = Instant::now();
+    let sentry = SentryServer::shared();
+    let demo = Demo::builder()
+        .env("SENTRY_DSN", sentry.dsn())
+        // Every request's transaction is sent too: it carries the request as well.
+        .env("SENTRY_TRACES_SAMPLE_RATE", "1.0")
+        .start();
+    let run = unique("r");
+
+    let mut sent = Vec::new();
+    for route in ROUTES {
+        for variant in [Variant::Bearer, Variant::Basic, Variant::Userinfo] {
+            sent.push(send(&demo, &run, route, variant));
+        }
+    }
+    sent.push(send_login(&demo, &run, "login", 401));
+    sent.push(send_login(&demo, &run, "login-number", 422));
+    let all_secrets: BTreeMap<&str, (&str, &str)> =
+        sent.iter()
+            .flat_map(|request| {
+                request.secrets.iter().map(move |(secret, location)| {
+                    (secret.as_str(), (request.label.as_str(), location.as_str()))
+                })
+            })
+            .collect();
+
+    // Wait until every request was logged, and every panic and 5xx reached Sentry.
+    for request in &sent {
+        if request.response.status != 400 {
+            demo.logs()
+                .wait_for_request(&request.request_id, "request completed", LOG_WAIT)
+                .unwrap_or_else(|| panic!("{}: no access log line", request.label));
+        }
+    }
+    let reported: BTreeSet<&str> = sent
+        .iter()
+        .filter(|request| matches!(request.route, "panic" | "5xx") && request.response.status == 500)
+        .map(|request| request.request_id.as_str())
+        .collect();
+    let deadline = Instant::now() + EVENT_WAIT;
+    let events = loop {
+        let events = sentry.events();
+        let tagged: BTreeSet<&str> = events
+            .iter()
+            .filter_map(|event| event["tags"]["request_id"].as_str())
+            .filter(|id| reported.contains(id))
+            .collect();
+        if tagged.len() == reported.len() || Instant::now() >= deadline {
+            break events;
+        }
+        std::thread::sleep(Duration::from_millis(500));
+    };
+
+    // The scan: every stdout line, and every stored event (not only ours: the secrets are unique).
+    let lines = demo.logs().all();
+    let event_texts: Vec<String> = events.iter().map(Value::to_string).collect();
+    let mut hits = Vec::new();
+    for (secret, (label, location)) in &all_secrets {
+        for line in lines.iter().filter(|line| line.contains(secret)) {
+            hits.push(format!("stdout: {label} {location}: {line}"));
+        }
+        for text in event_texts.iter().filter(|text| text.contains(secret)) {
+            hits.push(format!("sentry: {label} {location}: {text}"));
+        }
+    }
+    let ours: Vec<&Value> = events
+        .iter()
+        .filter(|event| {
+            event["tags"]["request_id"]
+                .as_str()
+                .is_some_and(|id| sent.iter().any(|request| request.request_id == id))
+        })
+        .collect();
+    println!(
+        "secrets: {} requests ({} routes x 3 credential variants, 2 login bodies), {} distinct secrets planted, \
+         {} stdout lines and {} stored events scanned ({} of them for these requests): {} hits, {:.1} s",
+        sent.len(),
+        ROUTES.len(),
+        all_secrets.len(),
+        lines.len(),
+        events.len(),
+        ours.len(),
+        hits.len(),
+        started.elapsed().as_secs_f64()
+    );
+    assert!(hits.is_empty(), "secrets leaked:\n{}", hits.join("\n"));
+
+    // Not silence: what is not secret is still there.
+    for request in sent.iter().filter(|request| request.route != "login") {
+        let label = &request.label;
+        if request.response.status == 400 {
+            continue;
+        }
+        let line = demo
+            .logs()
+            .wait_for_request(&request.request_id, "request completed", LOG_WAIT)
+            .unwrap();
+        let query = line["url.query"]
+            .as_str()
+            .unwrap_or_else(|| panic!("{label}: no url.query: {line}"));
+        assert!(query.contains("page=2"), "{label}: {query}");
+        assert!(
+            query.contains("access_token=[REDACTED]"),
+            "{label}: names are kept: {query}"
+        );
+        assert!(query.contains("acc%65ss_token=[REDACTED]"), "{label}: {query}");
+    }
+    for id in &reported {
+        let request = sent.iter().find(|request| request.request_id == *id).unwrap();
+        let label = &request.label;
+        let mine: Vec<&&Value> = ours
+            .iter()
+            .filter(|event| event["tags"]["request_id"] == *id)
+            .collect();
+        assert_eq!(mine.len(), 1, "{label}: one event per failure");
+        let event_request = &mine[0]["request"];
+        let headers = &event_request["headers"];
+        assert_eq!(
+            headers["x-trace-note"],
+            request.visible.as_str(),
+            "{label}: {event_request}"
+        );
+        assert_eq!(headers["authorization"], "[REDACTED]", "{label}: {event_request}");
+        assert_eq!(
+            headers["x-session-token"], "[REDACTED]",
+            "{label}: {event_request}"
+        );
+        let query = event_request["query_string"].as_str().unwrap_or_default();
+        assert!(
+            query.contains("page=2") && query.contains("access_token=[REDACTED]"),
+            "{label}: {query}"
+        );
+        let url = event_request["url"].as_str().unwrap_or_default();
+        assert!(url.contains("page=2") && !url.contains('@'), "{label}: {url}");
+    }
+    assert!(!reported.is_empty() && ours.len() >= reported.len());
+    demo.logs().json();
+}
+
+/// Known leaks, found by this suite and not fixed yet (belfry-capture's `sentry_request` copies
+/// every header not in the scrub policy verbatim): a `Host` header carrying userinfo and a
+/// `Referer` whose query has a token reach the Sentry event unscrubbed. Run with `--ignored` to
+/// see them; un-ignore once fixed.
+#[test]
+#[ignore = "known leak: Host userinfo and Referer query reach Sentry verbatim (see docs/reliability.md)"]
+fn host_userinfo_and_referer_tokens_do_not_reach_sentry() {
+    let sentry = SentryServer::shared();
+    let demo = Demo::builder().env("SENTRY_DSN", sentry.dsn()).start();
+    let run = unique("r");
+    let host_secret = format!("skhost{run}");
+    let referer_secret = format!("skreferer{run}");
+    let request_id = format!("secrets-host-{run}");
+    let request = format!(
+        "GET /panic?page=2 HTTP/1.1\r\nhost: alice:{host_secret}@{}\r\nconnection: close\r\n\
+         x-request-id: {request_id}\r\nreferer: http://app.example/cb?access_token={referer_secret}&page=2\r\n\r\n",
+        demo.address()
+    );
+    assert_eq!(raw_request(demo.address(), request.as_bytes()).status, 500);
+    let events = sentry.wait_for_events(&request_id, EVENT_WAIT);
+    assert_eq!(events.len(), 1);
+    let text = events[0].to_string();
+    assert!(
+        !text.contains(&host_secret),
+        "Host userinfo leaked: {}",
+        events[0]["request"]
+    );
+    assert!(
+        !text.contains(&referer_secret),
+        "Referer token leaked: {}",
+        events[0]["request"]
+    );
+}
