@@ -208,12 +208,10 @@ fn an_unreachable_sentry_costs_requests_nothing_and_shutdown_stays_bounded() {
     }
 }
 
-/// Known bug, found by this suite: with a DSN whose server accepts connections and never answers,
-/// the demo never exits after SIGTERM. The SDK's ureq transport has no timeout, so its thread
-/// waits forever for the response, and dropping the `TelemetryGuard` (`Client::close`) joins that
-/// thread after the flush timeout. Run with `--ignored`; un-ignore once fixed.
+/// Found by this suite: with a DSN whose server accepts connections and never answers, the demo
+/// used to never exit after SIGTERM (the SDK's ureq transport had no timeout, and shutdown joins
+/// its thread). belfry's transport bounds every send by the flush timeout.
 #[test]
-#[ignore = "known bug: no exit after SIGTERM when Sentry never answers (see docs/reliability.md)"]
 fn shutdown_is_bounded_when_sentry_never_answers() {
     let silent = Upstream::start(Behaviour::Silent);
     let mut demo = Demo::builder()

@@ -1,6 +1,8 @@
 //! Sentry set-up from the environment: `SENTRY_DSN` and friends.
 
-use std::time::Duration;
+use std::{sync::Arc, time::Duration};
+
+use sentry::{transports::UreqHttpTransportOptions, Transport, TransportOptions};
 
 use sentry::integrations::tracing::{BreadcrumbLayer, ErrorLayer};
 use tracing::Level;
@@ -73,6 +75,7 @@ impl SentrySettings {
             };
         // The `panic` integration is not compiled in: belfry's own panic hook never flushes on
         // the panicking thread.
+        options.transport = Some(Arc::new(bounded_transport));
         Some(Self { options })
     }
 
@@ -81,6 +84,42 @@ impl SentrySettings {
         // Events sent while serving a request get its id, transaction name and scrubbed request.
         sentry::init(belfry_capture::prepare_client_options(self.options))
     }
+}
+
+/// sentry's ureq transport, with every send bounded by the flush timeout. The SDK's own agent
+/// has no timeout: a Sentry that accepts connections and never answers kept its sending thread
+/// waiting forever, and shutdown (which joins that thread) with it. With the bound, a send gives
+/// up after the flush timeout, so shutdown takes at most about twice the flush timeout, whatever
+/// Sentry does. Proxies (`SENTRY_HTTP_PROXY`/`HTTPS_PROXY`-style options) are kept.
+fn bounded_transport(options: &sentry::ClientOptions) -> Arc<dyn Transport> {
+    let Some(transport_options) = TransportOptions::try_from_client_options(options) else {
+        // No DSN: nothing will be sent.
+        return Arc::new(NoTransport);
+    };
+    let proxy = match options.dsn.as_ref().map(|dsn| dsn.scheme()) {
+        Some(sentry::types::Scheme::Https) => {
+            options.https_proxy.as_deref().or(options.http_proxy.as_deref())
+        }
+        _ => options.http_proxy.as_deref(),
+    }
+    .and_then(|proxy| ureq::Proxy::new(proxy).ok());
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .timeout_global(Some(options.shutdown_timeout.max(Duration::from_millis(100))))
+        .proxy(proxy)
+        .build()
+        .into();
+    Arc::new(
+        UreqHttpTransportOptions::from(transport_options)
+            .with_agent(agent)
+            .build(),
+    )
+}
+
+/// The transport of a client without a DSN.
+struct NoTransport;
+
+impl Transport for NoTransport {
+    fn send_envelope(&self, _envelope: sentry::Envelope) {}
 }
 
 fn non_empty(variable: &str) -> Option<String> {
