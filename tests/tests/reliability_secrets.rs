@@ -334,12 +334,10 @@ fn no_planted_secret_reaches_stdout_or_sentry_and_the_rest_is_kept() {
     demo.logs().json();
 }
 
-/// Known leaks, found by this suite and not fixed yet (belfry-capture's `sentry_request` copies
-/// every header not in the scrub policy verbatim): a `Host` header carrying userinfo and a
-/// `Referer` whose query has a token reach the Sentry event unscrubbed. Run with `--ignored` to
-/// see them; un-ignore once fixed.
+/// Found by this suite: a `Host` header carrying userinfo and a `Referer` whose query has a token
+/// used to reach the Sentry event verbatim (headers were scrubbed by name only). URL-valued
+/// headers (`belfry_scrub::URL_HEADERS`) are now scrubbed like URLs.
 #[test]
-#[ignore = "known leak: Host userinfo and Referer query reach Sentry verbatim (see docs/reliability.md)"]
 fn host_userinfo_and_referer_tokens_do_not_reach_sentry() {
     let sentry = SentryServer::shared();
     let demo = Demo::builder().env("SENTRY_DSN", sentry.dsn()).start();

@@ -91,11 +91,30 @@ impl fmt::Debug for ScrubbedHeaders<'_> {
 pub struct ScrubbedHeaderValue<'a> {
     value: &'a HeaderValue,
     redacted: bool,
+    /// Set for headers whose value is a URL or an authority ([`URL_HEADERS`]): shown through
+    /// the policy's URL scrubber (userinfo removed, query scrubbed).
+    url_policy: Option<&'a ScrubPolicy>,
 }
 
+/// Headers whose value is a URL or a host, scrubbed like one: a `Referer` can carry
+/// `?access_token=…`, and a `Host` can carry `user:password@`.
+pub const URL_HEADERS: [&str; 7] = [
+    "referer",
+    "origin",
+    "location",
+    "content-location",
+    "host",
+    "x-forwarded-host",
+    "x-original-url",
+];
+
 impl<'a> ScrubbedHeaderValue<'a> {
-    pub(crate) fn new(value: &'a HeaderValue, redacted: bool) -> Self {
-        Self { value, redacted }
+    pub(crate) fn new(value: &'a HeaderValue, redacted: bool, url_policy: Option<&'a ScrubPolicy>) -> Self {
+        Self {
+            value,
+            redacted,
+            url_policy,
+        }
     }
 
     /// Whether the value is hidden.
@@ -130,9 +149,16 @@ impl<'a> ScrubbedHeaderValue<'a> {
     /// ```
     pub fn to_cow(&self) -> Cow<'a, str> {
         if self.redacted {
-            Cow::Borrowed(REDACTED)
-        } else {
-            String::from_utf8_lossy(self.value.as_bytes())
+            return Cow::Borrowed(REDACTED);
+        }
+        match (self.url_policy, self.value.to_str()) {
+            (Some(policy), Ok(text)) => policy.url(text).to_cow(),
+            (Some(policy), Err(_)) => Cow::Owned(
+                policy
+                    .url(&String::from_utf8_lossy(self.value.as_bytes()))
+                    .to_string(),
+            ),
+            (None, _) => String::from_utf8_lossy(self.value.as_bytes()),
         }
     }
 }
@@ -141,6 +167,9 @@ impl fmt::Display for ScrubbedHeaderValue<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         if self.redacted {
             return f.write_str(REDACTED);
+        }
+        if self.url_policy.is_some() {
+            return f.write_str(&self.to_cow());
         }
         for chunk in self.value.as_bytes().utf8_chunks() {
             f.write_str(chunk.valid())?;
@@ -263,5 +292,41 @@ mod tests {
         assert!(iter.next().is_some());
         assert!(iter.next().is_none());
         assert!(iter.next().is_none());
+    }
+}
+
+#[cfg(test)]
+mod url_header_tests {
+    use http::{header, HeaderValue};
+
+    use crate::ScrubPolicy;
+
+    #[test]
+    fn url_valued_headers_are_scrubbed_like_urls() {
+        let policy = ScrubPolicy::default();
+        let referer = HeaderValue::from_static("https://app.example/cb?access_token=s3cr3t&page=2");
+        let shown = policy.header_value(&header::REFERER, &referer);
+        assert!(!shown.is_redacted());
+        assert_eq!(
+            shown.to_string(),
+            "https://app.example/cb?access_token=[REDACTED]&page=2"
+        );
+        assert_eq!(
+            shown.to_cow(),
+            "https://app.example/cb?access_token=[REDACTED]&page=2"
+        );
+
+        let host = HeaderValue::from_static("user:s3cr3t@api.example:8443");
+        assert_eq!(
+            policy.header_value(&header::HOST, &host).to_string(),
+            "api.example:8443"
+        );
+
+        let plain = HeaderValue::from_static("api.example");
+        assert_eq!(policy.header_value(&header::HOST, &plain).to_cow(), "api.example");
+
+        let odd = HeaderValue::from_bytes(b"https://u:s3cr3t@h\xff/p?token=s3cr3t").unwrap();
+        let text = policy.header_value(&header::LOCATION, &odd).to_string();
+        assert!(!text.contains("s3cr3t"), "{text}");
     }
 }

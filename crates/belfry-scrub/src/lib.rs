@@ -65,7 +65,7 @@ mod rewrite;
 mod url;
 
 pub use builder::ScrubPolicyBuilder;
-pub use headers::{ScrubbedHeaderValue, ScrubbedHeaders};
+pub use headers::{ScrubbedHeaderValue, ScrubbedHeaders, URL_HEADERS};
 pub use policy::ScrubPolicy;
 pub use query::ScrubbedQuery;
 pub use url::ScrubbedUrl;

@@ -4,7 +4,10 @@ use std::sync::{Arc, LazyLock};
 
 use http::{HeaderMap, HeaderName, HeaderValue};
 
-use crate::{ScrubPolicyBuilder, ScrubbedHeaderValue, ScrubbedHeaders, ScrubbedQuery, ScrubbedUrl};
+use crate::{
+    headers::URL_HEADERS, ScrubPolicyBuilder, ScrubbedHeaderValue, ScrubbedHeaders, ScrubbedQuery,
+    ScrubbedUrl,
+};
 
 static DEFAULT_POLICY: LazyLock<ScrubPolicy> = LazyLock::new(|| ScrubPolicyBuilder::new().build());
 
@@ -161,8 +164,9 @@ impl ScrubPolicy {
     /// let agent = HeaderValue::from_static("curl/8");
     /// assert_eq!(policy.header_value(&header::USER_AGENT, &agent).to_string(), "curl/8");
     /// ```
-    pub fn header_value<'a>(&self, name: &HeaderName, value: &'a HeaderValue) -> ScrubbedHeaderValue<'a> {
-        ScrubbedHeaderValue::new(value, self.is_sensitive_header(name))
+    pub fn header_value<'a>(&'a self, name: &HeaderName, value: &'a HeaderValue) -> ScrubbedHeaderValue<'a> {
+        let url_valued = URL_HEADERS.contains(&name.as_str());
+        ScrubbedHeaderValue::new(value, self.is_sensitive_header(name), url_valued.then_some(self))
     }
 }
 
