@@ -117,7 +117,7 @@ fn answer_panic<B: From<Bytes>>(
 /// Reports a 5xx answered by the application, unless a capture layer further in already did.
 fn report_failure<B>(info: &RequestInfo, sentry: Option<&SentryRequest>, response: &mut Response<B>) {
     let status = response.status();
-    if !status.is_server_error() || response.extensions().get::<AlreadyReported>().is_some() {
+    if !status.is_server_error() || info.probe || response.extensions().get::<AlreadyReported>().is_some() {
         return;
     }
     let report = response.extensions().get::<ErrorReport>();

@@ -1,5 +1,7 @@
 //! [`CaptureLayer`]: the configuration, shared by every clone of the service.
 
+use std::sync::Arc;
+
 use belfry_scrub::ScrubPolicy;
 use tower_layer::Layer;
 
@@ -55,9 +57,27 @@ use crate::Capture;
 ///
 /// Panics are caught only with `panic = "unwind"` (the default): with `panic = "abort"` the
 /// process ends.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug)]
 pub struct CaptureLayer {
     pub(crate) scrub: ScrubPolicy,
+    pub(crate) probe_routes: Arc<[Box<str>]>,
+}
+
+/// Routes whose `5xx` answers are states, not failures: a readiness probe answering 503 while
+/// the service drains or a dependency is down. Their 5xx responses are not reported (panics
+/// still are).
+pub const DEFAULT_PROBE_ROUTES: [&str; 3] = ["/health", "/health/live", "/health/ready"];
+
+impl Default for CaptureLayer {
+    fn default() -> Self {
+        Self {
+            scrub: ScrubPolicy::default(),
+            probe_routes: DEFAULT_PROBE_ROUTES
+                .iter()
+                .map(|&route| Box::from(route))
+                .collect(),
+        }
+    }
 }
 
 impl CaptureLayer {
@@ -85,6 +105,25 @@ impl CaptureLayer {
     pub fn scrub(&self) -> &ScrubPolicy {
         &self.scrub
     }
+
+    /// Route templates whose `5xx` answers are expected states, not failures — probes (default
+    /// [`DEFAULT_PROBE_ROUTES`]). Their 5xx responses are neither logged at ERROR nor sent to
+    /// Sentry; a panic on them still is. Replaces the list.
+    ///
+    /// ```
+    /// let layer = belfry_capture::CaptureLayer::new().probe_routes(["/healthz", "/readyz"]);
+    /// ```
+    pub fn probe_routes<I, R>(mut self, routes: I) -> Self
+    where
+        I: IntoIterator<Item = R>,
+        R: AsRef<str>,
+    {
+        self.probe_routes = routes
+            .into_iter()
+            .map(|route| Box::from(route.as_ref()))
+            .collect();
+        self
+    }
 }
 
 impl<S> Layer<S> for CaptureLayer {
@@ -94,6 +133,7 @@ impl<S> Layer<S> for CaptureLayer {
         Capture {
             inner,
             scrub: self.scrub.clone(),
+            probe_routes: self.probe_routes.clone(),
         }
     }
 }

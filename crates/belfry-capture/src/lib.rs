@@ -77,8 +77,8 @@ mod spawn;
 
 pub use filters::{sentry_event_filter, sentry_span_filter};
 pub use future::ResponseFuture;
-pub use layer::CaptureLayer;
-pub use panic::{install_panic_hook, panic_message};
+pub use layer::{CaptureLayer, DEFAULT_PROBE_ROUTES};
+pub use panic::{capture_panic_stacktraces, install_panic_hook, panic_message};
 pub use report::{ErrorReport, WithErrorReport};
 pub use sentry_hub::{enrich_event, prepare_client_options};
 pub use service::Capture;

@@ -11,6 +11,8 @@ pub(crate) struct RequestInfo {
     pub(crate) method: Method,
     pub(crate) route: Option<MatchedPath>,
     pub(crate) request_id: Option<RequestId>,
+    /// A probe route: its 5xx answers are states, not failures.
+    pub(crate) probe: bool,
 }
 
 impl RequestInfo {
@@ -20,6 +22,7 @@ impl RequestInfo {
             method: request.method().clone(),
             route: extensions.get::<MatchedPath>().cloned(),
             request_id: extensions.get::<RequestId>().cloned(),
+            probe: false,
         }
     }
 

@@ -1,6 +1,9 @@
 //! [`Capture`]: the service made by [`CaptureLayer`](crate::CaptureLayer).
 
-use std::task::{Context, Poll};
+use std::{
+    sync::Arc,
+    task::{Context, Poll},
+};
 
 use belfry_scrub::ScrubPolicy;
 use bytes::Bytes;
@@ -42,6 +45,7 @@ use crate::{panic::catching, request::RequestInfo, sentry_hub::SentryRequest, Re
 pub struct Capture<S> {
     pub(crate) inner: S,
     pub(crate) scrub: ScrubPolicy,
+    pub(crate) probe_routes: Arc<[Box<str>]>,
 }
 
 impl<S, ReqBody, ResBody> Service<Request<ReqBody>> for Capture<S>
@@ -58,7 +62,10 @@ where
     }
 
     fn call(&mut self, request: Request<ReqBody>) -> Self::Future {
-        let info = RequestInfo::new(&request);
+        let mut info = RequestInfo::new(&request);
+        info.probe = info
+            .route()
+            .is_some_and(|route| self.probe_routes.iter().any(|probe| &**probe == route));
         let sentry = SentryRequest::start(&request, &info, &self.scrub);
         match catching(sentry.as_ref(), || self.inner.call(request)) {
             Ok(future) => ResponseFuture::new(future, info, sentry),

@@ -37,7 +37,8 @@ pub const DEFAULT_QUIET_ROUTES: [&str; 4] = ["/health", "/health/live", "/health
 /// | `client.disconnected` | `true` when the client went away before the response was complete |
 ///
 /// Level: ERROR for a 5xx, WARN when the duration reaches the slow threshold, DEBUG for
-/// [quiet routes](Self::quiet_routes), INFO otherwise.
+/// [quiet routes](Self::quiet_routes), INFO otherwise. A 5xx on a quiet route (a readiness probe
+/// answering 503 while draining) is a WARN: a state, not a failure.
 ///
 /// **Apply it with axum's `Router::layer`** (belfry's `Belfry::wrap` does): it reads the route
 /// template from `MatchedPath`, which only exists after routing. Around the whole router every

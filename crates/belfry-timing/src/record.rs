@@ -98,7 +98,12 @@ impl RequestRecord {
         let config = &*self.config;
         let route = self.route();
         let level = if status.is_some_and(|status| status.is_server_error()) {
-            Level::ERROR
+            // A probe answering 503 (draining, a dependency down) is a state, not a failure.
+            if config.is_quiet(route) {
+                Level::WARN
+            } else {
+                Level::ERROR
+            }
         } else if duration >= config.slow_threshold(route) {
             Level::WARN
         } else if config.is_quiet(route) {

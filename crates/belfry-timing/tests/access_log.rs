@@ -104,6 +104,10 @@ fn app(layer: AccessLogLayer) -> Router {
             }),
         )
         .route("/health/live", get(|| async { "ok" }))
+        .route(
+            "/health/ready",
+            get(|| async { (StatusCode::SERVICE_UNAVAILABLE, "draining") }),
+        )
         .layer(layer)
 }
 

@@ -73,6 +73,13 @@ impl SentrySettings {
                     DEFAULT_SENTRY_FLUSH_TIMEOUT
                 }
             };
+        match non_empty("BELFRY_PANIC_STACKTRACES").as_deref() {
+            None | Some("0" | "false" | "no" | "off") => {}
+            Some("1" | "true" | "yes" | "on") => belfry_capture::capture_panic_stacktraces(true),
+            Some(other) => problems.push(format!(
+                "BELFRY_PANIC_STACKTRACES=`{other}` is not true or false; using false"
+            )),
+        }
         // The `panic` integration is not compiled in: belfry's own panic hook never flushes on
         // the panicking thread.
         options.transport = Some(Arc::new(bounded_transport));

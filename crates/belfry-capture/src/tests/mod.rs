@@ -228,6 +228,10 @@ pub(crate) fn app(capture: CaptureLayer) -> Router {
             "/bare-500",
             get(|| async { (StatusCode::INTERNAL_SERVER_ERROR, "plain failure") }),
         )
+        .route(
+            "/health/ready",
+            get(|| async { (StatusCode::SERVICE_UNAVAILABLE, "draining") }),
+        )
         .route("/chatty", get(chatty_handler))
         .route("/spawn", get(spawning_handler))
         .layer(capture)
