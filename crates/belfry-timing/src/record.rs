@@ -74,7 +74,7 @@ impl RequestRecord {
         if !watch.is_due(index) {
             return;
         }
-        let elapsed_ms = self.start.elapsed().as_secs_f64() * 1000.0;
+        let elapsed_ms = millis(self.start.elapsed());
         tracing::event!(
             target: crate::TARGET,
             parent: &self.span,
@@ -122,7 +122,7 @@ impl RequestRecord {
                     url.path = self.uri.path(),
                     url.query = self.uri.query().map(|query| tracing::field::display(config.scrub.query(query))),
                     http.response.status_code = status.map(|status| status.as_u16()),
-                    duration_ms = duration.as_secs_f64() * 1000.0,
+                    duration_ms = millis(duration),
                     user_agent.original = self.user_agent.as_ref().and_then(|agent| agent.to_str().ok()),
                     client.address = client_address(
                         self.peer,
@@ -142,6 +142,12 @@ impl RequestRecord {
             _ => completed!(Level::DEBUG),
         }
     }
+}
+
+/// Milliseconds with microsecond precision: three decimals at most, which log formatters can
+/// write without a float formatter.
+fn millis(duration: std::time::Duration) -> f64 {
+    duration.as_micros() as f64 / 1000.0
 }
 
 impl Drop for RequestRecord {

@@ -73,6 +73,16 @@ use tracing_subscriber::{
 /// request id kept in the request span's extensions.
 pub(crate) struct JsonLines<W> {
     make_writer: W,
+    targets: Targets,
+}
+
+/// Which events a [`JsonLines`] writes, by target: a plain comparison in `on_event`, where a
+/// per-layer filter would add bookkeeping to every span of every request.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Targets {
+    All,
+    AllBut(&'static str),
+    Only(&'static str),
 }
 
 impl<W> JsonLines<W>
@@ -81,7 +91,22 @@ where
 {
     /// A layer writing to `make_writer`: one `write_all` of a whole line per event.
     pub(crate) fn new(make_writer: W) -> Self {
-        Self { make_writer }
+        Self {
+            make_writer,
+            targets: Targets::All,
+        }
+    }
+
+    /// Writes every event except those with target `target`.
+    pub(crate) fn all_but(mut self, target: &'static str) -> Self {
+        self.targets = Targets::AllBut(target);
+        self
+    }
+
+    /// Writes only the events with target `target`.
+    pub(crate) fn only(mut self, target: &'static str) -> Self {
+        self.targets = Targets::Only(target);
+        self
     }
 }
 
@@ -133,6 +158,15 @@ where
     }
 
     fn on_event(&self, event: &Event<'_>, context: Context<'_, S>) {
+        let target = event.metadata().target();
+        let wanted = match self.targets {
+            Targets::All => true,
+            Targets::AllBut(excluded) => target != excluded,
+            Targets::Only(included) => target == included,
+        };
+        if !wanted {
+            return;
+        }
         with_line_buffer(|line| {
             format_event(line, event, &context);
             let mut writer = self.make_writer.make_writer_for(event.metadata());
@@ -477,6 +511,36 @@ fn push_u64(line: &mut String, mut value: u64) {
 /// A finite float as the shortest JSON number that reads back the same (`1.0`, `0.25`,
 /// `1e-7`, `1e16`); NaN and infinities as `null`.
 fn push_f64(line: &mut String, value: f64) {
+    // Fast path for values with at most three decimals, such as the access log's `duration_ms`
+    // (whole microseconds): integer arithmetic instead of the float formatter (~900 instructions
+    // per line, measured). `value == thousandths / 1000.0` with a correctly rounded division
+    // means the decimal `thousandths / 1000` reads back as exactly `value`.
+    if value.is_finite() && value.abs() < 1e12 {
+        let thousandths = (value * 1000.0).round();
+        if thousandths / 1000.0 == value {
+            if value.is_sign_negative() {
+                line.push('-'); // `-0.0` too: it reads back as itself
+            }
+            let thousandths = (thousandths as i64).unsigned_abs();
+            push_u64(line, thousandths / 1000);
+            line.push('.');
+            let fraction = thousandths % 1000;
+            let digits = [
+                b'0' + (fraction / 100) as u8,
+                b'0' + (fraction / 10 % 10) as u8,
+                b'0' + (fraction % 10) as u8,
+            ];
+            let kept = if digits[2] != b'0' {
+                3
+            } else if digits[1] != b'0' {
+                2
+            } else {
+                1
+            };
+            line.push_str(std::str::from_utf8(&digits[..kept]).unwrap_or("0"));
+            return;
+        }
+    }
     if value.is_finite() {
         // `Debug` is the shortest round-trip form, with a `.0` or an exponent: a JSON number.
         let _ = write!(line, "{value:?}");
