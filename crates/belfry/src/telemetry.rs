@@ -40,7 +40,11 @@ use std::{
 };
 
 use tracing_subscriber::{
-    filter::filter_fn, fmt::MakeWriter, layer::SubscriberExt, util::SubscriberInitExt, EnvFilter, Layer,
+    filter::{filter_fn, Targets},
+    fmt::MakeWriter,
+    layer::SubscriberExt,
+    util::SubscriberInitExt,
+    EnvFilter, Layer,
 };
 
 use crate::json_lines::JsonLines;
@@ -203,12 +207,12 @@ impl Telemetry {
         };
         // One global filter, and no per-layer filters: those add bookkeeping to every span of
         // every request (measured with crates/belfry-bench). Layers pick events by target.
-        let filter = EnvFilter::try_new(&filter_text).unwrap_or_else(|error| {
+        let filter = RequestFilter::new(&filter_text).unwrap_or_else(|error| {
             problems.push(format!(
                 "RUST_LOG `{}` is not a valid filter ({error}); using `{DEFAULT_FILTER}`",
                 self.filter
             ));
-            EnvFilter::new(DEFAULT_FILTER)
+            RequestFilter::new(DEFAULT_FILTER).expect("the default filter is valid")
         });
         let output = match (self.format, separate_audit) {
             (LogFormat::Json, false) => JsonLines::new(writer).boxed(),
@@ -221,6 +225,10 @@ impl Telemetry {
         };
         let audit_layer = audit_file.map(|file| JsonLines::new(file).only(crate::audit::TARGET));
         let sentry_layers = sentry.as_ref().map(|_| crate::sentry_setup::tracing_layers());
+        let filter: Box<dyn Layer<tracing_subscriber::Registry> + Send + Sync> = match filter {
+            RequestFilter::Static(targets) => Box::new(targets),
+            RequestFilter::Dynamic(env_filter) => Box::new(env_filter),
+        };
         tracing_subscriber::registry()
             .with(filter)
             .with(output)
@@ -232,6 +240,24 @@ impl Telemetry {
             tracing::warn!(target: "belfry::telemetry", "{problem}");
         }
         Ok(TelemetryGuard { sentry })
+    }
+}
+
+/// The `RUST_LOG` filter. Plain `target=level` directives (the usual case) become a static
+/// [`Targets`] filter: no locks, decided once per callsite. Only directives that filter on spans
+/// or fields (`[span{field=value}]=debug`) need [`EnvFilter`], whose span bookkeeping takes a
+/// read lock on every span enter, exit and close — a global lock on every request.
+enum RequestFilter {
+    Static(Targets),
+    Dynamic(EnvFilter),
+}
+
+impl RequestFilter {
+    fn new(directives: &str) -> Result<Self, tracing_subscriber::filter::ParseError> {
+        match directives.parse::<Targets>() {
+            Ok(targets) if !directives.contains('[') => Ok(Self::Static(targets)),
+            _ => EnvFilter::try_new(directives).map(Self::Dynamic),
+        }
     }
 }
 
@@ -310,4 +336,23 @@ impl Drop for TelemetryGuard {
 /// If a global subscriber is already installed.
 pub fn init() -> TelemetryGuard {
     Telemetry::from_env().init()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::RequestFilter;
+
+    #[test]
+    fn plain_directives_get_the_static_filter_and_span_directives_the_dynamic_one() {
+        assert!(matches!(RequestFilter::new("info"), Ok(RequestFilter::Static(_))));
+        assert!(matches!(
+            RequestFilter::new("info,my_app=debug,audit=info"),
+            Ok(RequestFilter::Static(_))
+        ));
+        assert!(matches!(
+            RequestFilter::new("info,[request{user=7}]=trace"),
+            Ok(RequestFilter::Dynamic(_))
+        ));
+        assert!(RequestFilter::new("info,=[").is_err());
+    }
 }
