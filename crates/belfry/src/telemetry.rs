@@ -227,7 +227,7 @@ impl Telemetry {
         let sentry_layers = sentry.as_ref().map(|_| crate::sentry_setup::tracing_layers());
         let filter: Box<dyn Layer<tracing_subscriber::Registry> + Send + Sync> = match filter {
             RequestFilter::Static(targets) => Box::new(targets),
-            RequestFilter::Dynamic(env_filter) => Box::new(env_filter),
+            RequestFilter::Dynamic(env_filter) => env_filter,
         };
         tracing_subscriber::registry()
             .with(filter)
@@ -249,14 +249,14 @@ impl Telemetry {
 /// read lock on every span enter, exit and close — a global lock on every request.
 enum RequestFilter {
     Static(Targets),
-    Dynamic(EnvFilter),
+    Dynamic(Box<EnvFilter>),
 }
 
 impl RequestFilter {
     fn new(directives: &str) -> Result<Self, tracing_subscriber::filter::ParseError> {
         match directives.parse::<Targets>() {
             Ok(targets) if !directives.contains('[') => Ok(Self::Static(targets)),
-            _ => EnvFilter::try_new(directives).map(Self::Dynamic),
+            _ => EnvFilter::try_new(directives).map(|filter| Self::Dynamic(Box::new(filter))),
         }
     }
 }
