@@ -156,8 +156,10 @@ pub fn app(variant: Variant) -> Router {
 }
 
 /// belfry's full default stack, as the demo sets it up: `/metrics` merged in, `wrap` last.
+/// Settings come from the environment like the demo's (e.g. `BELFRY_HUNG_REQUEST_MS=0` turns the
+/// hung-request watch off, to measure what it costs).
 fn belfry_app() -> Router {
-    let belfry = belfry::Belfry::new();
+    let belfry = belfry::Belfry::from_env().expect("valid BELFRY_* settings");
     belfry.wrap(routes().merge(belfry.metrics().router()))
 }
 

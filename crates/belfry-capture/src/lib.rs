@@ -80,7 +80,9 @@ pub use future::ResponseFuture;
 pub use layer::{CaptureLayer, DEFAULT_PROBE_ROUTES};
 pub use panic::{capture_panic_stacktraces, install_panic_hook, panic_message};
 pub use report::{ErrorReport, WithErrorReport};
-pub use sentry_hub::{enrich_event, prepare_client_options};
+pub use sentry_hub::{
+    enrich_event, limit_traces_per_second, prepare_client_options, DEFAULT_MAX_TRACES_PER_SECOND,
+};
 pub use service::Capture;
 pub use spawn::{bind_request_context, spawn, WithRequestContext};
 

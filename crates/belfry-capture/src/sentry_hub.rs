@@ -16,8 +16,11 @@
 
 use std::{
     cell::{Cell, RefCell},
-    sync::Arc,
-    time::SystemTime,
+    sync::{
+        atomic::{AtomicU32, AtomicU64, Ordering},
+        Arc, OnceLock,
+    },
+    time::{Instant, SystemTime},
 };
 
 use axum::extract::MatchedPath;
@@ -228,7 +231,7 @@ fn sampled_transaction(
     let forced = match strategy {
         TracesSamplingStrategy::Disabled => return None,
         TracesSamplingStrategy::FixedRate(rate) if !continues_trace => {
-            if !sample(*rate) {
+            if !sample(*rate) || !take_trace_budget() {
                 return None;
             }
             Some(true)
@@ -257,6 +260,62 @@ fn sampled_transaction(
     }
     hub.configure_scope(|scope| scope.set_span(Some(transaction.clone().into())));
     Some(transaction)
+}
+
+/// Sampled transactions allowed per second and process; 0 means no cap.
+static MAX_TRACES_PER_SECOND: AtomicU32 = AtomicU32::new(DEFAULT_MAX_TRACES_PER_SECOND);
+
+/// The cap on sampled transactions per second unless [`limit_traces_per_second`] sets another.
+pub const DEFAULT_MAX_TRACES_PER_SECOND: u32 = 100;
+
+/// This second (since the process's first sampled request) and how many transactions it has
+/// started: `second << 32 | count`.
+static TRACE_WINDOW: AtomicU64 = AtomicU64::new(0);
+
+/// Caps the performance transactions started per second (default
+/// [`DEFAULT_MAX_TRACES_PER_SECOND`]; 0 removes the cap). Past the cap, sampled requests are
+/// served without a transaction until the next second.
+///
+/// The traces sample rate alone scales Sentry's work with traffic: at 30,000 requests per second
+/// and the default rate of 0.1, the SDK would build, serialise and send 3,000 transactions a
+/// second on the same cores that serve requests — measured with `scripts/bench.sh`, it halved
+/// the throughput of a one-core server. The cap bounds that work whatever the traffic.
+///
+/// ```
+/// belfry_capture::limit_traces_per_second(20);
+/// # belfry_capture::limit_traces_per_second(belfry_capture::DEFAULT_MAX_TRACES_PER_SECOND);
+/// ```
+pub fn limit_traces_per_second(limit: u32) {
+    MAX_TRACES_PER_SECOND.store(limit, Ordering::Relaxed);
+}
+
+/// Takes one transaction from this second's budget; `false` when it is spent.
+fn take_trace_budget() -> bool {
+    static EPOCH: OnceLock<Instant> = OnceLock::new();
+    let limit = MAX_TRACES_PER_SECOND.load(Ordering::Relaxed);
+    limit == 0
+        || take_from_window(
+            &TRACE_WINDOW,
+            EPOCH.get_or_init(Instant::now).elapsed().as_secs(),
+            limit,
+        )
+}
+
+/// One lock-free step of the per-second budget kept in `window` (`second << 32 | count`).
+fn take_from_window(window: &AtomicU64, second: u64, limit: u32) -> bool {
+    let mut current = window.load(Ordering::Relaxed);
+    loop {
+        let (window_second, count) = (current >> 32, current & u64::from(u32::MAX));
+        let count = if window_second == second { count } else { 0 };
+        if count >= u64::from(limit) {
+            return false;
+        }
+        let next = (second << 32) | (count + 1);
+        match window.compare_exchange_weak(current, next, Ordering::Relaxed, Ordering::Relaxed) {
+            Ok(_) => return true,
+            Err(actual) => current = actual,
+        }
+    }
 }
 
 /// `true` with probability `rate`.
@@ -491,7 +550,21 @@ mod tests {
 
 #[cfg(test)]
 mod sampling_tests {
-    use super::sample;
+    use std::sync::atomic::AtomicU64;
+
+    use super::{sample, take_from_window};
+
+    #[test]
+    fn the_trace_budget_caps_each_second() {
+        let window = AtomicU64::new(0);
+        assert_eq!((0..10).filter(|_| take_from_window(&window, 7, 3)).count(), 3);
+        assert_eq!(
+            (0..10).filter(|_| take_from_window(&window, 8, 3)).count(),
+            3,
+            "a new second"
+        );
+        assert!(!take_from_window(&window, 8, 3));
+    }
 
     #[test]
     fn the_coin_follows_the_rate() {

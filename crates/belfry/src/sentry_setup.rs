@@ -73,6 +73,14 @@ impl SentrySettings {
                     DEFAULT_SENTRY_FLUSH_TIMEOUT
                 }
             };
+        match non_empty("BELFRY_SENTRY_MAX_TRACES_PER_SECOND").map(|limit| limit.parse::<u32>()) {
+            None => {}
+            Some(Ok(limit)) => belfry_capture::limit_traces_per_second(limit),
+            Some(Err(_)) => problems.push(format!(
+                "BELFRY_SENTRY_MAX_TRACES_PER_SECOND is not a whole number; using {}",
+                belfry_capture::DEFAULT_MAX_TRACES_PER_SECOND
+            )),
+        }
         match non_empty("BELFRY_PANIC_STACKTRACES").as_deref() {
             None | Some("0" | "false" | "no" | "off") => {}
             Some("1" | "true" | "yes" | "on") => belfry_capture::capture_panic_stacktraces(true),

@@ -13,6 +13,7 @@
 //! | `SENTRY_TRACES_SAMPLE_RATE` | share of requests sent as performance transactions, 0 to 1 | `0.1` |
 //! | `SENTRY_SEND_DEFAULT_PII` | let the SDK send personal data (user ids, IPs) | `false` |
 //! | `BELFRY_SENTRY_FLUSH_TIMEOUT_MS` | how long dropping the guard waits for Sentry; also bounds each send | `2000` |
+//! | `BELFRY_SENTRY_MAX_TRACES_PER_SECOND` | cap on performance transactions per second (0: none) | `100` |
 //! | `BELFRY_PANIC_STACKTRACES` | send full stack traces with panic events (costly: symbolized on the panicking thread) | `false` |
 //! | `BELFRY_AUDIT_LOG` | a file for [audit events](crate::audit) (JSON lines, appended), or `stdout` | `stdout` |
 //!
