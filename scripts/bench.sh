@@ -12,7 +12,7 @@
 #   bash scripts/bench.sh --quick    # N=2000, 3 wrk rounds of 3 s (about 75 s on 2 cores)
 #   options: --out DIR (default target/belfry-bench), --port PORT (default 18080),
 #            --skip-callgrind, --skip-wrk
-# See crates/belfry-bench/RESULTS.md for the method and the latest results.
+# See docs/performance.md for the method and the latest results.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 

@@ -3,7 +3,7 @@
 //! # Why hand-written
 //!
 //! belfry first used `json-subscriber`. Under callgrind (`scripts/bench.sh --quick`, see
-//! `crates/belfry-bench/RESULTS.md`) the access-log line — one `request completed` event with
+//! `docs/performance.md`) the access-log line — one `request completed` event with
 //! about twelve fields — cost ≈ 20 000 instructions in `JsonLayer::format_event` (a
 //! `serde_json::Value` map per event, a `String` per field, serialised, UTF-8 re-checked and
 //! copied), plus ≈ 2 600 per request in `JsonLayer::on_new_span`, which serialises the fields
