@@ -5,6 +5,7 @@ mod demo;
 mod http;
 mod ids;
 mod load;
+mod promtool;
 mod sentry;
 mod upstream;
 
@@ -12,5 +13,6 @@ pub use demo::{Demo, DemoBuilder, LogLines};
 pub use http::{get, post_json, raw_request, HttpResponse};
 pub use ids::unique;
 pub use load::{latency_summary, percentile, vm_rss_kib, KeepAlive, LoadError};
+pub use promtool::{promtool, PROMTOOL_INSTALL_HINT};
 pub use sentry::SentryServer;
 pub use upstream::{closed_port, Behaviour, Upstream};

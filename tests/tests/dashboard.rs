@@ -6,25 +6,19 @@
 
 use std::{
     collections::BTreeSet,
-    io::{Read, Write},
+    io::Write,
     path::{Path, PathBuf},
-    process::{Command, ExitStatus, Stdio},
     thread,
     time::{Duration, Instant, SystemTime, UNIX_EPOCH},
 };
 
-use belfry_tests::{get, Demo};
+use belfry_tests::{get, promtool, Demo};
 use serde_json::Value;
 
 const DASHBOARD: &str = "docs/dashboards/belfry.json";
 const RULES: &str = "docs/alerts/belfry.rules.yml";
 const RULES_TESTS: &str = "docs/alerts/belfry.rules.test.yml";
 const RUNBOOK: &str = "docs/runbook.md";
-
-const INSTALL_HINT: &str = "promtool not found on PATH: run `bash scripts/install-test-tools.sh` \
-                            (Debian: apt-get install prometheus)";
-
-const PROMTOOL_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// How long to wait for the demo's first health-check run to show up in the metrics.
 const HEALTH_WAIT: Duration = Duration::from_secs(10);
@@ -66,59 +60,8 @@ fn read(path: &str) -> String {
     std::fs::read_to_string(&path).unwrap_or_else(|error| panic!("{}: {error}", path.display()))
 }
 
-/// Runs promtool with `args` in the workspace root; returns its status and combined output.
-/// Fails the test (with how to install it) when promtool is missing.
-fn promtool(args: &[&str]) -> (ExitStatus, String) {
-    let mut child = Command::new("promtool")
-        .args(args)
-        .current_dir(workspace_file("."))
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap_or_else(|error| match error.kind() {
-            std::io::ErrorKind::NotFound => panic!("{INSTALL_HINT}"),
-            _ => panic!("cannot run promtool ({error}); {INSTALL_HINT}"),
-        });
-    let readers = [
-        child
-            .stdout
-            .take()
-            .map(|out| Box::new(out) as Box<dyn Read + Send>),
-        child
-            .stderr
-            .take()
-            .map(|err| Box::new(err) as Box<dyn Read + Send>),
-    ]
-    .map(|pipe| {
-        thread::spawn(move || {
-            let mut text = String::new();
-            if let Some(mut pipe) = pipe {
-                let _ = pipe.read_to_string(&mut text);
-            }
-            text
-        })
-    });
-    let deadline = Instant::now() + PROMTOOL_TIMEOUT;
-    let status = loop {
-        if let Some(status) = child.try_wait().expect("wait for promtool") {
-            break status;
-        }
-        if Instant::now() >= deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("promtool {args:?} did not finish within {PROMTOOL_TIMEOUT:?}");
-        }
-        thread::sleep(Duration::from_millis(10));
-    };
-    let output: String = readers
-        .map(|reader| reader.join().expect("output reader"))
-        .concat();
-    (status, output)
-}
-
 fn assert_promtool_succeeds(args: &[&str]) -> String {
-    let (status, output) = promtool(args);
+    let (status, output) = promtool(args, None);
     assert!(status.success(), "promtool {args:?} ({status}):\n{output}");
     output
 }
@@ -535,7 +478,7 @@ fn every_dashboard_expression_is_valid_promql() {
     std::fs::File::create(&path)
         .and_then(|mut file| file.write_all(rules.as_bytes()))
         .expect("write the rules file");
-    let (status, output) = promtool(&["check", "rules", path.to_str().unwrap()]);
+    let (status, output) = promtool(&["check", "rules", path.to_str().unwrap()], None);
     let _ = std::fs::remove_file(&path);
     assert!(
         status.success(),

@@ -7,24 +7,17 @@
 use std::{
     collections::{hash_map::RandomState, BTreeSet},
     hash::BuildHasher,
-    io::{Read, Write},
-    process::{Command, ExitStatus, Stdio},
     thread,
     time::{Duration, Instant},
 };
 
-use belfry_tests::{get, raw_request, Demo};
+use belfry_tests::{get, promtool, raw_request, Demo};
 
 /// What curl sends; `/metrics` answers it with the Prometheus text format, which is what
 /// `promtool check metrics` reads.
 const CURL_ACCEPT: &str = "*/*";
 
 const PROMETHEUS_TEXT: &str = "text/plain; version=0.0.4";
-
-const INSTALL_HINT: &str = "promtool not found on PATH: run `bash scripts/install-test-tools.sh` \
-                            (Debian: apt-get install prometheus)";
-
-const PROMTOOL_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// How long to wait for the demo's first health-check run to show up in the metrics.
 const HEALTH_WAIT: Duration = Duration::from_secs(10);
@@ -163,65 +156,9 @@ fn scrape_with_health(demo: &Demo) -> String {
     }
 }
 
-/// Runs promtool with `args`, feeding it `stdin`; returns its status and combined output.
-/// Fails the test (with how to install it) when promtool is missing.
-fn promtool(args: &[&str], stdin: &str) -> (ExitStatus, String) {
-    let mut child = Command::new("promtool")
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap_or_else(|error| match error.kind() {
-            std::io::ErrorKind::NotFound => panic!("{INSTALL_HINT}"),
-            _ => panic!("cannot run promtool ({error}); {INSTALL_HINT}"),
-        });
-    let mut pipe = child.stdin.take().expect("stdin");
-    let input = stdin.to_owned();
-    let writer = thread::spawn(move || {
-        let _ = pipe.write_all(input.as_bytes());
-    });
-    let readers = [
-        child
-            .stdout
-            .take()
-            .map(|out| Box::new(out) as Box<dyn Read + Send>),
-        child
-            .stderr
-            .take()
-            .map(|err| Box::new(err) as Box<dyn Read + Send>),
-    ]
-    .map(|pipe| {
-        thread::spawn(move || {
-            let mut text = String::new();
-            if let Some(mut pipe) = pipe {
-                let _ = pipe.read_to_string(&mut text);
-            }
-            text
-        })
-    });
-    let deadline = Instant::now() + PROMTOOL_TIMEOUT;
-    let status = loop {
-        if let Some(status) = child.try_wait().expect("wait for promtool") {
-            break status;
-        }
-        if Instant::now() >= deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("promtool {args:?} did not finish within {PROMTOOL_TIMEOUT:?}");
-        }
-        thread::sleep(Duration::from_millis(10));
-    };
-    writer.join().expect("stdin writer");
-    let output: String = readers
-        .map(|reader| reader.join().expect("output reader"))
-        .concat();
-    (status, output)
-}
-
 /// `promtool check metrics` (parse and lint) must accept `exposition` without a word.
 fn assert_promtool_accepts(exposition: &str) {
-    let (status, output) = promtool(&["check", "metrics"], exposition);
+    let (status, output) = promtool(&["check", "metrics"], Some(exposition));
     assert!(
         status.success() && output.trim().is_empty(),
         "promtool check metrics ({status}): {output}\n{exposition}"
