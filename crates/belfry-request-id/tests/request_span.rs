@@ -18,6 +18,12 @@ struct SpanIdRecorder(Arc<Mutex<Vec<Option<String>>>>);
 struct IdVisitor(Option<String>);
 
 impl tracing::field::Visit for IdVisitor {
+    fn record_str(&mut self, field: &tracing::field::Field, value: &str) {
+        if field.name() == "request_id" {
+            self.0 = Some(value.to_owned());
+        }
+    }
+
     fn record_debug(&mut self, field: &tracing::field::Field, value: &dyn std::fmt::Debug) {
         if field.name() == "request_id" {
             self.0 = Some(format!("{value:?}"));
