@@ -9,12 +9,13 @@ use belfry_metrics::{HealthCheckSample, HealthCheckStatus, HttpMetricsLayer, Met
 use belfry_request_id::RequestIdLayer;
 use belfry_scrub::ScrubPolicy;
 use belfry_timing::{AccessLogLayer, TrustedProxy};
-
-use crate::task::Tasks;
 use http::HeaderName;
 use tower_layer::Layer;
 
-use crate::config::{env_bool, env_var, ConfigError};
+use crate::{
+    config::{env_bool, env_var, ConfigError},
+    task::Tasks,
+};
 
 /// Belfry's whole middleware stack, configured once and applied to a [`Router`] with
 /// [`wrap`](Self::wrap).
@@ -46,7 +47,7 @@ use crate::config::{env_bool, env_var, ConfigError};
 pub struct Belfry {
     request_id: RequestIdLayer,
     access_log: AccessLogLayer,
-    scrub: ScrubPolicy,
+    capture: CaptureLayer,
     metrics: Metrics,
     tasks: Tasks,
 }
@@ -65,7 +66,7 @@ impl Belfry {
         Self {
             request_id: RequestIdLayer::new(),
             access_log: AccessLogLayer::new(),
-            scrub: ScrubPolicy::default(),
+            capture: CaptureLayer::new(),
             metrics,
             tasks,
         }
@@ -182,11 +183,30 @@ impl Belfry {
         self
     }
 
+    /// Routes whose 5xx answers are states, not failures — readiness probes answering 503 while
+    /// draining (default: the three health routes). Their 5xx responses are neither logged at
+    /// ERROR nor sent to Sentry; a panic on them still is. Replaces the list; set it with
+    /// [`quiet_routes`](Self::quiet_routes) when the health routes live elsewhere.
+    ///
+    /// ```
+    /// let belfry = belfry::Belfry::new()
+    ///     .probe_routes(["/healthz", "/readyz"])
+    ///     .quiet_routes(["/healthz", "/readyz", "/metrics"]);
+    /// ```
+    pub fn probe_routes<I, R>(mut self, routes: I) -> Self
+    where
+        I: IntoIterator<Item = R>,
+        R: AsRef<str>,
+    {
+        self.capture = self.capture.probe_routes(routes);
+        self
+    }
+
     /// The one scrubbing policy for everything belfry prints or sends: the access log's query
     /// strings, and (with Sentry) request URLs and headers.
     pub fn scrub_policy(mut self, policy: ScrubPolicy) -> Self {
         self.access_log = self.access_log.scrub_policy(policy.clone());
-        self.scrub = policy;
+        self.capture = self.capture.scrub_policy(policy);
         self
     }
 
@@ -252,7 +272,7 @@ impl Belfry {
             request_id: self.request_id.clone(),
             access_log: self.access_log.clone(),
             metrics: self.metrics.layer(),
-            capture: CaptureLayer::new().scrub_policy(self.scrub.clone()),
+            capture: self.capture.clone(),
         }
     }
 
