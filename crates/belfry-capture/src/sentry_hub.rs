@@ -125,8 +125,9 @@ impl Drop for RestoreContext {
     }
 }
 
-/// Completes an event sent while serving a request with that request's context (see the
-/// [module docs](self)); events sent outside requests pass unchanged. Installed as the client's
+/// Completes an event sent while serving a request with that request's context: the
+/// `request_id` tag, the transaction name `METHOD /route`, the scrubbed request, and no
+/// breadcrumbs older than the request. Events sent outside requests pass unchanged. Installed as the client's
 /// `before_send` by [`prepare_client_options`].
 ///
 /// ```
