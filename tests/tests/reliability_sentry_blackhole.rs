@@ -210,7 +210,8 @@ fn an_unreachable_sentry_costs_requests_nothing_and_shutdown_stays_bounded() {
 
 /// Found by this suite: with a DSN whose server accepts connections and never answers, the demo
 /// used to never exit after SIGTERM (the SDK's ureq transport had no timeout, and shutdown joins
-/// its thread). belfry's transport bounds every send by the flush timeout.
+/// its thread after it drained the queue). belfry's transport bounds every send by the flush
+/// timeout, and its guard waits for the SDK's shutdown at most the flush timeout + 1 s.
 #[test]
 fn shutdown_is_bounded_when_sentry_never_answers() {
     let silent = Upstream::start(Behaviour::Silent);
@@ -225,7 +226,11 @@ fn shutdown_is_bounded_when_sentry_never_answers() {
         )
         .env("BELFRY_DRAIN_DELAY_MS", "0")
         .start();
-    assert_eq!(get(&demo.url("/panic"), &[]).status, 500);
+    // More events than the SDK's queue holds (30): each queued send to this server waits for
+    // the transport's timeout, so draining the queue would take half a minute.
+    for _ in 0..40 {
+        assert_eq!(get(&demo.url("/panic"), &[]).status, 500);
+    }
     demo.terminate();
     let signalled = Instant::now();
     let limit = FLUSH_TIMEOUT + Duration::from_secs(2);

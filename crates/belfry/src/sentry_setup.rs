@@ -94,10 +94,47 @@ impl SentrySettings {
         Some(Self { options })
     }
 
-    /// Starts the Sentry client; the guard flushes (bounded by the flush timeout) when dropped.
-    pub(crate) fn init(self) -> sentry::ClientInitGuard {
+    /// Starts the Sentry client.
+    pub(crate) fn init(self) -> SentryGuard {
+        let flush_timeout = self.options.shutdown_timeout;
         // Events sent while serving a request get its id, transaction name and scrubbed request.
-        sentry::init(belfry_capture::prepare_client_options(self.options))
+        let guard = sentry::init(belfry_capture::prepare_client_options(self.options));
+        SentryGuard {
+            guard: Some(guard),
+            flush_timeout,
+        }
+    }
+}
+
+/// Keeps the Sentry client up; dropping it flushes, and never takes much longer than the flush
+/// timeout.
+///
+/// The SDK's own guard flushes for up to the flush timeout and then joins its transport thread,
+/// which first works through every envelope still queued (up to 30), each bounded only by the
+/// transport's timeout: with a Sentry that accepts connections and never answers, that could be
+/// half a minute. So the SDK's guard is dropped on a thread of its own, and waited for at most
+/// the flush timeout plus one second; after that, shutdown goes on and what is left is dropped
+/// with the process.
+pub(crate) struct SentryGuard {
+    guard: Option<sentry::ClientInitGuard>,
+    flush_timeout: Duration,
+}
+
+impl Drop for SentryGuard {
+    fn drop(&mut self) {
+        let Some(guard) = self.guard.take() else {
+            return;
+        };
+        let (done, finished) = std::sync::mpsc::channel();
+        let spawned = std::thread::Builder::new()
+            .name("belfry-sentry-flush".to_owned())
+            .spawn(move || {
+                drop(guard);
+                let _ = done.send(());
+            });
+        if spawned.is_ok() {
+            let _ = finished.recv_timeout(self.flush_timeout + Duration::from_secs(1));
+        }
     }
 }
 

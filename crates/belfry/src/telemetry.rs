@@ -304,7 +304,7 @@ impl<'a> MakeWriter<'a> for AuditFile {
 /// ```
 #[must_use = "dropping the guard flushes telemetry: hold it until the end of main"]
 pub struct TelemetryGuard {
-    sentry: Option<sentry::ClientInitGuard>,
+    sentry: Option<crate::sentry_setup::SentryGuard>,
 }
 
 impl std::fmt::Debug for TelemetryGuard {
