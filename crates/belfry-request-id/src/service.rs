@@ -53,8 +53,8 @@ where
 
     fn call(&mut self, mut request: Request<ReqBody>) -> Self::Future {
         let id = self.request_id(&request);
-        let span = tracing::error_span!(target: "belfry::request", "request", request_id = id.as_str());
-        debug_assert_eq!(crate::REQUEST_SPAN_TARGET, "belfry::request");
+        let span =
+            tracing::error_span!(target: crate::REQUEST_SPAN_TARGET, "request", request_id = id.as_str());
         let header_value = id.header_value().clone();
         request.extensions_mut().insert(id);
         let future = span.in_scope(|| self.inner.call(request));
