@@ -1,6 +1,9 @@
 //! [`AccessLogLayer`]: configuration shared by every clone of the service.
 
-use std::{sync::Arc, time::Duration};
+use std::{
+    sync::{atomic::AtomicBool, Arc},
+    time::Duration,
+};
 
 use belfry_scrub::ScrubPolicy;
 use tower_layer::Layer;
@@ -71,6 +74,8 @@ pub(crate) struct AccessLogConfig {
     pub(crate) hung_threshold: Option<Duration>,
     pub(crate) hung_capacity: usize,
     pub(crate) hung: Option<Arc<HungRequestWatch>>,
+    /// Set once the "no route template" warning has been written.
+    pub(crate) warned_unrouted: AtomicBool,
 }
 
 impl AccessLogConfig {
@@ -123,6 +128,7 @@ impl AccessLogLayer {
             hung_threshold: Some(DEFAULT_HUNG_REQUEST_THRESHOLD),
             hung_capacity: DEFAULT_HUNG_WATCH_CAPACITY,
             hung: None,
+            warned_unrouted: AtomicBool::new(false),
         };
         Self {
             config: Arc::new(config).with_hung_watch(),
@@ -231,6 +237,7 @@ impl AccessLogConfig {
             hung_threshold: self.hung_threshold,
             hung_capacity: self.hung_capacity,
             hung: None,
+            warned_unrouted: AtomicBool::new(false),
         }
     }
 }

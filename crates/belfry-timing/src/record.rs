@@ -2,7 +2,7 @@
 
 use std::{
     net::{IpAddr, SocketAddr},
-    sync::Arc,
+    sync::{atomic::Ordering, Arc},
     time::Instant,
 };
 
@@ -111,6 +111,9 @@ impl RequestRecord {
         } else {
             Level::INFO
         };
+        if route.is_none() {
+            warn_once_if_applied_outside_the_router(config, status);
+        }
         macro_rules! completed {
             ($level:expr) => {
                 tracing::event!(
@@ -142,6 +145,27 @@ impl RequestRecord {
             _ => completed!(Level::DEBUG),
         }
     }
+}
+
+/// A request that got an answer other than 404/405 without a route template most likely passed
+/// through a layer applied around the router instead of with `Router::layer`: `http.route` is
+/// then missing from every line. Said once, at WARN, so the mistake is not silent. (A fallback
+/// handler that answers 200 triggers it too; the message says how to tell.)
+fn warn_once_if_applied_outside_the_router(config: &AccessLogConfig, status: Option<StatusCode>) {
+    let routed_miss = matches!(
+        status,
+        Some(StatusCode::NOT_FOUND | StatusCode::METHOD_NOT_ALLOWED) | None
+    );
+    if routed_miss || config.warned_unrouted.swap(true, Ordering::Relaxed) {
+        return;
+    }
+    tracing::warn!(
+        target: crate::TARGET,
+        "a request completed without a route template (axum's MatchedPath): if it was for one of \
+         your routes, the access log is applied around the router; apply it with Router::layer \
+         (belfry's Belfry::wrap does) so `http.route` is logged. Said once; a fallback handler \
+         answering without a route also triggers it."
+    );
 }
 
 /// Milliseconds with microsecond precision: three decimals at most, which log formatters can

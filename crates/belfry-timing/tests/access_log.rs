@@ -290,3 +290,31 @@ async fn server_timing_header_is_opt_in() {
     let value = response.headers()["server-timing"].to_str().unwrap();
     assert!(value.starts_with("app;dur="), "{value}");
 }
+
+#[tokio::test]
+async fn applied_around_the_router_it_says_so_once() {
+    events();
+    // The mistake: the layer around the router, where no route has matched yet.
+    let router = Router::new().route("/orders/{id}", get(|| async { "order" }));
+    let misapplied = tower::ServiceBuilder::new()
+        .layer(AccessLogLayer::new())
+        .service(router);
+    for id in [1, 2] {
+        let response = misapplied
+            .clone()
+            .oneshot(get_request(&format!("/orders/{id}")))
+            .await
+            .unwrap();
+        response.into_body().collect().await.unwrap();
+    }
+    assert_eq!(completed_for("/orders/1").field("http.route"), None);
+    let warnings: Vec<_> = events()
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|event| event.message.contains("without a route template"))
+        .cloned()
+        .collect();
+    assert_eq!(warnings.len(), 1, "said once: {warnings:?}");
+    assert_eq!(warnings[0].level, tracing::Level::WARN);
+}

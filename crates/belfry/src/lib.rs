@@ -41,4 +41,4 @@ pub use belfry_scrub as scrub;
 pub use belfry_timing as timing;
 pub use config::ConfigError;
 pub use sentry_setup::{DEFAULT_SAMPLE_RATE, DEFAULT_SENTRY_FLUSH_TIMEOUT, DEFAULT_TRACES_SAMPLE_RATE};
-pub use stack::{Belfry, BelfryLayer, BelfryService};
+pub use stack::Belfry;

@@ -265,9 +265,10 @@ impl Belfry {
         });
     }
 
-    /// The stack as one tower layer. Apply it with [`Router::layer`] (as [`wrap`](Self::wrap)
-    /// does), not around the router: outside the router the route template is unknown.
-    pub fn layer(&self) -> BelfryLayer {
+    /// The stack as one tower layer, for [`wrap`](Self::wrap) only: applied around the router
+    /// instead of with [`Router::layer`], it would run before routing, where the route template
+    /// is unknown — so it is not public, and `wrap` is the one way to apply the stack.
+    fn layer(&self) -> BelfryLayer {
         BelfryLayer {
             request_id: self.request_id.clone(),
             access_log: self.access_log.clone(),
@@ -286,9 +287,9 @@ impl Belfry {
     }
 }
 
-/// [`Belfry`]'s stack as a tower layer; see [`Belfry::layer`].
+/// [`Belfry`]'s stack as a tower layer; see `Belfry::layer`.
 #[derive(Clone, Debug)]
-pub struct BelfryLayer {
+struct BelfryLayer {
     request_id: RequestIdLayer,
     access_log: AccessLogLayer,
     metrics: HttpMetricsLayer,
@@ -296,7 +297,7 @@ pub struct BelfryLayer {
 }
 
 /// The service [`BelfryLayer`] wraps a route in.
-pub type BelfryService<S> = belfry_request_id::SetRequestId<
+type BelfryService<S> = belfry_request_id::SetRequestId<
     belfry_timing::AccessLog<belfry_metrics::HttpMetrics<belfry_capture::Capture<S>>>,
     belfry_request_id::MakeRequestUuidV7,
 >;
