@@ -11,7 +11,10 @@
 //! with [`TRACES_SAMPLE_RATE`]: the SDK does all its work (hubs, scopes, transactions, envelopes)
 //! and the transport fails to connect.
 
+mod args;
 pub mod report;
+
+pub use args::Args;
 
 use std::{fmt, str::FromStr};
 

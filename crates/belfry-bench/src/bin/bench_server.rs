@@ -10,33 +10,22 @@
 
 use std::{net::SocketAddr, process::ExitCode};
 
-use belfry_bench::{app, init, Variant};
+use belfry_bench::{app, init, Args};
 
 fn main() -> ExitCode {
-    let mut variant = None;
-    let mut addr: SocketAddr = ([127, 0, 0, 1], 8080).into();
-    let mut sentry = true;
-    let mut args = std::env::args().skip(1);
-    while let Some(arg) = args.next() {
-        if arg == "--no-sentry" {
-            sentry = false;
-            continue;
-        }
-        let value = args.next();
-        let parsed = match (arg.as_str(), value) {
-            ("--variant", Some(value)) => value.parse().map(|v: Variant| variant = Some(v)),
-            ("--addr", Some(value)) => value.parse().map(|a| addr = a).map_err(|e| format!("{e}")),
-            (other, _) => Err(format!("unexpected argument `{other}`")),
-        };
-        if let Err(problem) = parsed {
+    const USAGE: &str =
+        "bench_server --variant bare|towerhttp|sentrytower|belfry --addr IP:PORT [--no-sentry]";
+    let args = match Args::parse("bench_server", USAGE, &["--addr"]) {
+        Ok(args) => args,
+        Err(code) => return code,
+    };
+    let (variant, sentry) = (args.variant, args.sentry);
+    let addr: SocketAddr = match args.option("--addr", ([127, 0, 0, 1], 8080).into()) {
+        Ok(addr) => addr,
+        Err(problem) => {
             eprintln!("bench_server: {problem}");
-            eprintln!("usage: bench_server --variant bare|towerhttp|sentrytower|belfry --addr IP:PORT [--no-sentry]");
             return ExitCode::from(2);
         }
-    }
-    let Some(variant) = variant else {
-        eprintln!("bench_server: --variant is required");
-        return ExitCode::from(2);
     };
     if !addr.ip().is_loopback() {
         eprintln!("bench_server: {addr} is not a loopback address");

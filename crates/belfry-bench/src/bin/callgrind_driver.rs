@@ -13,35 +13,25 @@
 
 use std::process::ExitCode;
 
-use belfry_bench::{app, current_thread_runtime, drive, init, Variant};
+use belfry_bench::{app, current_thread_runtime, drive, init, Args};
 
 fn main() -> ExitCode {
-    let mut variant = None;
-    let mut requests = 2000_u64;
-    let mut warmup = 300_u64;
-    let mut sentry = true;
-    let mut args = std::env::args().skip(1);
-    while let Some(arg) = args.next() {
-        if arg == "--no-sentry" {
-            sentry = false;
-            continue;
-        }
-        let value = args.next();
-        let parsed = match (arg.as_str(), value) {
-            ("--variant", Some(value)) => value.parse().map(|v: Variant| variant = Some(v)),
-            ("--requests", Some(value)) => value.parse().map(|n| requests = n).map_err(|e| format!("{e}")),
-            ("--warmup", Some(value)) => value.parse().map(|n| warmup = n).map_err(|e| format!("{e}")),
-            (other, _) => Err(format!("unexpected argument `{other}`")),
-        };
-        if let Err(problem) = parsed {
+    const USAGE: &str =
+        "callgrind_driver --variant bare|towerhttp|sentrytower|belfry --requests N [--warmup N] [--no-sentry]";
+    let args = match Args::parse("callgrind_driver", USAGE, &["--requests", "--warmup"]) {
+        Ok(args) => args,
+        Err(code) => return code,
+    };
+    let (variant, sentry) = (args.variant, args.sentry);
+    let counts = args
+        .option("--requests", 2000_u64)
+        .and_then(|requests| Ok((requests, args.option("--warmup", 300_u64)?)));
+    let (requests, warmup) = match counts {
+        Ok(counts) => counts,
+        Err(problem) => {
             eprintln!("callgrind_driver: {problem}");
-            eprintln!("usage: callgrind_driver --variant bare|towerhttp|sentrytower|belfry --requests N [--warmup N] [--no-sentry]");
             return ExitCode::from(2);
         }
-    }
-    let Some(variant) = variant else {
-        eprintln!("callgrind_driver: --variant is required");
-        return ExitCode::from(2);
     };
 
     let guard = init(variant, std::io::sink, sentry);
