@@ -5,7 +5,9 @@ mod demo;
 mod http;
 mod ids;
 mod load;
+mod peers;
 mod promtool;
+mod recording_upstream;
 mod sentry;
 mod upstream;
 
@@ -13,6 +15,8 @@ pub use demo::{Demo, DemoBuilder, LogLines};
 pub use http::{get, post_json, raw_request, HttpResponse};
 pub use ids::unique;
 pub use load::{latency_summary, percentile, vm_rss_kib, KeepAlive, LoadError};
+pub use peers::{otel_get, sentry_get};
 pub use promtool::{promtool, PROMTOOL_INSTALL_HINT};
+pub use recording_upstream::{RecordedHeaders, RecordingUpstream};
 pub use sentry::SentryServer;
 pub use upstream::{closed_port, Behaviour, Upstream};
