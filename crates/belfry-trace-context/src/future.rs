@@ -1,0 +1,42 @@
+//! [`ResponseFuture`]: polls the inner service with the request's context current.
+
+use std::{
+    future::Future,
+    pin::Pin,
+    task::{Context, Poll},
+};
+
+use pin_project_lite::pin_project;
+
+use crate::TraceContext;
+
+pin_project! {
+    /// Response future of [`SetTraceContext`](crate::SetTraceContext): the request's
+    /// [`TraceContext`] is [current](TraceContext::current) during each poll of the inner future.
+    pub struct ResponseFuture<F> {
+        #[pin]
+        inner: F,
+        context: TraceContext,
+    }
+}
+
+impl<F> ResponseFuture<F> {
+    pub(crate) fn new(inner: F, context: TraceContext) -> Self {
+        Self { inner, context }
+    }
+
+    /// The request's context.
+    pub fn context(&self) -> &TraceContext {
+        &self.context
+    }
+}
+
+impl<F: Future> Future for ResponseFuture<F> {
+    type Output = F::Output;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.project();
+        let inner = this.inner;
+        this.context.in_scope(|| inner.poll(cx))
+    }
+}

@@ -1,0 +1,289 @@
+//! [`TraceId`] and [`SpanId`]: the W3C identifiers, their strict lowercase-hex form, and their
+//! generation from a per-thread random generator.
+
+use std::{cell::Cell, fmt, hash::BuildHasher, ops::Deref};
+
+const HEX_DIGITS: &[u8; 16] = b"0123456789abcdef";
+
+/// Value of each byte as a lowercase hex digit, `0xff` for anything else (uppercase included:
+/// W3C Trace Context allows lowercase only).
+const HEX_VALUE: [u8; 256] = {
+    let mut table = [0xff_u8; 256];
+    let mut i = 0;
+    while i < 10 {
+        table[b'0' as usize + i] = i as u8;
+        i += 1;
+    }
+    let mut i = 0;
+    while i < 6 {
+        table[b'a' as usize + i] = 10 + i as u8;
+        i += 1;
+    }
+    table
+};
+
+/// Decodes exactly `2 * N` lowercase hex digits.
+#[inline]
+pub(crate) fn decode_hex<const N: usize>(hex: &[u8]) -> Option<[u8; N]> {
+    if hex.len() != 2 * N {
+        return None;
+    }
+    let mut out = [0u8; N];
+    let mut invalid = 0u8;
+    for (byte, pair) in out.iter_mut().zip(hex.chunks_exact(2)) {
+        let high = HEX_VALUE[pair[0] as usize];
+        let low = HEX_VALUE[pair[1] as usize];
+        // Both are 0..=15 when valid; any 0xff sets the high bit.
+        invalid |= high | low;
+        *byte = (high << 4) | (low & 0x0f);
+    }
+    (invalid & 0xf0 == 0).then_some(out)
+}
+
+/// Writes `bytes` as lowercase hex into `out`, which is exactly twice as long.
+#[inline]
+pub(crate) fn encode_hex(bytes: &[u8], out: &mut [u8]) {
+    debug_assert_eq!(out.len(), bytes.len() * 2);
+    for (pair, byte) in out.chunks_exact_mut(2).zip(bytes) {
+        pair[0] = HEX_DIGITS[(byte >> 4) as usize];
+        pair[1] = HEX_DIGITS[(byte & 0x0f) as usize];
+    }
+}
+
+/// An identifier in lowercase hex, on the stack: `N` is 32 for a [`TraceId`], 16 for a
+/// [`SpanId`]. Dereferences to `str`, so it can be logged or used as a label without allocating.
+///
+/// ```
+/// use belfry_trace_context::TraceId;
+///
+/// let id = TraceId::from_hex("4bf92f3577b34da6a3ce929d0e0e4736").unwrap();
+/// let hex = id.to_hex();
+/// assert_eq!(hex.as_str(), "4bf92f3577b34da6a3ce929d0e0e4736");
+/// assert_eq!(hex.len(), 32);
+/// ```
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Hex<const N: usize>([u8; N]);
+
+impl<const N: usize> Hex<N> {
+    /// The digits as a string slice.
+    pub fn as_str(&self) -> &str {
+        // Only ever filled by `encode_hex`: ASCII.
+        std::str::from_utf8(&self.0).unwrap_or_default()
+    }
+
+    /// The digits as bytes.
+    pub fn as_bytes(&self) -> &[u8; N] {
+        &self.0
+    }
+}
+
+impl<const N: usize> Deref for Hex<N> {
+    type Target = str;
+
+    fn deref(&self) -> &str {
+        self.as_str()
+    }
+}
+
+impl<const N: usize> AsRef<str> for Hex<N> {
+    fn as_ref(&self) -> &str {
+        self.as_str()
+    }
+}
+
+impl<const N: usize> fmt::Display for Hex<N> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl<const N: usize> fmt::Debug for Hex<N> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(self.as_str(), f)
+    }
+}
+
+macro_rules! id_type {
+    ($(#[$doc:meta])* $name:ident, $len:literal, $hex_len:literal, $random:expr) => {
+        $(#[$doc])*
+        #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
+        pub struct $name([u8; $len]);
+
+        impl $name {
+            /// The all-zero id, which W3C Trace Context defines as invalid.
+            pub const INVALID: Self = Self([0; $len]);
+
+            /// Wraps raw bytes. The result may be [invalid](Self::is_valid) (all zero).
+            pub const fn from_bytes(bytes: [u8; $len]) -> Self {
+                Self(bytes)
+            }
+
+            /// The raw bytes, most significant first (the order of the hex form).
+            pub const fn to_bytes(self) -> [u8; $len] {
+                self.0
+            }
+
+            /// Parses the hex form strictly: exactly
+            #[doc = concat!(stringify!($hex_len))]
+            /// lowercase hex digits, not all zero. Anything else is `None`.
+            pub fn from_hex(hex: &str) -> Option<Self> {
+                Self::from_hex_bytes(hex.as_bytes())
+            }
+
+            #[inline]
+            pub(crate) fn from_hex_bytes(hex: &[u8]) -> Option<Self> {
+                decode_hex::<$len>(hex).map(Self).filter(Self::is_valid)
+            }
+
+            /// Whether the id is valid: not all zero.
+            #[inline]
+            pub fn is_valid(&self) -> bool {
+                self.0 != [0; $len]
+            }
+
+            /// A fresh random, valid id from the per-thread generator (no lock, no system call
+            /// after the first id of each thread).
+            pub fn random() -> Self {
+                let random: fn() -> Self = $random;
+                random()
+            }
+
+            /// The id in lowercase hex, on the stack.
+            pub fn to_hex(&self) -> Hex<$hex_len> {
+                let mut out = [0u8; $hex_len];
+                encode_hex(&self.0, &mut out);
+                Hex(out)
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(self.to_hex().as_str())
+            }
+        }
+
+        impl fmt::LowerHex for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(self.to_hex().as_str())
+            }
+        }
+
+        impl fmt::Debug for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                write!(f, concat!(stringify!($name), "({})"), self.to_hex().as_str())
+            }
+        }
+    };
+}
+
+id_type!(
+    /// A trace id: 16 bytes, written as 32 lowercase hex digits. Shared by every span of one
+    /// trace, across services.
+    ///
+    /// ```
+    /// use belfry_trace_context::TraceId;
+    ///
+    /// let id = TraceId::from_hex("4bf92f3577b34da6a3ce929d0e0e4736").unwrap();
+    /// assert_eq!(id.to_string(), "4bf92f3577b34da6a3ce929d0e0e4736");
+    /// assert_eq!(format!("{id:x}"), "4bf92f3577b34da6a3ce929d0e0e4736");
+    /// assert_eq!(id.to_bytes()[0], 0x4b);
+    /// assert!(id.is_valid());
+    ///
+    /// // Strict: uppercase, wrong length, signs and the all-zero id are rejected.
+    /// assert!(TraceId::from_hex("4BF92F3577B34DA6A3CE929D0E0E4736").is_none());
+    /// assert!(TraceId::from_hex("4bf92f3577b34da6a3ce929d0e0e473").is_none());
+    /// assert!(TraceId::from_hex("+bf92f3577b34da6a3ce929d0e0e4736").is_none());
+    /// assert!(TraceId::from_hex("00000000000000000000000000000000").is_none());
+    /// assert!(!TraceId::INVALID.is_valid());
+    ///
+    /// assert_ne!(TraceId::random(), TraceId::random());
+    /// ```
+    TraceId,
+    16,
+    32,
+    || loop {
+        let id = TraceId(((u128::from(next_u64()) << 64) | u128::from(next_u64())).to_be_bytes());
+        if id.is_valid() {
+            return id;
+        }
+    }
+);
+
+id_type!(
+    /// A span id: 8 bytes, written as 16 lowercase hex digits. Each request served, and each
+    /// downstream call made, has its own.
+    ///
+    /// ```
+    /// use belfry_trace_context::SpanId;
+    ///
+    /// let id = SpanId::from_hex("00f067aa0ba902b7").unwrap();
+    /// assert_eq!(id.to_string(), "00f067aa0ba902b7");
+    /// assert_eq!(id.to_bytes(), [0x00, 0xf0, 0x67, 0xaa, 0x0b, 0xa9, 0x02, 0xb7]);
+    /// assert!(SpanId::from_hex("00F067AA0BA902B7").is_none());
+    /// assert!(SpanId::from_hex("0000000000000000").is_none());
+    /// assert!(SpanId::from_hex("00f067aa0ba902b").is_none());
+    /// assert!(SpanId::random().is_valid());
+    /// ```
+    SpanId,
+    8,
+    16,
+    || loop {
+        let id = SpanId(next_u64().to_be_bytes());
+        if id.is_valid() {
+            return id;
+        }
+    }
+);
+
+thread_local! {
+    /// wyrand state, seeded once per thread from std's `RandomState` (itself seeded from the
+    /// operating system's random source, with distinct keys per thread).
+    static RANDOM_STATE: Cell<u64> = Cell::new(std::collections::hash_map::RandomState::new().hash_one(0x5eed_u64));
+}
+
+/// The next 64 random bits of this thread's wyrand generator. Not cryptographic: ids need to be
+/// unique, not secret.
+#[inline]
+pub(crate) fn next_u64() -> u64 {
+    RANDOM_STATE
+        .try_with(|state| {
+            let seed = state.get().wrapping_add(0xa076_1d64_78bd_642f);
+            state.set(seed);
+            let product = u128::from(seed) * u128::from(seed ^ 0xe703_7ed1_a0b4_28db);
+            ((product >> 64) as u64) ^ (product as u64)
+        })
+        // Only during thread teardown: fall back to a fresh seed.
+        .unwrap_or_else(|_| std::collections::hash_map::RandomState::new().hash_one(0x5eed_u64))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hex_round_trip_and_strictness() {
+        let id = TraceId::from_bytes([0xab; 16]);
+        assert_eq!(TraceId::from_hex(&id.to_string()), Some(id));
+        for bad in ["", "ab", &"a".repeat(31), &"a".repeat(33), &"A".repeat(32), &"g".repeat(32)] {
+            assert_eq!(TraceId::from_hex(bad), None, "{bad:?}");
+        }
+        assert_eq!(format!("{:?}", SpanId::from_bytes([1; 8])), "SpanId(0101010101010101)");
+    }
+
+    #[test]
+    fn every_byte_is_classified() {
+        for b in 0..=255u8 {
+            let valid = b.is_ascii_digit() || (b'a'..=b'f').contains(&b);
+            assert_eq!(decode_hex::<1>(&[b, b'1']).is_some(), valid, "{b:#x}");
+            assert_eq!(decode_hex::<1>(&[b'1', b]).is_some(), valid, "{b:#x}");
+        }
+    }
+
+    #[test]
+    fn random_ids_differ() {
+        let ids: std::collections::HashSet<_> = (0..1000).map(|_| SpanId::random()).collect();
+        assert_eq!(ids.len(), 1000);
+        let other_thread = std::thread::spawn(TraceId::random).join().unwrap();
+        assert_ne!(other_thread, TraceId::random());
+    }
+}

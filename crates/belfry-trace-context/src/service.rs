@@ -1,0 +1,45 @@
+//! [`SetTraceContext`]: the service that reads the incoming context and makes it current.
+
+use std::task::{Context, Poll};
+
+use http::Request;
+use tower_service::Service;
+
+use crate::{ResponseFuture, Sampler, TraceContext, TrustIncoming};
+
+/// The service made by [`TraceContextLayer`](crate::TraceContextLayer); see there.
+#[derive(Clone, Debug)]
+pub struct SetTraceContext<Inner, S> {
+    pub(crate) inner: Inner,
+    pub(crate) trust: TrustIncoming,
+    pub(crate) sampler: S,
+}
+
+impl<Inner, S> SetTraceContext<Inner, S> {
+    /// The wrapped service.
+    pub fn get_ref(&self) -> &Inner {
+        &self.inner
+    }
+}
+
+impl<Inner, S, ReqBody> Service<Request<ReqBody>> for SetTraceContext<Inner, S>
+where
+    Inner: Service<Request<ReqBody>>,
+    S: Sampler,
+{
+    type Response = Inner::Response;
+    type Error = Inner::Error;
+    type Future = ResponseFuture<Inner::Future>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, mut request: Request<ReqBody>) -> Self::Future {
+        let context = TraceContext::from_headers(request.headers(), self.trust, &self.sampler);
+        request.extensions_mut().insert(context.clone());
+        let inner = &mut self.inner;
+        let future = context.in_scope(|| inner.call(request));
+        ResponseFuture::new(future, context)
+    }
+}

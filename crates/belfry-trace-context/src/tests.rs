@@ -1,0 +1,1 @@
+//! Tests of the whole policy through `TraceContext::from_headers` and the layer.
