@@ -69,8 +69,20 @@ fn is_token(key: &[u8]) -> bool {
             b.is_ascii_alphanumeric()
                 || matches!(
                     b,
-                    b'!' | b'#' | b'$' | b'%' | b'&' | b'\'' | b'*' | b'+' | b'-' | b'.' | b'^' | b'_' | b'`'
-                        | b'|' | b'~'
+                    b'!' | b'#'
+                        | b'$'
+                        | b'%'
+                        | b'&'
+                        | b'\''
+                        | b'*'
+                        | b'+'
+                        | b'-'
+                        | b'.'
+                        | b'^'
+                        | b'_'
+                        | b'`'
+                        | b'|'
+                        | b'~'
                 )
         })
 }
@@ -153,6 +165,12 @@ mod tests {
     fn sentry_entries_are_decoded_keys() {
         let value = "other=1, sentry-trace_id=771a43a4192642f0b136d5159a501700;prop ,sentry-sample_rate = 0.5,sentry=x";
         let entries: Vec<_> = sentry_entries(value).collect();
-        assert_eq!(entries, [("trace_id", "771a43a4192642f0b136d5159a501700"), ("sample_rate", "0.5")]);
+        assert_eq!(
+            entries,
+            [
+                ("trace_id", "771a43a4192642f0b136d5159a501700"),
+                ("sample_rate", "0.5")
+            ]
+        );
     }
 }

@@ -234,7 +234,9 @@ impl TraceContext {
             }
         }
 
-        let previous = CURRENT.try_with(|current| current.replace(self)).unwrap_or(ptr::null());
+        let previous = CURRENT
+            .try_with(|current| current.replace(self))
+            .unwrap_or(ptr::null());
         let _restore = Restore(previous);
         f()
     }
@@ -317,13 +319,20 @@ mod tests {
     fn other_threads_do_not_see_it() {
         let context = TraceContext::new_root(true);
         context.in_scope(|| {
-            assert!(std::thread::spawn(TraceContext::current).join().unwrap().is_none());
+            assert!(std::thread::spawn(TraceContext::current)
+                .join()
+                .unwrap()
+                .is_none());
         });
     }
 
     #[test]
     fn clone_without_state_is_small() {
         // Ids, flags and two optional header values.
-        assert!(std::mem::size_of::<TraceContext>() <= 160, "{}", std::mem::size_of::<TraceContext>());
+        assert!(
+            std::mem::size_of::<TraceContext>() <= 160,
+            "{}",
+            std::mem::size_of::<TraceContext>()
+        );
     }
 }

@@ -30,7 +30,11 @@ impl<S: Sync> FromRequestParts<S> for TraceContext {
     type Rejection = MissingTraceContext;
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
-        parts.extensions.get::<TraceContext>().cloned().ok_or(MissingTraceContext)
+        parts
+            .extensions
+            .get::<TraceContext>()
+            .cloned()
+            .ok_or(MissingTraceContext)
     }
 }
 

@@ -264,10 +264,20 @@ mod tests {
     fn hex_round_trip_and_strictness() {
         let id = TraceId::from_bytes([0xab; 16]);
         assert_eq!(TraceId::from_hex(&id.to_string()), Some(id));
-        for bad in ["", "ab", &"a".repeat(31), &"a".repeat(33), &"A".repeat(32), &"g".repeat(32)] {
+        for bad in [
+            "",
+            "ab",
+            &"a".repeat(31),
+            &"a".repeat(33),
+            &"A".repeat(32),
+            &"g".repeat(32),
+        ] {
             assert_eq!(TraceId::from_hex(bad), None, "{bad:?}");
         }
-        assert_eq!(format!("{:?}", SpanId::from_bytes([1; 8])), "SpanId(0101010101010101)");
+        assert_eq!(
+            format!("{:?}", SpanId::from_bytes([1; 8])),
+            "SpanId(0101010101010101)"
+        );
     }
 
     #[test]

@@ -4,8 +4,8 @@
 use http::{HeaderMap, HeaderValue};
 
 use crate::{
-    baggage, sentry_trace::SentryTrace, traceparent::Traceparent, tracestate, Sampler, SpanId,
-    TraceContext, TraceId, BAGGAGE, SENTRY_TRACE, TRACEPARENT, TRACESTATE,
+    baggage, sentry_trace::SentryTrace, traceparent::Traceparent, tracestate, Sampler, SpanId, TraceContext,
+    TraceId, BAGGAGE, SENTRY_TRACE, TRACEPARENT, TRACESTATE,
 };
 
 /// Whether incoming trace context is continued.
@@ -54,7 +54,9 @@ impl TraceContext {
         let incoming = Incoming::read(headers);
         match (trust, incoming) {
             (TrustIncoming::Continue, Some(incoming)) => {
-                let sampled = incoming.sampled.unwrap_or_else(|| sampler.should_sample(incoming.trace_id));
+                let sampled = incoming
+                    .sampled
+                    .unwrap_or_else(|| sampler.should_sample(incoming.trace_id));
                 let trace_state = if incoming.from_traceparent {
                     tracestate::combine(headers.get_all(TRACESTATE))
                 } else {

@@ -75,7 +75,11 @@ impl RatioSampler {
 
     /// Samples `ratio` of new traces; `ratio` is clamped to `0.0..=1.0` (NaN counts as 0).
     pub fn new(ratio: f64) -> Self {
-        let ratio = if ratio.is_nan() { 0.0 } else { ratio.clamp(0.0, 1.0) };
+        let ratio = if ratio.is_nan() {
+            0.0
+        } else {
+            ratio.clamp(0.0, 1.0)
+        };
         Self {
             ratio,
             // Exact for 0 and 1; the float-to-int cast saturates.
@@ -114,7 +118,11 @@ mod tests {
     #[test]
     fn ratio_is_respected_and_nested() {
         let ids: Vec<_> = (0..20_000).map(|_| TraceId::random()).collect();
-        let count = |ratio: f64| ids.iter().filter(|id| RatioSampler::new(ratio).should_sample(**id)).count();
+        let count = |ratio: f64| {
+            ids.iter()
+                .filter(|id| RatioSampler::new(ratio).should_sample(**id))
+                .count()
+        };
         let tenth = count(0.1);
         assert!((1_600..2_400).contains(&tenth), "{tenth}");
         assert_eq!(count(1.0), ids.len());

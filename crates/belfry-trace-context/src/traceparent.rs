@@ -29,11 +29,7 @@ impl Traceparent {
     /// - The trace id and the parent id must not be all zero; hex is lowercase only.
     pub(crate) fn parse(value: &[u8]) -> Option<Self> {
         let value = trim_ows(value);
-        if value.len() < TRACEPARENT_LEN
-            || value[2] != b'-'
-            || value[35] != b'-'
-            || value[52] != b'-'
-        {
+        if value.len() < TRACEPARENT_LEN || value[2] != b'-' || value[35] != b'-' || value[52] != b'-' {
             return None;
         }
         let [version] = crate::ids::decode_hex::<1>(&value[0..2])?;
@@ -93,7 +89,9 @@ mod tests {
         assert_eq!(parsed.trace_id.to_string(), "4bf92f3577b34da6a3ce929d0e0e4736");
         assert_eq!(parsed.parent_id.to_string(), "00f067aa0ba902b7");
         assert!(parsed.sampled());
-        assert!(!parse("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-00").unwrap().sampled());
+        assert!(!parse("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-00")
+            .unwrap()
+            .sampled());
         // Unknown flags are read; only bit 0 means sampled.
         let other = parse("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-fe").unwrap();
         assert!(!other.sampled());
@@ -185,9 +183,18 @@ mod tests {
             assert_eq!(parsed.trace_id.to_string(), trace);
         }
         // Higher versions still need valid fields.
-        assert_eq!(parse("cc-00000000000000000000000000000000-1234567890123456-01"), None);
-        assert_eq!(parse("cc-12345678901234567890123456789012-1234567890123456-0g"), None);
-        assert_eq!(parse("cc-12345678901234567890123456789012-1234567890123456-01x"), None);
+        assert_eq!(
+            parse("cc-00000000000000000000000000000000-1234567890123456-01"),
+            None
+        );
+        assert_eq!(
+            parse("cc-12345678901234567890123456789012-1234567890123456-0g"),
+            None
+        );
+        assert_eq!(
+            parse("cc-12345678901234567890123456789012-1234567890123456-01x"),
+            None
+        );
     }
 
     #[test]

@@ -103,7 +103,10 @@ mod tests {
         assert!(valid("0tenant@vendor=x"));
         assert!(valid("k=a b"));
         let key = "abcdefghijklmnopqrstuvwxyz0123456789_-*/";
-        let value: String = (0x20u8..=0x7e).filter(|b| !matches!(b, b',' | b'=')).map(char::from).collect();
+        let value: String = (0x20u8..=0x7e)
+            .filter(|b| !matches!(b, b',' | b'='))
+            .map(char::from)
+            .collect();
         assert!(valid(&format!("{key}={value}")));
         assert!(valid(&format!("{key}@a-z0-9_-*/={value}")));
     }
@@ -136,7 +139,12 @@ mod tests {
 
     #[test]
     fn limits() {
-        let members = |n: usize| (1..=n).map(|i| format!("bar{i:02}={i:02}")).collect::<Vec<_>>().join(",");
+        let members = |n: usize| {
+            (1..=n)
+                .map(|i| format!("bar{i:02}={i:02}"))
+                .collect::<Vec<_>>()
+                .join(",")
+        };
         assert!(valid(&members(32)));
         assert!(!valid(&members(33)));
         assert!(valid(&format!("{}=1", "z".repeat(256))));
