@@ -1,0 +1,188 @@
+//! Escaping for the inside of a JSON string: nothing a value holds can end its string, its
+//! object or its line.
+
+use std::fmt;
+
+/// How `push_escaped` treats each byte: 0 as it is, `b'u'` as `\u00XX`, `b'c'` (the lead byte
+/// of U+0080..=U+00BF) by looking at the next byte, any other as `\` and that byte.
+static ESCAPES: [u8; 256] = {
+    let mut table = [0u8; 256];
+    let mut byte = 0;
+    while byte < 0x20 {
+        table[byte] = b'u';
+        byte += 1;
+    }
+    table[0x7F] = b'u';
+    table[0xC2] = b'c';
+    table[b'\n' as usize] = b'n';
+    table[b'\r' as usize] = b'r';
+    table[b'\t' as usize] = b't';
+    table[b'"' as usize] = b'"';
+    table[b'\\' as usize] = b'\\';
+    table
+};
+
+/// Appends `value` escaped for the inside of a JSON string (the quotes are not written): `"`,
+/// `\`, `\n`, `\r`, `\t` with a backslash, the other C0 controls, DEL and the C1 controls
+/// (U+0080..=U+009F, which some terminals obey) as `\u00XX`.
+pub(crate) fn push_escaped(line: &mut String, value: &str) {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let bytes = value.as_bytes();
+    let mut start = 0;
+    let mut i = 0;
+    loop {
+        i = next_marked(bytes, i);
+        let Some(&byte) = bytes.get(i) else {
+            break;
+        };
+        let mut escape = ESCAPES[usize::from(byte)];
+        // The escaped character: one byte, or two for a C1 control.
+        let (code, width) = match escape {
+            b'c' => match bytes.get(i + 1) {
+                Some(&next @ 0x80..=0x9F) => {
+                    escape = b'u';
+                    (next, 2)
+                }
+                _ => {
+                    i += 1;
+                    continue;
+                }
+            },
+            _ => (byte, 1),
+        };
+        // `i` starts a character and `i + width` ends it, so both are char boundaries.
+        line.push_str(&value[start..i]);
+        line.push('\\');
+        if escape == b'u' {
+            line.push_str("u00");
+            line.push(char::from(HEX[usize::from(code >> 4)]));
+            line.push(char::from(HEX[usize::from(code & 0xF)]));
+        } else {
+            line.push(char::from(escape));
+        }
+        i += width;
+        start = i;
+    }
+    line.push_str(&value[start..]);
+}
+
+/// The index of the first byte at or after `i` that [`ESCAPES`] marks, or `bytes.len()`.
+///
+/// Eight bytes at a time: in each word, the lowest flagged byte of a "has a zero byte" test is
+/// exact (false positives only follow a true one), and the lowest byte comes first.
+fn next_marked(bytes: &[u8], mut i: usize) -> usize {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGHS: u64 = 0x8080_8080_8080_8080;
+    let zero_byte = |word: u64| word.wrapping_sub(ONES) & !word & HIGHS;
+    while let Some(chunk) = bytes.get(i..i + 8) {
+        let mut word = [0u8; 8];
+        word.copy_from_slice(chunk);
+        let word = u64::from_le_bytes(word);
+        let marked = (word.wrapping_sub(ONES * 0x20) & !word & HIGHS) // below 0x20
+            | zero_byte(word ^ (ONES * u64::from(b'"')))
+            | zero_byte(word ^ (ONES * u64::from(b'\\')))
+            | zero_byte(word ^ (ONES * 0x7F))
+            | zero_byte(word ^ (ONES * 0xC2));
+        if marked != 0 {
+            return i + (marked.trailing_zeros() / 8) as usize;
+        }
+        i += 8;
+    }
+    while i < bytes.len() && ESCAPES[usize::from(bytes[i])] == 0 {
+        i += 1;
+    }
+    i
+}
+
+/// A `fmt::Write` that escapes what it is given into a line.
+pub(crate) struct Escaping<'a>(pub(crate) &'a mut String);
+
+impl fmt::Write for Escaping<'_> {
+    fn write_str(&mut self, s: &str) -> fmt::Result {
+        push_escaped(self.0, s);
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+
+    use super::push_escaped;
+
+    fn quoted(value: &str) -> String {
+        let mut line = String::from("\"");
+        push_escaped(&mut line, value);
+        line.push('"');
+        line
+    }
+
+    fn assert_round_trips(value: &str) {
+        let quoted = quoted(value);
+        assert!(
+            quoted.chars().all(|c| !c.is_control()),
+            "a raw control character in {quoted:?}"
+        );
+        assert_eq!(
+            serde_json::from_str::<String>(&quoted).unwrap(),
+            value,
+            "{quoted}"
+        );
+    }
+
+    #[test]
+    fn every_ascii_character_is_escaped_correctly() {
+        for byte in 0u8..=0x7F {
+            let c = char::from(byte);
+            assert_round_trips(&c.to_string());
+            assert_round_trips(&format!("a{c}bc{c}{c}"));
+        }
+        for c in [
+            'é',
+            'ñ',
+            '€',
+            '\u{80}',
+            '\u{9f}',
+            '\u{2028}',
+            '\u{fffd}',
+            '😀',
+            '\u{10ffff}',
+        ] {
+            assert_round_trips(&format!("{c}\"{c}\n"));
+        }
+        assert_eq!(quoted("\u{1}\u{1f}\u{7f}\t"), r#""\u0001\u001f\u007f\t""#);
+        assert_eq!(quoted("\u{80}£\u{9b}é"), r#""\u0080£\u009bé""#);
+        // Every escaped character at every offset of the word-at-a-time scan.
+        for special in [
+            '"', '\\', '\n', '\u{0}', '\u{1f}', '\u{7f}', '\u{80}', '\u{9f}', '£', 'é', '😀',
+        ] {
+            for at in 0..20 {
+                let mut text: String = "x".repeat(at);
+                text.push(special);
+                text.push_str(&"y".repeat(20 - at));
+                assert_round_trips(&text);
+                assert_round_trips(&text.repeat(3));
+            }
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn any_string_is_escaped_correctly(chars in proptest::collection::vec(any::<char>(), 0..64)) {
+            assert_round_trips(&chars.into_iter().collect::<String>());
+        }
+
+        #[test]
+        fn strings_dense_in_escapes_are_escaped_correctly(
+            chars in proptest::collection::vec(
+                prop_oneof![
+                    proptest::char::range('\u{0}', '\u{ff}'),
+                    proptest::sample::select(vec!['"', '\\', '\n', '\u{7f}', '\u{c2}', '\u{9b}', '😀']),
+                ],
+                0..80,
+            )
+        ) {
+            assert_round_trips(&chars.into_iter().collect::<String>());
+        }
+    }
+}

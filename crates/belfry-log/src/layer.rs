@@ -1,0 +1,305 @@
+//! [`JsonLines`]: the layer writing one JSON object per event, one event per line.
+
+use std::{
+    cell::RefCell,
+    io::Write as _,
+    sync::atomic::{AtomicUsize, Ordering},
+    time::SystemTime,
+};
+
+use belfry_request_id::REQUEST_SPAN_TARGET;
+use tracing::{span, Event, Metadata, Subscriber};
+use tracing_log::NormalizeEvent;
+use tracing_subscriber::{
+    fmt::MakeWriter,
+    layer::{Context, Layer},
+    registry::LookupSpan,
+};
+
+use crate::{
+    escape::push_escaped,
+    fields::{EventSink, FieldVisitor, FormattedFields, LineKeys, Origin, SpanSink},
+    request::RequestFields,
+    time::push_timestamp,
+};
+
+/// Writes every event as one JSON line to `W`; see the [crate docs](crate) for the format.
+///
+/// Usable in any `tracing_subscriber::registry()`. Several `JsonLines` layers (stdout and an
+/// audit file, say) can share one registry: the first one formats each span's fields, the
+/// others read them.
+///
+/// ```
+/// use std::sync::{Arc, Mutex};
+/// use belfry_log::JsonLines;
+/// use tracing_subscriber::layer::SubscriberExt;
+///
+/// #[derive(Clone, Default)]
+/// struct Lines(Arc<Mutex<Vec<u8>>>);
+///
+/// impl std::io::Write for Lines {
+///     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+///         self.0.lock().unwrap().extend_from_slice(buf);
+///         Ok(buf.len())
+///     }
+///     fn flush(&mut self) -> std::io::Result<()> {
+///         Ok(())
+///     }
+/// }
+///
+/// let lines = Lines::default();
+/// let writer = lines.clone();
+/// let subscriber = tracing_subscriber::registry().with(JsonLines::new(move || writer.clone()));
+/// tracing::subscriber::with_default(subscriber, || {
+///     let span = tracing::info_span!("checkout", tenant_id = 7, cart = tracing::field::Empty);
+///     let _entered = span.enter();
+///     span.record("cart", "c-1");
+///     tracing::info!(items = 3, "paid");
+/// });
+/// let text = String::from_utf8(lines.0.lock().unwrap().clone()).unwrap();
+/// let line: serde_json::Value = serde_json::from_str(text.trim_end()).unwrap();
+/// assert_eq!(line["message"], "paid");
+/// assert_eq!(line["items"], 3);
+/// assert_eq!(line["tenant_id"], 7);
+/// assert_eq!(line["cart"], "c-1");
+/// assert_eq!(line["level"], "INFO");
+/// ```
+pub struct JsonLines<W> {
+    make_writer: W,
+    targets: Targets,
+    /// Tells this layer's span fields from another `JsonLines`' in the same registry.
+    id: usize,
+}
+
+impl<W> std::fmt::Debug for JsonLines<W> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("JsonLines")
+            .field("targets", &self.targets)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Which events a [`JsonLines`] writes, by target: a plain comparison in `on_event`, where a
+/// per-layer filter would add bookkeeping to every span of every request.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Targets {
+    All,
+    AllBut(&'static str),
+    Only(&'static str),
+}
+
+static NEXT_LAYER_ID: AtomicUsize = AtomicUsize::new(1);
+
+impl<W> JsonLines<W>
+where
+    W: for<'a> MakeWriter<'a> + 'static,
+{
+    /// A layer writing to `make_writer`: one `write_all` of a whole line per event.
+    pub fn new(make_writer: W) -> Self {
+        Self {
+            make_writer,
+            targets: Targets::All,
+            id: NEXT_LAYER_ID.fetch_add(1, Ordering::Relaxed),
+        }
+    }
+
+    /// Writes every event except those with target `target`.
+    pub fn all_but(mut self, target: &'static str) -> Self {
+        self.targets = Targets::AllBut(target);
+        self
+    }
+
+    /// Writes only the events with target `target`.
+    pub fn only(mut self, target: &'static str) -> Self {
+        self.targets = Targets::Only(target);
+        self
+    }
+
+    fn wants(&self, target: &str) -> bool {
+        match self.targets {
+            Targets::All => true,
+            Targets::AllBut(excluded) => target != excluded,
+            Targets::Only(included) => target == included,
+        }
+    }
+}
+
+/// A span's fields as JSON, kept in its extensions (like tracing-subscriber's `FormattedFields`),
+/// formatted by the `JsonLines` layer `owner`.
+pub(crate) struct SpanFields {
+    owner: usize,
+    pub(crate) fields: FormattedFields,
+}
+
+fn origin_of(metadata: &Metadata<'_>) -> Origin {
+    if metadata.target() == REQUEST_SPAN_TARGET {
+        Origin::RequestSpan
+    } else {
+        Origin::Other
+    }
+}
+
+thread_local! {
+    /// Where a span's fields are visited before they are stored: no span lock is held while
+    /// `Debug` impls run (they may log), and no allocation beyond the stored copy.
+    static SCRATCH: RefCell<FormattedFields> = const { RefCell::new(FormattedFields::new()) };
+}
+
+/// Runs `visit` on the thread's emptied scratch fields (a fresh value when those are in use).
+fn with_scratch<R>(visit: impl Fn(&mut FormattedFields) -> R) -> R {
+    let result = SCRATCH.try_with(|cell| {
+        cell.try_borrow_mut().ok().map(|mut scratch| {
+            scratch.clear();
+            visit(&mut scratch)
+        })
+    });
+    match result {
+        Ok(Some(result)) => result,
+        _ => visit(&mut FormattedFields::new()),
+    }
+}
+
+impl<S, W> Layer<S> for JsonLines<W>
+where
+    S: Subscriber + for<'a> LookupSpan<'a>,
+    W: for<'a> MakeWriter<'a> + 'static,
+{
+    fn on_new_span(&self, attrs: &span::Attributes<'_>, id: &span::Id, context: Context<'_, S>) {
+        if attrs.fields().is_empty() {
+            return;
+        }
+        let Some(span) = context.span(id) else {
+            return;
+        };
+        let origin = origin_of(attrs.metadata());
+        with_scratch(|scratch| {
+            attrs.record(&mut FieldVisitor(SpanSink {
+                fields: scratch,
+                origin,
+                key: (0, 0),
+            }));
+            if scratch.is_empty() {
+                return;
+            }
+            let mut extensions = span.extensions_mut();
+            // Another JsonLines layer of the registry got there first.
+            if extensions.get_mut::<SpanFields>().is_none() {
+                extensions.insert(SpanFields {
+                    owner: self.id,
+                    fields: scratch.to_exact(),
+                });
+            }
+        });
+    }
+
+    fn on_record(&self, id: &span::Id, values: &span::Record<'_>, context: Context<'_, S>) {
+        let Some(span) = context.span(id) else {
+            return;
+        };
+        let origin = origin_of(span.metadata());
+        with_scratch(|scratch| {
+            values.record(&mut FieldVisitor(SpanSink {
+                fields: scratch,
+                origin,
+                key: (0, 0),
+            }));
+            if scratch.is_empty() {
+                return;
+            }
+            let mut extensions = span.extensions_mut();
+            match extensions.get_mut::<SpanFields>() {
+                Some(stored) if stored.owner == self.id => stored.fields.merge(scratch),
+                Some(_) => {}
+                None => extensions.insert(SpanFields {
+                    owner: self.id,
+                    fields: scratch.to_exact(),
+                }),
+            }
+        });
+    }
+
+    fn on_event(&self, event: &Event<'_>, context: Context<'_, S>) {
+        // A `log` record bridged by tracing-log: its real target and level.
+        let normalized = event.normalized_metadata();
+        let metadata = normalized.as_ref().unwrap_or_else(|| event.metadata());
+        if !self.wants(metadata.target()) {
+            return;
+        }
+        with_line_buffer(|line| {
+            format_event(line, event, metadata, normalized.is_some(), &context);
+            let mut writer = self.make_writer.make_writer_for(event.metadata());
+            let _ = writer.write_all(line.as_bytes());
+        });
+    }
+}
+
+/// Formats `event` as one JSON line, `\n` included, into `line` (which is empty).
+fn format_event<S>(
+    line: &mut String,
+    event: &Event<'_>,
+    metadata: &Metadata<'_>,
+    is_log: bool,
+    context: &Context<'_, S>,
+) where
+    S: Subscriber + for<'a> LookupSpan<'a>,
+{
+    line.push_str("{\"timestamp\":\"");
+    push_timestamp(line, SystemTime::now());
+    line.push_str("\",\"level\":\"");
+    line.push_str(metadata.level().as_str());
+    line.push_str("\",\"target\":\"");
+    push_escaped(line, metadata.target());
+    line.push('"');
+    let mut keys = LineKeys::new();
+    event.record(&mut FieldVisitor(EventSink {
+        line,
+        keys: &mut keys,
+        skip_log_fields: is_log,
+    }));
+    // After the event's own fields, so they win; innermost span first. No `Debug` impl runs
+    // here: span fields were formatted when recorded.
+    if let Some(scope) = context.event_scope(event) {
+        for span in scope {
+            let extensions = span.extensions();
+            if let Some(stored) = extensions.get::<SpanFields>() {
+                stored.fields.append_to(line, &mut keys);
+            }
+            if let Some(request) = extensions.get::<RequestFields>() {
+                request.formatted().append_to(line, &mut keys);
+            }
+        }
+    }
+    line.push_str("}\n");
+}
+
+thread_local! {
+    static LINE: RefCell<String> = const { RefCell::new(String::new()) };
+}
+
+/// A line longer than this does not keep its buffer's memory for the rest of the thread's life.
+const KEPT_CAPACITY: usize = 16 * 1024;
+
+/// Runs `format` on the thread's reused, emptied line buffer; on a fresh `String` when that
+/// buffer is in use (an event logged while formatting or writing another) or gone (thread exit).
+fn with_line_buffer(mut format: impl FnMut(&mut String)) {
+    let done = LINE
+        .try_with(|cell| {
+            let Ok(mut line) = cell.try_borrow_mut() else {
+                return false;
+            };
+            line.clear();
+            format(&mut line);
+            if line.capacity() > KEPT_CAPACITY {
+                line.clear();
+                line.shrink_to(1024);
+            }
+            true
+        })
+        .unwrap_or(false);
+    if !done {
+        format(&mut String::with_capacity(512));
+    }
+}
+
+#[cfg(test)]
+mod tests;
