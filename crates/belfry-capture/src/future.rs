@@ -111,7 +111,7 @@ fn answer_panic<B: From<Bytes>>(
     if let Some(sentry) = sentry {
         sentry.capture(panic_event(panic, sentry::Level::Error));
     }
-    problem_response(info.request_id.as_ref())
+    problem_response(info.request_id.as_ref(), info.trace.as_ref())
 }
 
 /// Reports a 5xx answered by the application, unless a capture layer further in already did.

@@ -2,6 +2,7 @@
 
 use axum::extract::MatchedPath;
 use belfry_request_id::RequestId;
+use belfry_trace_context::TraceContext;
 use http::{Method, Request, StatusCode};
 
 use crate::{panic::CaughtPanic, ErrorReport};
@@ -11,6 +12,8 @@ pub(crate) struct RequestInfo {
     pub(crate) method: Method,
     pub(crate) route: Option<MatchedPath>,
     pub(crate) request_id: Option<RequestId>,
+    /// The request's trace, when a `TraceContextLayer` runs further out.
+    pub(crate) trace: Option<TraceContext>,
     /// A probe route: its 5xx answers are states, not failures.
     pub(crate) probe: bool,
 }
@@ -22,6 +25,7 @@ impl RequestInfo {
             method: request.method().clone(),
             route: extensions.get::<MatchedPath>().cloned(),
             request_id: extensions.get::<RequestId>().cloned(),
+            trace: extensions.get::<TraceContext>().cloned(),
             probe: false,
         }
     }

@@ -26,6 +26,7 @@ use std::{
 use axum::extract::MatchedPath;
 use belfry_request_id::RequestId;
 use belfry_scrub::ScrubPolicy;
+use belfry_trace_context::TraceContext;
 use http::{header, HeaderMap, Method, Request, StatusCode, Uri};
 use sentry::{
     protocol::{self, Event, Exception, Frame, Mechanism, SpanStatus, Stacktrace},
@@ -51,6 +52,7 @@ pub(crate) struct RequestContext {
     method: Method,
     route: Option<MatchedPath>,
     request_id: Option<RequestId>,
+    trace: Option<TraceContext>,
     uri: Uri,
     headers: HeaderMap,
     scrub: ScrubPolicy,
@@ -63,6 +65,7 @@ impl RequestContext {
             method: info.method.clone(),
             route: info.route.clone(),
             request_id: info.request_id.clone(),
+            trace: info.trace.clone(),
             uri: request.uri().clone(),
             headers: request.headers().clone(),
             scrub: scrub.clone(),
@@ -87,6 +90,9 @@ impl RequestContext {
         }
         if event.transaction.is_none() {
             event.transaction = Some(self.transaction_name());
+        }
+        if let Some(trace) = &self.trace {
+            link_to_trace(event, trace);
         }
         if event.request.is_none() {
             event.request = Some(sentry_request(
@@ -113,6 +119,27 @@ impl RequestContext {
     pub(crate) fn active() -> Option<Arc<Self>> {
         ACTIVE_CONTEXT.with(|active| active.borrow().clone())
     }
+}
+
+/// Puts the event in the request's trace: the SDK gives an event without a transaction a trace
+/// of its own, so Sentry would not show it inside the caller's trace. The trace context becomes
+/// the request's (trace id, its own span id, the caller's span id as parent), sampled for
+/// performance or not; an event of the request's own transaction already has it and is kept.
+fn link_to_trace(event: &mut Event<'static>, trace: &TraceContext) {
+    let trace_id = protocol::TraceId::from(trace.trace_id().to_bytes());
+    if let Some(protocol::Context::Trace(existing)) = event.contexts.get("trace") {
+        if existing.trace_id == trace_id {
+            return;
+        }
+    }
+    let context = protocol::TraceContext {
+        trace_id,
+        span_id: protocol::SpanId::from(trace.span_id().to_bytes()),
+        parent_span_id: trace.parent_span_id().map(|parent| parent.to_bytes().into()),
+        op: Some("http.server".into()),
+        ..Default::default()
+    };
+    event.contexts.insert("trace".into(), context.into());
 }
 
 /// Puts the previous context back, also when `f` unwinds.
@@ -220,33 +247,49 @@ impl Drop for SentryRequest {
 }
 
 /// A performance transaction for the sampled share of requests, bound to the request's hub so
-/// that its errors link to it. The coin is tossed here, before anything is built: unsampled
-/// requests (90 % at the default rate) cost one random number. A request that continues a trace
-/// (`sentry-trace` header) or a custom sampler leaves the decision to the SDK.
+/// that its errors link to it. Decided before anything is built: unsampled requests (90 % at the
+/// default rate) cost one branch.
+///
+/// With a [`TraceContext`] (belfry's stack puts one on every request), the trace's one sampling
+/// decision is Sentry's too, and the transaction continues the trace: the request's trace id,
+/// its own span id, the caller's span id as parent — whether the caller sent `traceparent` or
+/// `sentry-trace`. Without one, a coin is tossed at the client's rate, and a request carrying
+/// `sentry-trace` leaves the decision to the SDK. A custom `traces_sampler` always decides.
 fn sampled_transaction(
     strategy: &TracesSamplingStrategy,
     hub: &Arc<Hub>,
     context: &RequestContext,
 ) -> Option<Transaction> {
-    let continues_trace = context.headers.contains_key("sentry-trace");
-    let forced = match strategy {
-        TracesSamplingStrategy::Disabled => return None,
-        TracesSamplingStrategy::FixedRate(rate) if !continues_trace => {
-            if !sample(*rate) || !take_trace_budget() {
-                return None;
-            }
-            Some(true)
+    let decided = match (strategy, &context.trace) {
+        (TracesSamplingStrategy::Disabled, _) => return None,
+        (TracesSamplingStrategy::FixedRate(_), Some(trace)) => Some(trace.is_sampled()),
+        (TracesSamplingStrategy::FixedRate(rate), None) if !context.headers.contains_key("sentry-trace") => {
+            Some(sample(*rate))
         }
         _ => None,
     };
+    if decided == Some(false) || (decided == Some(true) && !take_trace_budget()) {
+        return None;
+    }
     let name = context.transaction_name();
-    let headers = context
-        .headers
-        .iter()
-        .filter_map(|(name, value)| Some((name.as_str(), value.to_str().ok()?)));
-    let mut transaction_context = TransactionContext::continue_from_headers(&name, "http.server", headers);
-    if forced.is_some() {
-        transaction_context.set_sampled(forced);
+    let mut transaction_context = match &context.trace {
+        Some(trace) => TransactionContext::new_with_details(
+            &name,
+            "http.server",
+            trace.trace_id().to_bytes().into(),
+            Some(trace.span_id().to_bytes().into()),
+            trace.parent_span_id().map(|parent| parent.to_bytes().into()),
+        ),
+        None => {
+            let headers = context
+                .headers
+                .iter()
+                .filter_map(|(name, value)| Some((name.as_str(), value.to_str().ok()?)));
+            TransactionContext::continue_from_headers(&name, "http.server", headers)
+        }
+    };
+    if decided.is_some() {
+        transaction_context.set_sampled(decided);
     }
     let transaction = hub.start_transaction(transaction_context);
     transaction.set_origin("auto.http.belfry");

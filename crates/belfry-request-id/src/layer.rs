@@ -19,7 +19,12 @@ pub const X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 ///   service set one itself.
 /// - The inner service runs inside a span named `request` with the field `request_id`, so every
 ///   event logged while serving the request carries the id. The span has level ERROR and
-///   target `belfry::request` so that a filter such as `RUST_LOG=warn` keeps it.
+///   target `belfry::request` so that a filter such as `RUST_LOG=warn` keeps it. When the
+///   request carries a [`TraceContext`](belfry_trace_context::TraceContext) (put there by
+///   [`TraceContextLayer`](belfry_trace_context::TraceContextLayer), applied outside this layer),
+///   the span also has `trace_id` and `span_id` ([`TRACE_ID_FIELD`](crate::TRACE_ID_FIELD),
+///   [`SPAN_ID_FIELD`](crate::SPAN_ID_FIELD)), lowercase hex: every line of the request carries
+///   them too.
 ///
 /// ```
 /// use belfry_request_id::{RequestId, RequestIdLayer};

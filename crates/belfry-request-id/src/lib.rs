@@ -57,5 +57,12 @@ pub const REQUEST_SPAN_TARGET: &str = "belfry::request";
 /// Name of the request span's field holding the [`RequestId`].
 pub const REQUEST_ID_FIELD: &str = "request_id";
 
+/// Name of the request span's field holding the request's W3C trace id (32 lowercase hex), when
+/// the request carries a [`TraceContext`](belfry_trace_context::TraceContext).
+pub const TRACE_ID_FIELD: &str = "trace_id";
+
+/// Name of the request span's field holding the request's own span id (16 lowercase hex).
+pub const SPAN_ID_FIELD: &str = "span_id";
+
 #[cfg(test)]
 mod tests;

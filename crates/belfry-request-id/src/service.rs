@@ -2,6 +2,7 @@
 
 use std::task::{Context, Poll};
 
+use belfry_trace_context::TraceContext;
 use http::{HeaderName, Request, Response};
 use tower_http::request_id::MakeRequestId;
 use tower_service::Service;
@@ -53,8 +54,21 @@ where
 
     fn call(&mut self, mut request: Request<ReqBody>) -> Self::Future {
         let id = self.request_id(&request);
-        let span =
-            tracing::error_span!(target: crate::REQUEST_SPAN_TARGET, "request", request_id = id.as_str());
+        let span = match request.extensions().get::<TraceContext>() {
+            Some(trace) => {
+                let (trace_id, span_id) = (trace.trace_id().to_hex(), trace.span_id().to_hex());
+                tracing::error_span!(
+                    target: crate::REQUEST_SPAN_TARGET,
+                    "request",
+                    request_id = id.as_str(),
+                    trace_id = trace_id.as_str(),
+                    span_id = span_id.as_str(),
+                )
+            }
+            None => {
+                tracing::error_span!(target: crate::REQUEST_SPAN_TARGET, "request", request_id = id.as_str())
+            }
+        };
         let header_value = id.header_value().clone();
         request.extensions_mut().insert(id);
         let future = span.in_scope(|| self.inner.call(request));

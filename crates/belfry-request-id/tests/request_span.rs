@@ -1,39 +1,40 @@
-//! Events logged while serving a request carry its id. Alone in its test binary: tracing's
-//! callsite interest cache is process-wide, and tests on other threads would race with it.
+//! Events logged while serving a request carry its id (and its trace, when it has one). Alone in
+//! its test binary: tracing's callsite interest cache is process-wide, and tests on other
+//! threads would race with it.
 
 use std::{
+    collections::BTreeMap,
     convert::Infallible,
     sync::{Arc, Mutex},
 };
 
-use belfry_request_id::RequestIdLayer;
+use belfry_request_id::{RequestIdLayer, REQUEST_ID_FIELD, SPAN_ID_FIELD, TRACE_ID_FIELD};
+use belfry_trace_context::TraceContext;
 use http::{Request, Response};
 use tower::{service_fn, ServiceBuilder, ServiceExt};
 use tracing_subscriber::{layer::SubscriberExt, Layer};
 
-/// Records, for each event, the `request_id` of the span it happened in.
+type Fields = BTreeMap<String, String>;
+
+/// Records, for each event, the fields of the request span it happened in.
 #[derive(Clone, Default)]
-struct SpanIdRecorder(Arc<Mutex<Vec<Option<String>>>>);
+struct SpanFieldRecorder(Arc<Mutex<Vec<Option<Fields>>>>);
 
-struct IdVisitor(Option<String>);
+struct FieldVisitor(Fields);
 
-impl tracing::field::Visit for IdVisitor {
+impl tracing::field::Visit for FieldVisitor {
     fn record_str(&mut self, field: &tracing::field::Field, value: &str) {
-        if field.name() == "request_id" {
-            self.0 = Some(value.to_owned());
-        }
+        self.0.insert(field.name().to_owned(), value.to_owned());
     }
 
     fn record_debug(&mut self, field: &tracing::field::Field, value: &dyn std::fmt::Debug) {
-        if field.name() == "request_id" {
-            self.0 = Some(format!("{value:?}"));
-        }
+        self.0.insert(field.name().to_owned(), format!("{value:?}"));
     }
 }
 
-struct RequestIdOfSpan(String);
+struct FieldsOfSpan(Fields);
 
-impl<S> Layer<S> for SpanIdRecorder
+impl<S> Layer<S> for SpanFieldRecorder
 where
     S: tracing::Subscriber + for<'a> tracing_subscriber::registry::LookupSpan<'a>,
 {
@@ -43,27 +44,29 @@ where
         id: &tracing::span::Id,
         ctx: tracing_subscriber::layer::Context<'_, S>,
     ) {
-        let mut visitor = IdVisitor(None);
+        let mut visitor = FieldVisitor(Fields::new());
         attrs.record(&mut visitor);
-        if let (Some(value), Some(span)) = (visitor.0, ctx.span(id)) {
-            span.extensions_mut().insert(RequestIdOfSpan(value));
+        if let Some(span) = ctx.span(id) {
+            span.extensions_mut().insert(FieldsOfSpan(visitor.0));
         }
     }
 
-    fn on_event(&self, _event: &tracing::Event<'_>, ctx: tracing_subscriber::layer::Context<'_, S>) {
-        let id = ctx.event_scope(_event).and_then(|mut scope| {
-            scope.find_map(|span| span.extensions().get::<RequestIdOfSpan>().map(|id| id.0.clone()))
+    fn on_event(&self, event: &tracing::Event<'_>, ctx: tracing_subscriber::layer::Context<'_, S>) {
+        let fields = ctx.event_scope(event).and_then(|mut scope| {
+            scope.find_map(|span| {
+                span.extensions()
+                    .get::<FieldsOfSpan>()
+                    .map(|fields| fields.0.clone())
+            })
         });
-        self.0.lock().unwrap().push(id);
+        self.0.lock().unwrap().push(fields);
     }
 }
 
-#[tokio::test]
-async fn handler_events_carry_the_request_id() {
-    let recorder = SpanIdRecorder::default();
+async fn serve(request: Request<()>) -> Vec<Option<Fields>> {
+    let recorder = SpanFieldRecorder::default();
     let subscriber = tracing_subscriber::registry().with(recorder.clone());
     let _default = tracing::subscriber::set_default(subscriber);
-
     let service = ServiceBuilder::new()
         .layer(RequestIdLayer::new())
         .service(service_fn(|_: Request<()>| async {
@@ -71,11 +74,37 @@ async fn handler_events_carry_the_request_id() {
             Ok::<_, Infallible>(Response::new(()))
         }));
     tracing::info!("outside any request");
+    service.oneshot(request).await.unwrap();
+    let recorded = recorder.0.lock().unwrap().clone();
+    recorded
+}
+
+#[tokio::test]
+async fn handler_events_carry_the_request_id() {
     let request = Request::get("/")
         .header("x-request-id", "req-7")
         .body(())
         .unwrap();
-    let response = service.oneshot(request).await.unwrap();
-    assert_eq!(response.headers()["x-request-id"], "req-7");
-    assert_eq!(*recorder.0.lock().unwrap(), vec![None, Some("req-7".to_owned())]);
+    let recorded = serve(request).await;
+    let expected = Fields::from([(REQUEST_ID_FIELD.to_owned(), "req-7".to_owned())]);
+    assert_eq!(recorded, vec![None, Some(expected)]);
+}
+
+#[tokio::test]
+async fn handler_events_carry_the_trace_of_a_traced_request() {
+    let trace = TraceContext::new_root(true);
+    let mut request = Request::get("/")
+        .header("x-request-id", "req-8")
+        .body(())
+        .unwrap();
+    request.extensions_mut().insert(trace.clone());
+    let recorded = serve(request).await;
+    let fields = recorded[1]
+        .as_ref()
+        .expect("the handler's event is in the request span");
+    assert_eq!(fields[REQUEST_ID_FIELD], "req-8");
+    assert_eq!(fields[TRACE_ID_FIELD], trace.trace_id().to_string());
+    assert_eq!(fields[SPAN_ID_FIELD], trace.span_id().to_string());
+    assert_eq!(fields[TRACE_ID_FIELD].len(), 32);
+    assert_eq!(fields[SPAN_ID_FIELD].len(), 16);
 }

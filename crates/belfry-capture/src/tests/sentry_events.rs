@@ -273,3 +273,88 @@ async fn a_panic_in_spawned_work_is_attributed_to_the_request() {
         .collect();
     assert_eq!(crumbs, ["background work started"]);
 }
+
+/// The app behind belfry's trace-context layer, as the facade stacks it (outermost).
+fn traced_app() -> Router {
+    app(CaptureLayer::new()).layer(belfry_trace_context::TraceContextLayer::new())
+}
+
+async fn get_traced(app: Router, uri: &str, traceparent: &str) -> Answer {
+    let request = Request::get(uri)
+        .header("traceparent", traceparent)
+        .header("host", "api.example.com")
+        .body(Body::empty())
+        .unwrap();
+    collect(app.oneshot(request).await.unwrap()).await
+}
+
+const CALLER_TRACE: &str = "4bf92f3577b34da6a3ce929d0e0e4736";
+const CALLER_SPAN: &str = "00f067aa0ba902b7";
+
+#[tokio::test]
+async fn an_unsampled_request_s_event_is_in_the_caller_s_trace() {
+    setup();
+    let envelopes = with_sentry(ClientOptions::default(), async {
+        let answer = get_traced(
+            traced_app(),
+            "/panic",
+            &format!("00-{CALLER_TRACE}-{CALLER_SPAN}-00"),
+        )
+        .await;
+        assert_eq!(answer.status, StatusCode::INTERNAL_SERVER_ERROR);
+        assert_eq!(answer.json()["trace_id"], CALLER_TRACE);
+    })
+    .await;
+    assert!(transactions(&envelopes).is_empty(), "not sampled: no transaction");
+    let events = events(&envelopes);
+    assert_eq!(events.len(), 1, "{events:#?}");
+    let Some(Context::Trace(trace)) = events[0].contexts.get("trace") else {
+        panic!("no trace context: {:#?}", events[0].contexts);
+    };
+    assert_eq!(trace.trace_id.to_string(), CALLER_TRACE);
+    assert_eq!(
+        trace.parent_span_id.map(|id| id.to_string()).as_deref(),
+        Some(CALLER_SPAN)
+    );
+    assert_ne!(trace.span_id.to_string(), CALLER_SPAN);
+}
+
+#[tokio::test]
+async fn a_sampled_request_continues_the_caller_s_trace_in_its_transaction() {
+    setup();
+    // The rate does not decide for a continued trace: the caller's sampled flag does.
+    let options = ClientOptions::default().traces_sample_rate(0.000_001);
+    let envelopes = with_sentry(options, async {
+        let answer = get_traced(
+            traced_app(),
+            "/panic",
+            &format!("00-{CALLER_TRACE}-{CALLER_SPAN}-01"),
+        )
+        .await;
+        assert_eq!(answer.status, StatusCode::INTERNAL_SERVER_ERROR);
+    })
+    .await;
+    let transactions = transactions(&envelopes);
+    assert_eq!(transactions.len(), 1, "{envelopes:#?}");
+    let Some(Context::Trace(transaction_trace)) = transactions[0].contexts.get("trace") else {
+        panic!("no trace context on the transaction");
+    };
+    assert_eq!(transaction_trace.trace_id.to_string(), CALLER_TRACE);
+    assert_eq!(
+        transaction_trace
+            .parent_span_id
+            .map(|id| id.to_string())
+            .as_deref(),
+        Some(CALLER_SPAN)
+    );
+    let events = events(&envelopes);
+    assert_eq!(events.len(), 1);
+    let Some(Context::Trace(event_trace)) = events[0].contexts.get("trace") else {
+        panic!("no trace context on the event");
+    };
+    assert_eq!(event_trace.trace_id, transaction_trace.trace_id);
+    assert_eq!(
+        event_trace.span_id, transaction_trace.span_id,
+        "the event belongs to the transaction"
+    );
+}
