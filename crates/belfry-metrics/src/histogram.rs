@@ -5,11 +5,12 @@ use std::{
     fmt,
     sync::{
         atomic::{AtomicU64, Ordering},
-        Arc,
+        Arc, OnceLock,
     },
     time::Duration,
 };
 
+use crate::exemplar::{ExemplarSample, ExemplarSlot};
 use prometheus_client::{
     encoding::{EncodeMetric, MetricEncoder, NoLabelSet},
     metrics::{MetricType, TypedMetric},
@@ -52,6 +53,8 @@ struct Counters {
     counts: Box<[AtomicU64]>,
     /// Sum of the observations, as `f64::to_bits`.
     sum_bits: AtomicU64,
+    /// The last exemplar of each bucket, allocated by the first observation that has one.
+    exemplars: OnceLock<Box<[ExemplarSlot]>>,
 }
 
 impl AtomicHistogram {
@@ -79,6 +82,7 @@ impl AtomicHistogram {
                 bounds,
                 counts,
                 sum_bits: AtomicU64::new(0f64.to_bits()),
+                exemplars: OnceLock::new(),
             }),
         }
     }
@@ -95,8 +99,28 @@ impl AtomicHistogram {
     /// ```
     #[inline]
     pub fn observe(&self, value: f64) {
+        self.observe_in_bucket(value);
+    }
+
+    /// Records one observation carrying the trace id of a sampled request as its bucket's
+    /// exemplar (the last one wins), written after the bucket line in OpenMetrics scrapes.
+    #[inline]
+    pub(crate) fn observe_with_exemplar(&self, value: f64, trace_id: &[u8; 16]) {
+        if let Some(bucket) = self.observe_in_bucket(value) {
+            let slots = self.inner.exemplars.get_or_init(|| {
+                (0..self.inner.counts.len())
+                    .map(|_| ExemplarSlot::default())
+                    .collect()
+            });
+            slots[bucket].store(trace_id, value);
+        }
+    }
+
+    /// [`observe`](Self::observe), returning the bucket index (none for `NaN`).
+    #[inline]
+    fn observe_in_bucket(&self, value: f64) -> Option<usize> {
         if value.is_nan() {
-            return;
+            return None;
         }
         let counters = &*self.inner;
         let bucket = counters.bounds.partition_point(|bound| *bound < value);
@@ -112,6 +136,21 @@ impl AtomicHistogram {
                 Err(actual) => current = actual,
             }
         }
+        Some(bucket)
+    }
+
+    /// The exemplar of each bucket, `+Inf` last; empty if no observation ever carried one.
+    pub(crate) fn exemplars(&self) -> Vec<Option<ExemplarSample>> {
+        self.inner
+            .exemplars
+            .get()
+            .map(|slots| slots.iter().map(ExemplarSlot::load).collect())
+            .unwrap_or_default()
+    }
+
+    /// Number of buckets, `+Inf` included.
+    pub(crate) fn bucket_count(&self) -> usize {
+        self.inner.counts.len()
     }
 
     /// Records a duration, in seconds.
@@ -259,6 +298,24 @@ mod tests {
              latency_seconds_bucket{le=\"+Inf\"} 2\n\
              # EOF\n"
         );
+    }
+
+    #[test]
+    fn exemplars_land_in_the_observed_bucket_and_the_last_wins() {
+        let histogram = AtomicHistogram::new([0.5, 1.0]);
+        histogram.observe(0.2);
+        assert!(histogram.exemplars().is_empty());
+        histogram.observe_with_exemplar(0.75, &[1; 16]);
+        histogram.observe_with_exemplar(0.8, &[2; 16]);
+        histogram.observe_with_exemplar(f64::NAN, &[3; 16]);
+        histogram.observe(0.9);
+        let exemplars = histogram.exemplars();
+        assert_eq!(exemplars.len(), 3);
+        assert_eq!(exemplars[0], None);
+        let second = exemplars[1].unwrap();
+        assert_eq!((second.trace_id, second.value), ([2; 16], 0.8));
+        assert_eq!(exemplars[2], None);
+        assert_eq!(histogram.count(), 4);
     }
 
     #[test]

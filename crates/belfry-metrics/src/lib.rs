@@ -53,6 +53,7 @@
 //! |---|---|---|
 //! | [`http_server_request_duration_seconds`](HTTP_SERVER_REQUEST_DURATION) | histogram, [`HTTP_DURATION_BUCKETS`] | [`http_request_method`](HTTP_REQUEST_METHOD), [`http_route`](HTTP_ROUTE), [`http_response_status_code`](HTTP_RESPONSE_STATUS_CODE) |
 //! | [`http_server_active_requests`](HTTP_SERVER_ACTIVE_REQUESTS) | gauge | `http_request_method` |
+//! | [`http_client_request_duration_seconds`](HTTP_CLIENT_REQUEST_DURATION) | histogram, [`HTTP_DURATION_BUCKETS`], recorded with [`Metrics::http_client`] | `http_request_method`, [`server_address`](SERVER_ADDRESS), `http_response_status_code`, [`error_type`](ERROR_TYPE) |
 //! | [`process_cpu_seconds_total`](PROCESS_CPU_SECONDS), [`process_resident_memory_bytes`](PROCESS_RESIDENT_MEMORY), [`process_virtual_memory_bytes`](PROCESS_VIRTUAL_MEMORY), [`process_open_fds`](PROCESS_OPEN_FDS), [`process_max_fds`](PROCESS_MAX_FDS), [`process_start_time_seconds`](PROCESS_START_TIME) | counter / gauges, Linux only, read from `/proc/self` at scrape time | — |
 //! | [`belfry_health_check_status`](HEALTH_CHECK_STATUS) (1 pass, 0.5 warn, 0 fail), [`belfry_health_check_duration_seconds`](HEALTH_CHECK_DURATION) | gauges, once [`Metrics::register_health_checks`] is called | [`check`](HEALTH_CHECK_LABEL) |
 //!
@@ -60,6 +61,41 @@
 //! spells them. A request lasts from the call into the service to the end of its response body,
 //! so streamed responses are timed in full; a body or future dropped early (client gone) ends the
 //! request there.
+//!
+//! # Exemplars
+//!
+//! A request whose [`TraceContext`](belfry_trace_context::TraceContext) (in the request
+//! extensions, put there by belfry's trace-context layer) is sampled leaves its trace id as the
+//! OpenMetrics exemplar of the duration bucket it falls in: one per bucket and series, the last
+//! sampled request wins. OpenMetrics scrapes and [`Metrics::render`] write them after the bucket
+//! lines (`… 3 # {trace_id="4bf9…"} 0.042 1733052000.123`, label [`EXEMPLAR_TRACE_ID_LABEL`]);
+//! the Prometheus text format has none.
+//!
+//! ```
+//! use belfry_metrics::Metrics;
+//! use belfry_trace_context::TraceContext;
+//! use http::{Request, Response};
+//! use std::convert::Infallible;
+//! use tower::{service_fn, Layer, ServiceExt};
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() {
+//! let metrics = Metrics::new();
+//! let service = metrics.layer().layer(service_fn(|_: Request<()>| async {
+//!     Ok::<_, Infallible>(Response::new(String::new()))
+//! }));
+//! let sampled = TraceContext::new_root(true);
+//! let request = Request::get("/").extension(sampled.clone()).body(()).unwrap();
+//! drop(service.clone().oneshot(request).await.unwrap());
+//! let unsampled = TraceContext::new_root(false);
+//! let request = Request::get("/").extension(unsampled.clone()).body(()).unwrap();
+//! drop(service.oneshot(request).await.unwrap());
+//!
+//! let text = metrics.render();
+//! assert!(text.contains(&format!(r#" # {{trace_id="{}"}} "#, sampled.trace_id())));
+//! assert!(!text.contains(&unsampled.trace_id().to_string()));
+//! # }
+//! ```
 //!
 //! # Bounded cardinality
 //!
@@ -71,6 +107,9 @@
 //! - `http_request_method` is one of the nine standard methods or `_OTHER` ([`OTHER_METHOD`]).
 //! - `http_response_status_code` is the numeric code, or `""` ([`NO_RESPONSE_STATUS`]) when the
 //!   request ended without a response.
+//! - On the client histogram, `server_address` keeps the first [`MAX_SERVER_ADDRESSES`] hosts
+//!   (then [`OTHER_SERVER_ADDRESS`]) and `error_type` the first [`MAX_ERROR_TYPES`] values (then
+//!   [`OTHER_ERROR_TYPE`]); see [`HttpClientMetrics`].
 //!
 //! # Cost per request
 //!
@@ -81,12 +120,15 @@
 //!    names); the in-flight gauge of that method, a fixed array of atomics, gets one `fetch_add`.
 //!    axum's `Router::layer` applies the layer to each route separately, so each service instance
 //!    caches the series of the route it serves: finding them is one comparison of the
-//!    `MatchedPath` string with the cached template, and an `Arc` clone. `Instant::now()`.
+//!    `MatchedPath` string with the cached template, and an `Arc` clone. The request's
+//!    `TraceContext` is looked up in the extensions; if it is sampled, its trace id is copied
+//!    for the exemplar. `Instant::now()`.
 //! 2. Response: the status is stamped on the in-flight request, which moves into the body.
 //! 3. End or drop of the body: the route's (method, status) slots are scanned (a few atomic loads
 //!    in an append-only array, no hashing), then [`AtomicHistogram::observe`]: a binary search over
-//!    14 bounds, one `fetch_add` on the bucket, one compare-and-swap on the sum; one `fetch_sub` on
-//!    the gauge; the `Arc` is released.
+//!    14 bounds, one `fetch_add` on the bucket, one compare-and-swap on the sum (a sampled
+//!    request also writes its exemplar: a sequence-locked slot, no waiting, one clock read);
+//!    one `fetch_sub` on the gauge; the `Arc` is released.
 //!
 //! That is about five uncontended atomic read-modify-writes and one clock read per request, on
 //! top of what the inner service costs. Allocation and locks happen only the first time: a new
@@ -117,8 +159,10 @@
 #![deny(missing_docs)]
 
 mod endpoint;
+mod exemplar;
 mod health;
 mod histogram;
+mod http_client;
 mod http_metrics;
 mod metrics;
 mod names;
@@ -127,6 +171,7 @@ mod process;
 
 pub use health::{HealthCheckSample, HealthCheckStatus};
 pub use histogram::AtomicHistogram;
+pub use http_client::HttpClientMetrics;
 pub use http_metrics::{HttpMetrics, HttpMetricsLayer, MetricsBody, ResponseFuture};
 pub use metrics::Metrics;
 pub use names::*;

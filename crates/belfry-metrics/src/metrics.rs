@@ -8,10 +8,21 @@ use std::{
 use prometheus_client::{collector::Collector, encoding::text, registry::Metric, registry::Registry};
 
 use crate::{
+    exemplar::{insert_exemplars, ScrapeExemplars},
     health::{HealthCheckCollector, HealthCheckSample},
+    http_client::{ClientSeries, HttpClientCollector},
     http_metrics::{HttpServerCollector, HttpServerMetrics},
-    HttpMetricsLayer,
+    HttpClientMetrics, HttpMetricsLayer, HTTP_SERVER_REQUEST_DURATION,
 };
+
+/// Whether a rendering carries the exemplars of [`HTTP_SERVER_REQUEST_DURATION`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Exemplars {
+    /// OpenMetrics scrapes.
+    Include,
+    /// The Prometheus text format, which has none.
+    Omit,
+}
 
 /// The application's metrics: a prometheus-client [`Registry`] holding the HTTP RED metrics, the
 /// process metrics (Linux) and whatever the application registers.
@@ -38,6 +49,7 @@ pub struct Metrics {
 struct Shared {
     registry: RwLock<Registry>,
     http: Arc<HttpServerMetrics>,
+    http_client: Arc<ClientSeries>,
 }
 
 impl Metrics {
@@ -52,12 +64,15 @@ impl Metrics {
         let http = Arc::new(HttpServerMetrics::new());
         let mut registry = Registry::default();
         registry.register_collector(Box::new(HttpServerCollector(Arc::clone(&http))));
+        let http_client = Arc::new(ClientSeries::new());
+        registry.register_collector(Box::new(HttpClientCollector(Arc::clone(&http_client))));
         #[cfg(target_os = "linux")]
         registry.register_collector(Box::new(crate::process::ProcessCollector));
         Self {
             shared: Arc::new(Shared {
                 registry: RwLock::new(registry),
                 http,
+                http_client,
             }),
         }
     }
@@ -73,6 +88,25 @@ impl Metrics {
     /// ```
     pub fn layer(&self) -> HttpMetricsLayer {
         HttpMetricsLayer::new(self)
+    }
+
+    /// The recorder of outgoing HTTP calls, exported as
+    /// [`HTTP_CLIENT_REQUEST_DURATION`](crate::HTTP_CLIENT_REQUEST_DURATION) in this registry.
+    /// Every call returns a handle to the same series.
+    ///
+    /// ```
+    /// use belfry_metrics::Metrics;
+    /// use http::{Method, StatusCode};
+    /// use std::time::Duration;
+    ///
+    /// let metrics = Metrics::new();
+    /// let client = metrics.http_client();
+    /// client.record(&Method::GET, "upstream", Some(StatusCode::OK), None, Duration::from_millis(3));
+    /// metrics.http_client().record(&Method::GET, "upstream", Some(StatusCode::OK), None, Duration::from_millis(4));
+    /// assert!(metrics.render().contains(r#"server_address="upstream",http_response_status_code="200",error_type=""} 2"#));
+    /// ```
+    pub fn http_client(&self) -> HttpClientMetrics {
+        HttpClientMetrics::new(Arc::clone(&self.shared.http_client))
     }
 
     /// Registers an application metric and returns it, ready to record. prometheus-client metrics
@@ -203,19 +237,26 @@ impl Metrics {
     /// assert!(text.ends_with("# EOF\n"));
     /// ```
     pub fn render(&self) -> String {
-        self.try_render().unwrap_or_else(|_| String::from("# EOF\n"))
+        self.try_render(Exemplars::Include)
+            .unwrap_or_else(|_| String::from("# EOF\n"))
     }
 
     /// [`render`](Self::render), reporting a failing collector instead of hiding it.
-    pub(crate) fn try_render(&self) -> Result<String, fmt::Error> {
+    pub(crate) fn try_render(&self, exemplars: Exemplars) -> Result<String, fmt::Error> {
         let mut text = String::with_capacity(8 * 1024);
         let registry = self
             .shared
             .registry
             .read()
             .unwrap_or_else(PoisonError::into_inner);
+        if exemplars == Exemplars::Omit {
+            text::encode(&mut text, &registry)?;
+            return Ok(text);
+        }
+        let scrape = ScrapeExemplars::start();
         text::encode(&mut text, &registry)?;
-        Ok(text)
+        let exemplars = scrape.finish();
+        Ok(insert_exemplars(text, HTTP_SERVER_REQUEST_DURATION, &exemplars))
     }
 
     pub(crate) fn http(&self) -> &Arc<HttpServerMetrics> {

@@ -78,6 +78,76 @@ pub const HTTP_DURATION_BUCKETS: [f64; 14] = [
     0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0, 7.5, 10.0,
 ];
 
+/// Label of the exemplars of [`HTTP_SERVER_REQUEST_DURATION`]: the trace id (32 lowercase hex) of
+/// a sampled request, in OpenMetrics scrapes only.
+///
+/// ```
+/// assert_eq!(belfry_metrics::EXEMPLAR_TRACE_ID_LABEL, "trace_id");
+/// ```
+pub const EXEMPLAR_TRACE_ID_LABEL: &str = "trace_id";
+
+/// Histogram of outgoing HTTP request durations in seconds, recorded with
+/// [`HttpClientMetrics::record`](crate::HttpClientMetrics::record) (OpenTelemetry
+/// `http.client.request.duration`).
+///
+/// ```
+/// assert_eq!(belfry_metrics::HTTP_CLIENT_REQUEST_DURATION, "http_client_request_duration_seconds");
+/// ```
+pub const HTTP_CLIENT_REQUEST_DURATION: &str = "http_client_request_duration_seconds";
+
+/// Label holding the host an outgoing request went to (OpenTelemetry `server.address`): at most
+/// [`MAX_SERVER_ADDRESSES`] distinct values, then [`OTHER_SERVER_ADDRESS`].
+///
+/// ```
+/// assert_eq!(belfry_metrics::SERVER_ADDRESS, "server_address");
+/// ```
+pub const SERVER_ADDRESS: &str = "server_address";
+
+/// Distinct [`SERVER_ADDRESS`] values kept per [`Metrics`](crate::Metrics); the first ones seen
+/// win.
+///
+/// ```
+/// assert_eq!(belfry_metrics::MAX_SERVER_ADDRESSES, 64);
+/// ```
+pub const MAX_SERVER_ADDRESSES: usize = 64;
+
+/// Value of [`SERVER_ADDRESS`] for every address beyond the first [`MAX_SERVER_ADDRESSES`].
+///
+/// ```
+/// assert_eq!(belfry_metrics::OTHER_SERVER_ADDRESS, "_OTHER");
+/// ```
+pub const OTHER_SERVER_ADDRESS: &str = "_OTHER";
+
+/// Label saying why an outgoing request failed (OpenTelemetry `error.type`), such as `timeout`
+/// or `connect`; [`NO_ERROR_TYPE`] when it did not. At most [`MAX_ERROR_TYPES`] distinct values,
+/// then [`OTHER_ERROR_TYPE`].
+///
+/// ```
+/// assert_eq!(belfry_metrics::ERROR_TYPE, "error_type");
+/// ```
+pub const ERROR_TYPE: &str = "error_type";
+
+/// Value of [`ERROR_TYPE`] for requests that got a response and did not fail.
+///
+/// ```
+/// assert_eq!(belfry_metrics::NO_ERROR_TYPE, "");
+/// ```
+pub const NO_ERROR_TYPE: &str = "";
+
+/// Distinct [`ERROR_TYPE`] values kept per [`Metrics`](crate::Metrics); the first ones seen win.
+///
+/// ```
+/// assert_eq!(belfry_metrics::MAX_ERROR_TYPES, 16);
+/// ```
+pub const MAX_ERROR_TYPES: usize = 16;
+
+/// Value of [`ERROR_TYPE`] for every error type beyond the first [`MAX_ERROR_TYPES`].
+///
+/// ```
+/// assert_eq!(belfry_metrics::OTHER_ERROR_TYPE, "_OTHER");
+/// ```
+pub const OTHER_ERROR_TYPE: &str = "_OTHER";
+
 /// Resident set size in bytes.
 ///
 /// ```

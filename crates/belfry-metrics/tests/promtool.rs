@@ -1,5 +1,6 @@
 //! The `/metrics` endpoint end to end: both formats, and the text one (what `curl` gets) passes
-//! `promtool check metrics` (parse and lint). promtool is required: without it that test fails
+//! `promtool check metrics` (parse and lint); the OpenMetrics one, exemplars included, passes
+//! Prometheus' own OpenMetrics parser (`promtool tsdb create-blocks-from openmetrics`). promtool is required: without it that test fails
 //! and says to run `bash scripts/install-test-tools.sh` (Debian: `apt-get install prometheus`).
 
 use std::{
@@ -13,7 +14,9 @@ use belfry_metrics::{
     HealthCheckSample, HealthCheckStatus, Metrics, METRICS_PATH, OPENMETRICS_CONTENT_TYPE,
     PROMETHEUS_TEXT_CONTENT_TYPE,
 };
+use belfry_trace_context::TraceContext;
 use http::Request;
+use http::{Method, StatusCode};
 use http_body_util::BodyExt;
 use prometheus_client::metrics::{counter::Counter, family::Family};
 use tower::ServiceExt;
@@ -44,14 +47,28 @@ async fn scrapes(accepts: &[Option<&str>]) -> Vec<(String, String)> {
             .route("/users/{id}", get(|| async { "user" }))
             .layer(metrics.layer()),
     );
-    for path in ["/users/1", "/users/2", "/missing"] {
-        let response = app
-            .clone()
-            .oneshot(Request::get(path).body(Body::empty()).unwrap())
-            .await
-            .unwrap();
+    // Sampled requests leave exemplars; an unsampled one does not.
+    let traces = [true, false, true].map(TraceContext::new_root);
+    for (path, trace) in ["/users/1", "/users/2", "/missing"].into_iter().zip(traces) {
+        let request = Request::get(path).extension(trace).body(Body::empty()).unwrap();
+        let response = app.clone().oneshot(request).await.unwrap();
         response.into_body().collect().await.unwrap();
     }
+    let client = metrics.http_client();
+    client.record(
+        &Method::GET,
+        "inventory",
+        Some(StatusCode::OK),
+        None,
+        Duration::from_millis(7),
+    );
+    client.record(
+        &Method::POST,
+        "inventory",
+        None,
+        Some("timeout"),
+        Duration::from_secs(3),
+    );
     let mut scrapes = Vec::new();
     for accept in accepts {
         let mut request = Request::get(METRICS_PATH);
@@ -70,7 +87,8 @@ async fn scrapes(accepts: &[Option<&str>]) -> Vec<(String, String)> {
     scrapes
 }
 
-/// Sample lines, with process values (which move between scrapes) cut off.
+/// Sample lines, with process values (which move between scrapes) and exemplars (which only
+/// OpenMetrics has) cut off.
 fn samples(body: &str) -> Vec<&str> {
     let lines = body.lines().filter(|line| !line.starts_with('#'));
     lines
@@ -78,10 +96,76 @@ fn samples(body: &str) -> Vec<&str> {
             if line.starts_with("process_") {
                 line.split(' ').next().unwrap()
             } else {
-                line
+                line.split_once(" # {").map_or(line, |(sample, _)| sample)
             }
         })
         .collect()
+}
+
+/// Runs promtool with `args`, feeding it `stdin`; fails the test, saying how to install it,
+/// when promtool is missing. Returns (success, stdout + stderr).
+fn promtool(args: &[&str], stdin: &str) -> (bool, String) {
+    let child = Command::new("promtool")
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn();
+    let mut child = child.unwrap_or_else(|error| {
+        panic!(
+            "promtool not found on PATH ({error}): run `bash scripts/install-test-tools.sh` \
+             (Debian: apt-get install prometheus)"
+        )
+    });
+    child.stdin.take().unwrap().write_all(stdin.as_bytes()).unwrap();
+    let output = child.wait_with_output().unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    (output.status.success(), text)
+}
+
+/// `promtool tsdb create-blocks-from openmetrics` imports only samples with a timestamp: this
+/// adds one after each sample's value (before its exemplar), changing nothing else.
+fn with_sample_timestamps(openmetrics: &str) -> String {
+    let mut stamped = String::new();
+    for line in openmetrics.lines() {
+        if line.starts_with('#') {
+            stamped.push_str(line);
+        } else {
+            // The value follows the label set, whose values may hold spaces and ` # `.
+            let mut labels_end = 0;
+            if line
+                .find(['{', ' '])
+                .is_some_and(|at| line.as_bytes()[at] == b'{')
+            {
+                let (mut quoted, mut escaped) = (false, false);
+                for (at, byte) in line.bytes().enumerate() {
+                    match byte {
+                        _ if escaped => escaped = false,
+                        b'\\' if quoted => escaped = true,
+                        b'"' => quoted = !quoted,
+                        b'}' if !quoted => {
+                            labels_end = at + 1;
+                            break;
+                        }
+                        _ => {}
+                    }
+                }
+            }
+            let value_start = labels_end + line[labels_end..].find(' ').unwrap() + 1;
+            let value_end = line[value_start..]
+                .find(' ')
+                .map_or(line.len(), |at| value_start + at);
+            stamped.push_str(&line[..value_end]);
+            stamped.push_str(" 1700000000");
+            stamped.push_str(&line[value_end..]);
+        }
+        stamped.push('\n');
+    }
+    stamped
 }
 
 #[tokio::test]
@@ -104,24 +188,48 @@ async fn both_formats_carry_the_same_samples_and_end_with_eof() {
 #[tokio::test]
 async fn promtool_accepts_the_exposition() {
     let (_, text) = scrapes(&[None]).await.remove(0);
-    let child = Command::new("promtool")
-        .args(["check", "metrics"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn();
-    let mut child = child.unwrap_or_else(|error| {
-        panic!(
-            "promtool not found on PATH ({error}): run `bash scripts/install-test-tools.sh` \
-             (Debian: apt-get install prometheus)"
-        )
-    });
-    child.stdin.take().unwrap().write_all(text.as_bytes()).unwrap();
-    let output = child.wait_with_output().unwrap();
-    assert!(
-        output.status.success() && output.stdout.is_empty() && output.stderr.is_empty(),
-        "promtool: {}{}\n{text}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr),
+    let (success, output) = promtool(&["check", "metrics"], &text);
+    assert!(success && output.is_empty(), "promtool: {output}\n{text}");
+}
+
+#[tokio::test]
+async fn prometheus_parses_the_openmetrics_exposition_and_its_exemplars() {
+    let (_, openmetrics) = scrapes(&[Some(PROMETHEUS_ACCEPT)]).await.remove(0);
+    assert_eq!(openmetrics.matches(" # {trace_id=\"").count(), 2, "{openmetrics}");
+    assert!(openmetrics.contains("http_client_request_duration_seconds_count{"));
+    let stamped = with_sample_timestamps(&openmetrics);
+    let dir = std::env::temp_dir().join(format!("belfry-openmetrics-{}", std::process::id()));
+    let input = dir.with_extension("txt");
+    std::fs::write(&input, &stamped).unwrap();
+    let (success, output) = promtool(
+        &[
+            "tsdb",
+            "create-blocks-from",
+            "openmetrics",
+            input.to_str().unwrap(),
+            dir.to_str().unwrap(),
+        ],
+        "",
     );
+    let _ = std::fs::remove_file(&input);
+    let _ = std::fs::remove_dir_all(&dir);
+    assert!(success, "promtool: {output}\n{stamped}");
+
+    // The same parser rejects a damaged exemplar, so the check above means something.
+    let damaged = stamped.replacen("{trace_id=\"", "{trace_id=", 1);
+    let input = dir.with_extension("damaged.txt");
+    std::fs::write(&input, &damaged).unwrap();
+    let (success, _) = promtool(
+        &[
+            "tsdb",
+            "create-blocks-from",
+            "openmetrics",
+            input.to_str().unwrap(),
+            dir.to_str().unwrap(),
+        ],
+        "",
+    );
+    let _ = std::fs::remove_file(&input);
+    let _ = std::fs::remove_dir_all(&dir);
+    assert!(!success);
 }

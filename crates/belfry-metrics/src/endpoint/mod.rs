@@ -11,7 +11,9 @@ use axum::{
 use http::{header::CONTENT_TYPE, HeaderMap, HeaderValue, StatusCode};
 
 use self::{negotiate::Format, prometheus_text::to_prometheus_text};
-use crate::{Metrics, METRICS_PATH, OPENMETRICS_CONTENT_TYPE, PROMETHEUS_TEXT_CONTENT_TYPE};
+use crate::{
+    metrics::Exemplars, Metrics, METRICS_PATH, OPENMETRICS_CONTENT_TYPE, PROMETHEUS_TEXT_CONTENT_TYPE,
+};
 
 impl Metrics {
     /// A router serving `GET` [`METRICS_PATH`]: the [`render`](Self::render)ed exposition as
@@ -63,7 +65,11 @@ impl Metrics {
 
 /// The scrape response.
 fn exposition(metrics: &Metrics, format: Format) -> Response {
-    let Ok(openmetrics) = metrics.try_render() else {
+    let exemplars = match format {
+        Format::OpenMetrics => Exemplars::Include,
+        Format::PrometheusText => Exemplars::Omit,
+    };
+    let Ok(openmetrics) = metrics.try_render(exemplars) else {
         return (StatusCode::INTERNAL_SERVER_ERROR, "a metrics collector failed\n").into_response();
     };
     let (content_type, body) = match format {
@@ -76,11 +82,124 @@ fn exposition(metrics: &Metrics, format: Format) -> Response {
 #[cfg(test)]
 mod tests {
     use axum::{body::Body, routing::get, Router};
+    use belfry_trace_context::TraceContext;
     use http::Request;
     use http_body_util::BodyExt;
     use tower::ServiceExt;
 
-    use crate::Metrics;
+    use crate::{Metrics, HTTP_DURATION_BUCKETS, HTTP_SERVER_REQUEST_DURATION};
+
+    /// `(content type, body)` of a scrape with this `Accept` header.
+    async fn scrape(app: &Router, accept: Option<&str>) -> String {
+        let mut request = Request::get("/metrics");
+        if let Some(accept) = accept {
+            request = request.header("accept", accept);
+        }
+        let response = app
+            .clone()
+            .oneshot(request.body(Body::empty()).unwrap())
+            .await
+            .unwrap();
+        let body = response.into_body().collect().await.unwrap().to_bytes();
+        String::from_utf8(body.to_vec()).unwrap()
+    }
+
+    async fn send_traced(app: &Router, path: &str, trace: &TraceContext) {
+        let request = Request::get(path)
+            .extension(trace.clone())
+            .body(Body::empty())
+            .unwrap();
+        let response = app.clone().oneshot(request).await.unwrap();
+        response.into_body().collect().await.unwrap();
+    }
+
+    /// The `le` bound of a bucket line.
+    fn bucket_bound(line: &str) -> f64 {
+        let le = line.split("le=\"").nth(1).unwrap().split('"').next().unwrap();
+        if le == "+Inf" {
+            f64::INFINITY
+        } else {
+            le.parse().unwrap()
+        }
+    }
+
+    const OPENMETRICS: &str = "application/openmetrics-text;version=1.0.0";
+
+    #[tokio::test]
+    async fn sampled_requests_leave_their_trace_id_as_an_exemplar_on_their_bucket() {
+        let metrics = Metrics::new();
+        let app = metrics.router().merge(app().layer(metrics.layer()));
+        let sampled = TraceContext::new_root(true);
+        let unsampled = TraceContext::new_root(false);
+        send_traced(&app, "/users/1", &sampled).await;
+        send_traced(&app, "/users/2", &unsampled).await;
+
+        let openmetrics = scrape(&app, Some(OPENMETRICS)).await;
+        let with_exemplar: Vec<&str> = openmetrics.lines().filter(|line| line.contains(" # {")).collect();
+        assert_eq!(with_exemplar.len(), 1, "{openmetrics}");
+        let line = with_exemplar[0];
+        assert!(
+            line.starts_with(&format!("{HTTP_SERVER_REQUEST_DURATION}_bucket{{")),
+            "{line}"
+        );
+        assert!(line.contains(r#"http_route="/users/{id}""#), "{line}");
+        let (sample, exemplar) = line.split_once(" # ").unwrap();
+        let count: u64 = sample.rsplit(' ').next().unwrap().parse().unwrap();
+        assert!(count >= 1, "{line}");
+        let expected_label = format!(r#"{{trace_id="{}"}}"#, sampled.trace_id());
+        let mut parts = exemplar.split(' ');
+        assert_eq!(parts.next(), Some(expected_label.as_str()));
+        let value: f64 = parts.next().unwrap().parse().unwrap();
+        let timestamp: f64 = parts.next().unwrap().parse().unwrap();
+        assert_eq!(parts.next(), None);
+        // The exemplar sits on the first bucket whose bound holds its value.
+        let bound = bucket_bound(line);
+        assert!(value <= bound, "{line}");
+        let below = HTTP_DURATION_BUCKETS
+            .iter()
+            .copied()
+            .filter(|b| *b < bound)
+            .fold(0.0, f64::max);
+        assert!(value > below || below == 0.0, "{line}");
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs_f64();
+        assert!((now - timestamp).abs() < 60.0, "{timestamp} vs {now}");
+        assert!(!openmetrics.contains(&unsampled.trace_id().to_string()));
+
+        // The Prometheus text format has no exemplars; `render` (OpenMetrics) has them.
+        let text = scrape(&app, None).await;
+        assert!(!text.contains(" # {"), "{text}");
+        assert!(!text.contains(&sampled.trace_id().to_string()));
+        assert!(metrics.render().contains(&expected_label));
+    }
+
+    #[tokio::test]
+    async fn unsampled_requests_leave_no_exemplar_and_the_last_sampled_one_wins() {
+        let metrics = Metrics::new();
+        let app = metrics.router().merge(app().layer(metrics.layer()));
+        send_traced(&app, "/users/1", &TraceContext::new_root(false)).await;
+        send(&app, "/users/2").await; // no trace context at all
+        let openmetrics = scrape(&app, Some(OPENMETRICS)).await;
+        assert!(!openmetrics.contains(" # {"), "{openmetrics}");
+
+        let first = TraceContext::new_root(true);
+        let last = TraceContext::new_root(true);
+        send_traced(&app, "/users/3", &first).await;
+        send_traced(&app, "/users/4", &last).await;
+        let openmetrics = scrape(&app, Some(OPENMETRICS)).await;
+        // Both fast requests share the first bucket, where the later one replaced the earlier.
+        let exemplars = openmetrics.matches(" # {").count();
+        assert!(exemplars >= 1, "{openmetrics}");
+        assert!(
+            openmetrics.contains(&last.trace_id().to_string()),
+            "{openmetrics}"
+        );
+        if exemplars == 1 {
+            assert!(!openmetrics.contains(&first.trace_id().to_string()));
+        }
+    }
 
     async fn send(app: &Router, path: &str) {
         let response = app

@@ -16,17 +16,20 @@ pub(crate) struct ActiveRequest {
     method: MethodLabel,
     status: Option<StatusCode>,
     start: Instant,
+    /// Trace id of a sampled request: the observation's exemplar.
+    exemplar: Option<[u8; 16]>,
 }
 
 impl ActiveRequest {
     #[inline]
-    pub(crate) fn start(series: Arc<RouteSeries>, method: MethodLabel) -> Self {
+    pub(crate) fn start(series: Arc<RouteSeries>, method: MethodLabel, exemplar: Option<[u8; 16]>) -> Self {
         series.active().increment(method);
         Self {
             series,
             method,
             status: None,
             start: Instant::now(),
+            exemplar,
         }
     }
 
@@ -40,7 +43,8 @@ impl Drop for ActiveRequest {
     #[inline]
     fn drop(&mut self) {
         let seconds = self.start.elapsed().as_secs_f64();
-        self.series.observe(self.method, self.status, seconds);
+        self.series
+            .observe(self.method, self.status, seconds, self.exemplar.as_ref());
         self.series.active().decrement(self.method);
     }
 }

@@ -10,8 +10,8 @@ use prometheus_client::{
 
 use super::{method::MethodLabel, server::HttpServerMetrics};
 use crate::{
-    HTTP_REQUEST_METHOD, HTTP_RESPONSE_STATUS_CODE, HTTP_ROUTE, HTTP_SERVER_ACTIVE_REQUESTS,
-    HTTP_SERVER_REQUEST_DURATION, NO_RESPONSE_STATUS,
+    exemplar::ScrapeExemplars, HTTP_REQUEST_METHOD, HTTP_RESPONSE_STATUS_CODE, HTTP_ROUTE,
+    HTTP_SERVER_ACTIVE_REQUESTS, HTTP_SERVER_REQUEST_DURATION, NO_RESPONSE_STATUS,
 };
 
 /// Registered once per [`Metrics`](crate::Metrics); reads the atomics at scrape time.
@@ -32,6 +32,7 @@ impl Collector for HttpServerCollector {
                 None,
                 MetricType::Histogram,
             )?;
+            let exemplars = ScrapeExemplars::armed();
             for (route, series) in &series {
                 for one in series {
                     let labels = SeriesLabels {
@@ -40,6 +41,11 @@ impl Collector for HttpServerCollector {
                         status: one.status,
                     };
                     one.histogram.encode(family.encode_family(&labels)?)?;
+                    if exemplars {
+                        let mut buckets = one.histogram.exemplars();
+                        buckets.resize(one.histogram.bucket_count(), None);
+                        ScrapeExemplars::record(buckets);
+                    }
                 }
             }
         }

@@ -17,6 +17,7 @@ pub use body::MetricsBody;
 pub(crate) use collector::HttpServerCollector;
 pub use future::ResponseFuture;
 pub use layer::HttpMetricsLayer;
+pub(crate) use method::MethodLabel;
 pub(crate) use server::HttpServerMetrics;
 pub use service::HttpMetrics;
 

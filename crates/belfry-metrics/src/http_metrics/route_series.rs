@@ -87,9 +87,15 @@ impl RouteSeries {
 
     /// Records one request. For a (method, status) seen before on this route this is a scan of
     /// claimed slots (plain loads) and the histogram's atomics; the first time, it claims a slot
-    /// and allocates the histogram.
+    /// and allocates the histogram. `exemplar`: the trace id of a sampled request.
     #[inline]
-    pub(crate) fn observe(&self, method: MethodLabel, status: Option<StatusCode>, seconds: f64) {
+    pub(crate) fn observe(
+        &self,
+        method: MethodLabel,
+        status: Option<StatusCode>,
+        seconds: f64,
+        exemplar: Option<&[u8; 16]>,
+    ) {
         let key = SeriesKey::new(method, status);
         for slot in &self.slots {
             let mut current = slot.key.load(Ordering::Acquire);
@@ -104,21 +110,21 @@ impl RouteSeries {
             }
             if current == key.0 {
                 let histogram = slot.histogram.get_or_init(|| self.new_histogram());
-                histogram.observe(seconds);
+                observe(histogram, seconds, exemplar);
                 return;
             }
         }
-        self.observe_overflow(key, seconds);
+        self.observe_overflow(key, seconds, exemplar);
     }
 
     #[cold]
-    fn observe_overflow(&self, key: SeriesKey, seconds: f64) {
+    fn observe_overflow(&self, key: SeriesKey, seconds: f64, exemplar: Option<&[u8; 16]>) {
         let mut overflow = self.overflow.lock().unwrap_or_else(PoisonError::into_inner);
         if let Some((_, histogram)) = overflow.iter().find(|(known, _)| *known == key) {
-            histogram.observe(seconds);
+            observe(histogram, seconds, exemplar);
         } else {
             let histogram = self.new_histogram();
-            histogram.observe(seconds);
+            observe(&histogram, seconds, exemplar);
             overflow.push((key, histogram));
         }
     }
@@ -151,6 +157,15 @@ impl RouteSeries {
     }
 }
 
+/// One observation, with its exemplar if the request was sampled.
+#[inline]
+fn observe(histogram: &AtomicHistogram, seconds: f64, exemplar: Option<&[u8; 16]>) {
+    match exemplar {
+        Some(trace_id) => histogram.observe_with_exemplar(seconds, trace_id),
+        None => histogram.observe(seconds),
+    }
+}
+
 impl fmt::Debug for RouteSeries {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("RouteSeries")
@@ -177,10 +192,10 @@ mod tests {
         let route = series();
         let get = MethodLabel::of(&Method::GET);
         let post = MethodLabel::of(&Method::POST);
-        route.observe(get, Some(StatusCode::OK), 0.001);
-        route.observe(get, Some(StatusCode::OK), 0.002);
-        route.observe(post, Some(StatusCode::OK), 0.003);
-        route.observe(get, None, 0.004);
+        route.observe(get, Some(StatusCode::OK), 0.001, None);
+        route.observe(get, Some(StatusCode::OK), 0.002, None);
+        route.observe(post, Some(StatusCode::OK), 0.003, None);
+        route.observe(get, None, 0.004, None);
         let all = route.series();
         assert_eq!(all.len(), 3);
         assert_eq!(
@@ -203,7 +218,12 @@ mod tests {
         let get = MethodLabel::of(&Method::GET);
         for round in 0..2 {
             for code in 100..(100 + SLOTS as u16 + 10) {
-                route.observe(get, Some(StatusCode::from_u16(code).unwrap()), f64::from(round));
+                route.observe(
+                    get,
+                    Some(StatusCode::from_u16(code).unwrap()),
+                    f64::from(round),
+                    None,
+                );
             }
         }
         let all = route.series();
@@ -219,7 +239,7 @@ mod tests {
             for _ in 0..4 {
                 scope.spawn(|| {
                     for code in [200, 201, 404, 500] {
-                        route.observe(get, Some(StatusCode::from_u16(code).unwrap()), 0.0);
+                        route.observe(get, Some(StatusCode::from_u16(code).unwrap()), 0.0, None);
                     }
                 });
             }

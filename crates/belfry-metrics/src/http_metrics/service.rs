@@ -6,6 +6,7 @@ use std::{
 };
 
 use axum::extract::MatchedPath;
+use belfry_trace_context::TraceContext;
 use http::{Request, Response};
 use http_body::Body;
 use tower_service::Service;
@@ -50,6 +51,14 @@ impl<S> HttpMetrics<S> {
     }
 }
 
+/// The trace id of a request that is sampled, for the duration exemplar. Unsampled requests
+/// (and requests served without belfry's trace context) have none.
+#[inline]
+fn sampled_trace_id<B>(request: &Request<B>) -> Option<[u8; 16]> {
+    let trace = request.extensions().get::<TraceContext>()?;
+    trace.is_sampled().then(|| trace.trace_id().to_bytes())
+}
+
 impl<S, ReqBody, ResBody> Service<Request<ReqBody>> for HttpMetrics<S>
 where
     S: Service<Request<ReqBody>, Response = Response<ResBody>>,
@@ -66,7 +75,7 @@ where
     fn call(&mut self, request: Request<ReqBody>) -> Self::Future {
         let method = MethodLabel::of(request.method());
         let series = self.routes.series(request.extensions().get::<MatchedPath>());
-        let active = ActiveRequest::start(series, method);
+        let active = ActiveRequest::start(series, method, sampled_trace_id(&request));
         ResponseFuture::new(self.inner.call(request), active)
     }
 }
