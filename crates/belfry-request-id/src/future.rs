@@ -1,4 +1,5 @@
-//! [`ResponseFuture`]: polls the inner service inside the request span and stamps the response.
+//! [`ResponseFuture`]: polls the inner service inside the request span, with the id
+//! [current](RequestId::current), and stamps the response.
 
 use std::{
     future::Future,
@@ -6,9 +7,11 @@ use std::{
     task::{ready, Context, Poll},
 };
 
-use http::{HeaderName, HeaderValue, Response};
+use http::{HeaderName, Response};
 use pin_project_lite::pin_project;
 use tracing::Span;
+
+use crate::RequestId;
 
 pin_project! {
     /// Response future of [`SetRequestId`](crate::SetRequestId).
@@ -16,16 +19,19 @@ pin_project! {
         #[pin]
         inner: F,
         span: Span,
-        header: Option<(HeaderName, HeaderValue)>,
+        id: RequestId,
+        // Taken when the response is stamped.
+        header: Option<HeaderName>,
     }
 }
 
 impl<F> ResponseFuture<F> {
-    pub(crate) fn new(inner: F, span: Span, name: HeaderName, value: HeaderValue) -> Self {
+    pub(crate) fn new(inner: F, span: Span, name: HeaderName, id: RequestId) -> Self {
         Self {
             inner,
             span,
-            header: Some((name, value)),
+            id,
+            header: Some(name),
         }
     }
 }
@@ -39,9 +45,13 @@ where
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.project();
         let _entered = this.span.enter();
-        let mut response = ready!(this.inner.poll(cx))?;
-        if let Some((name, value)) = this.header.take() {
-            response.headers_mut().entry(name).or_insert(value);
+        let inner = this.inner;
+        let mut response = ready!(crate::current::in_scope(this.id, || inner.poll(cx)))?;
+        if let Some(name) = this.header.take() {
+            response
+                .headers_mut()
+                .entry(name)
+                .or_insert_with(|| this.id.header_value().clone());
         }
         Poll::Ready(Ok(response))
     }

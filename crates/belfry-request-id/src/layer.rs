@@ -24,7 +24,8 @@ pub const X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 ///   [`TraceContextLayer`](belfry_trace_context::TraceContextLayer), applied outside this layer),
 ///   the span also has `trace_id` and `span_id` ([`TRACE_ID_FIELD`](crate::TRACE_ID_FIELD),
 ///   [`SPAN_ID_FIELD`](crate::SPAN_ID_FIELD)), lowercase hex: every line of the request carries
-///   them too.
+///   them too; an edge service that did not trust the caller's trace also logs the caller's
+///   trace id as `trace.incoming_id`.
 ///
 /// ```
 /// use belfry_request_id::{RequestId, RequestIdLayer};

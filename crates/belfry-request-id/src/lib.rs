@@ -38,6 +38,7 @@
 //! `RequestId` for code built on it.
 #![deny(missing_docs)]
 
+mod current;
 mod extract;
 mod future;
 mod id;

@@ -55,6 +55,19 @@ where
     fn call(&mut self, mut request: Request<ReqBody>) -> Self::Future {
         let id = self.request_id(&request);
         let span = match request.extensions().get::<TraceContext>() {
+            // An edge service that started a new trace: the caller's is logged beside it.
+            Some(trace) if trace.incoming_trace_id().is_some() => {
+                let (trace_id, span_id) = (trace.trace_id().to_hex(), trace.span_id().to_hex());
+                let incoming = trace.incoming_trace_id().map(|id| id.to_hex());
+                tracing::error_span!(
+                    target: crate::REQUEST_SPAN_TARGET,
+                    "request",
+                    request_id = id.as_str(),
+                    trace_id = trace_id.as_str(),
+                    span_id = span_id.as_str(),
+                    trace.incoming_id = incoming.as_ref().map(|id| id.as_str()),
+                )
+            }
             Some(trace) => {
                 let (trace_id, span_id) = (trace.trace_id().to_hex(), trace.span_id().to_hex());
                 tracing::error_span!(
@@ -69,9 +82,8 @@ where
                 tracing::error_span!(target: crate::REQUEST_SPAN_TARGET, "request", request_id = id.as_str())
             }
         };
-        let header_value = id.header_value().clone();
-        request.extensions_mut().insert(id);
-        let future = span.in_scope(|| self.inner.call(request));
-        ResponseFuture::new(future, span, self.header_name.clone(), header_value)
+        request.extensions_mut().insert(id.clone());
+        let future = span.in_scope(|| crate::current::in_scope(&id, || self.inner.call(request)));
+        ResponseFuture::new(future, span, self.header_name.clone(), id)
     }
 }

@@ -25,7 +25,6 @@
 
 pub mod audit;
 mod config;
-mod json_lines;
 mod sentry_setup;
 mod stack;
 pub mod task;
@@ -34,6 +33,8 @@ pub mod telemetry;
 pub use belfry_capture as capture;
 pub use belfry_capture::{ErrorReport, WithErrorReport};
 pub use belfry_health as health;
+pub use belfry_log as log;
+pub use belfry_log::request;
 pub use belfry_metrics as metrics;
 pub use belfry_request_id as request_id;
 pub use belfry_request_id::RequestId;
