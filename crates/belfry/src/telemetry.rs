@@ -16,18 +16,34 @@
 //! | `BELFRY_SENTRY_MAX_TRACES_PER_SECOND` | cap on performance transactions per second (0: none) | `100` |
 //! | `BELFRY_PANIC_STACKTRACES` | send full stack traces with panic events (costly: symbolized on the panicking thread) | `false` |
 //! | `BELFRY_AUDIT_LOG` | a file for [audit events](crate::audit) (JSON lines, appended), or `stdout` | `stdout` |
+//! | `BELFRY_LOG_BLOCKING` | write log lines on the logging thread, waiting for stdout, instead of through the writer thread | `false` |
+//! | `BELFRY_LOG_QUEUE_LINES` | lines the writer thread's queue holds before INFO and below are dropped (WARN and ERROR: twice as many) | `8192` |
+//! | `BELFRY_LOG_FLUSH_TIMEOUT_MS` | how long dropping the guard waits for queued lines to be written | `2000` |
 //!
 //! With Sentry on, `tracing` ERROR events become Sentry events and INFO/WARN events become
 //! breadcrumbs of the request they happened in; panics and 5xx responses are reported by
 //! [`belfry_capture`]. Sentry Logs are not sent: stdout is the log pipeline, Sentry gets errors.
-//! A JSON line holds `timestamp` (RFC 3339, UTC), `level`, `target`, `message`, the event's own
-//! fields and, when it happened while serving a request, `request_id` — all at top level (the
-//! fields of other spans are not printed; an event field named like one of those keys is written
-//! as `fields.<name>`):
+//! JSON lines are written by [`belfry_log::JsonLines`]: `timestamp` (RFC 3339, UTC), `level`,
+//! `target`, `message`, the event's own fields, the fields of every span it happened in
+//! (`#[instrument(fields(..))]` and later `Span::record` values included, innermost span first)
+//! and, while serving a request, the request span's `request_id` (and `trace_id`, `span_id`)
+//! and the [request fields](crate::request) — all at top level, no key twice (an event field
+//! beats a span field of the same name; a field named like the line's own keys is written as
+//! `fields.<name>`; see [`belfry_log`] for the rules):
 //!
 //! ```text
-//! {"timestamp":"2026-11-23T15:04:05.123456Z","level":"INFO","target":"belfry_demo","message":"user looked up","user_id":42,"request_id":"0193…"}
+//! {"timestamp":"2026-11-23T15:04:05.123456Z","level":"INFO","target":"belfry_demo","message":"user looked up","user_id":42,"tenant_id":"acme","request_id":"0193…"}
 //! ```
+//!
+//! Records of the `log` crate are bridged (tracing-log's `LogTracer`), with their own target,
+//! through the same `RUST_LOG` filter.
+//!
+//! Lines go to stdout through a writer thread ([`belfry_log::NonBlocking`]): a stalled stdout
+//! never stalls a request. When the queue is full, TRACE to INFO lines are dropped first, WARN
+//! and ERROR kept up to twice the bound; drops are counted ([`dropped_log_lines`], exported as
+//! `belfry_log_lines_dropped_total{level}` by [`export_log_metrics`]) and reported by one WARN
+//! line once stdout catches up. Dropping the [`TelemetryGuard`] writes what is queued, waiting at
+//! most `BELFRY_LOG_FLUSH_TIMEOUT_MS`; a SIGKILL loses what is queued.
 //!
 //! An unreadable `RUST_LOG` or `LOG_FORMAT` does not stop the service: the default is used and
 //! a WARN line says what was wrong.
@@ -37,8 +53,12 @@ use std::{
     io::{self, IsTerminal, Write},
     path::{Path, PathBuf},
     str::FromStr,
-    sync::Arc,
+    sync::{Arc, OnceLock},
+    time::Duration,
 };
+
+use belfry_log::{DroppedLines, JsonLines, NonBlocking, QueueBounds, WriterGuard};
+use belfry_metrics::Metrics;
 
 use tracing_subscriber::{
     filter::{filter_fn, Targets},
@@ -47,8 +67,6 @@ use tracing_subscriber::{
     util::SubscriberInitExt,
     EnvFilter, Layer,
 };
-
-use crate::json_lines::JsonLines;
 
 /// The filter used when `RUST_LOG` is unset or unreadable.
 pub const DEFAULT_FILTER: &str = "info";
@@ -112,12 +130,23 @@ pub struct Telemetry {
     format: LogFormat,
     filter: String,
     audit_log: Option<PathBuf>,
+    blocking: bool,
+    queue_lines: usize,
+    flush_timeout: Duration,
     problems: Vec<String>,
 }
 
+/// Lines the writer thread's queue holds before INFO and below are dropped, unless
+/// `BELFRY_LOG_QUEUE_LINES` says otherwise; WARN and ERROR lines are kept up to twice as many.
+pub const DEFAULT_LOG_QUEUE_LINES: usize = 8192;
+
+/// How long dropping the [`TelemetryGuard`] waits for queued log lines, unless
+/// `BELFRY_LOG_FLUSH_TIMEOUT_MS` says otherwise.
+pub const DEFAULT_LOG_FLUSH_TIMEOUT: Duration = belfry_log::DEFAULT_FLUSH_TIMEOUT;
+
 impl Telemetry {
-    /// Reads `LOG_FORMAT` and `RUST_LOG`; unreadable values fall back to the defaults and are
-    /// reported as a WARN once logging is up.
+    /// Reads `LOG_FORMAT`, `RUST_LOG`, `BELFRY_AUDIT_LOG` and the `BELFRY_LOG_*` settings;
+    /// unreadable values fall back to the defaults and are reported as a WARN once logging is up.
     pub fn from_env() -> Self {
         let mut problems = Vec::new();
         let format = match std::env::var("LOG_FORMAT") {
@@ -134,12 +163,58 @@ impl Telemetry {
         let audit_log = std::env::var_os("BELFRY_AUDIT_LOG")
             .filter(|path| !path.is_empty() && path != "stdout")
             .map(PathBuf::from);
+        let blocking = match crate::config::env_bool("BELFRY_LOG_BLOCKING") {
+            Ok(value) => value.unwrap_or(false),
+            Err(error) => {
+                problems.push(format!("{error}; writing logs through the writer thread"));
+                false
+            }
+        };
+        let queue_lines =
+            match crate::config::env_var::<usize>("BELFRY_LOG_QUEUE_LINES", "a whole number of lines") {
+                Ok(value) => value.unwrap_or(DEFAULT_LOG_QUEUE_LINES),
+                Err(error) => {
+                    problems.push(format!("{error}; using {DEFAULT_LOG_QUEUE_LINES}"));
+                    DEFAULT_LOG_QUEUE_LINES
+                }
+            };
+        let flush_timeout = match crate::config::env_var::<u64>(
+            "BELFRY_LOG_FLUSH_TIMEOUT_MS",
+            "a whole number of milliseconds",
+        ) {
+            Ok(value) => value.map_or(DEFAULT_LOG_FLUSH_TIMEOUT, Duration::from_millis),
+            Err(error) => {
+                problems.push(format!(
+                    "{error}; using {} ms",
+                    DEFAULT_LOG_FLUSH_TIMEOUT.as_millis()
+                ));
+                DEFAULT_LOG_FLUSH_TIMEOUT
+            }
+        };
         Self {
             format,
             filter,
             audit_log,
+            blocking,
+            queue_lines,
+            flush_timeout,
             problems,
         }
+    }
+
+    /// Writes log lines on the logging thread, waiting for the output, instead of handing them
+    /// to the writer thread (default `false`). `BELFRY_LOG_BLOCKING=true` does the same.
+    pub fn blocking(mut self, blocking: bool) -> Self {
+        self.blocking = blocking;
+        self
+    }
+
+    /// How many lines the writer thread's queue holds before TRACE to INFO lines are dropped;
+    /// WARN and ERROR are kept up to twice as many (default [`DEFAULT_LOG_QUEUE_LINES`]).
+    /// `BELFRY_LOG_QUEUE_LINES` does the same.
+    pub fn log_queue_lines(mut self, lines: usize) -> Self {
+        self.queue_lines = lines;
+        self
     }
 
     /// Writes [audit events](crate::audit) as JSON lines to `path` (appended; rotation and
@@ -215,14 +290,18 @@ impl Telemetry {
             ));
             RequestFilter::new(DEFAULT_FILTER).expect("the default filter is valid")
         });
-        let output = match (self.format, separate_audit) {
-            (LogFormat::Json, false) => JsonLines::new(writer).boxed(),
-            (LogFormat::Json, true) => JsonLines::new(writer).all_but(crate::audit::TARGET).boxed(),
-            (LogFormat::Pretty, false) => tracing_subscriber::fmt::layer().with_writer(writer).boxed(),
-            (LogFormat::Pretty, true) => tracing_subscriber::fmt::layer()
-                .with_writer(writer)
-                .with_filter(filter_fn(|metadata| metadata.target() != crate::audit::TARGET))
-                .boxed(),
+        let (output, writer_guard) = if self.blocking {
+            (output_layer(self.format, separate_audit, writer), None)
+        } else {
+            let (non_blocking, guard) = NonBlocking::builder()
+                .bounds(QueueBounds::lines_then_double(self.queue_lines))
+                .flush_timeout(self.flush_timeout)
+                .finish(writer);
+            let _ = WRITER.set(non_blocking.clone());
+            (
+                output_layer(self.format, separate_audit, non_blocking),
+                Some(guard),
+            )
         };
         let audit_layer = audit_file.map(|file| JsonLines::new(file).only(crate::audit::TARGET));
         let sentry_layers = sentry.as_ref().map(|_| crate::sentry_setup::tracing_layers());
@@ -230,18 +309,73 @@ impl Telemetry {
             RequestFilter::Static(targets) => Box::new(targets),
             RequestFilter::Dynamic(env_filter) => env_filter,
         };
+        let max_level = filter.max_level_hint();
         tracing_subscriber::registry()
             .with(filter)
             .with(output)
             .with(audit_layer)
             .with(sentry_layers)
             .try_init()?;
+        // `log` records: the same filter decides (LogTracer asks the subscriber), and `log`'s own
+        // max level skips the records the filter would drop anyway.
+        let log_level = max_level.map_or(tracing_log::log::LevelFilter::Trace, |level| {
+            tracing_log::AsLog::as_log(&level)
+        });
+        if let Err(error) = tracing_log::LogTracer::builder().with_max_level(log_level).init() {
+            problems.push(format!(
+                "records of the `log` crate are not bridged: another logger is set ({error})"
+            ));
+        }
         belfry_capture::install_panic_hook();
         for problem in problems {
             tracing::warn!(target: "belfry::telemetry", "{problem}");
         }
-        Ok(TelemetryGuard { sentry })
+        Ok(TelemetryGuard {
+            sentry,
+            writer: writer_guard,
+        })
     }
+}
+
+/// The output layer of `format`, leaving audit events out when they have their own file.
+fn output_layer<S, W>(format: LogFormat, separate_audit: bool, writer: W) -> Box<dyn Layer<S> + Send + Sync>
+where
+    S: tracing::Subscriber + for<'a> tracing_subscriber::registry::LookupSpan<'a>,
+    W: for<'a> MakeWriter<'a> + Send + Sync + 'static,
+{
+    match (format, separate_audit) {
+        (LogFormat::Json, false) => JsonLines::new(writer).boxed(),
+        (LogFormat::Json, true) => JsonLines::new(writer).all_but(crate::audit::TARGET).boxed(),
+        (LogFormat::Pretty, false) => tracing_subscriber::fmt::layer().with_writer(writer).boxed(),
+        (LogFormat::Pretty, true) => tracing_subscriber::fmt::layer()
+            .with_writer(writer)
+            .with_filter(filter_fn(|metadata| metadata.target() != crate::audit::TARGET))
+            .boxed(),
+    }
+}
+
+/// The writer thread's handle, once [`Telemetry::try_init`] has installed it.
+static WRITER: OnceLock<NonBlocking> = OnceLock::new();
+
+/// Log lines dropped since start because stdout could not keep up, per level (all zero with
+/// `BELFRY_LOG_BLOCKING=true` or before [`init`]).
+///
+/// ```
+/// assert_eq!(belfry::telemetry::dropped_log_lines().total(), 0);
+/// ```
+pub fn dropped_log_lines() -> DroppedLines {
+    WRITER.get().map(NonBlocking::dropped).unwrap_or_default()
+}
+
+/// Exports [`dropped_log_lines`] on `metrics` as `belfry_log_lines_dropped_total{level}`.
+///
+/// ```
+/// let metrics = belfry::metrics::Metrics::new();
+/// belfry::telemetry::export_log_metrics(&metrics);
+/// assert!(metrics.render().contains("belfry_log_lines_dropped_total{level=\"info\"} 0"));
+/// ```
+pub fn export_log_metrics(metrics: &Metrics) {
+    metrics.register_log_lines_dropped(|| dropped_log_lines().by_level());
 }
 
 /// The `RUST_LOG` filter. Plain `target=level` directives (the usual case) become a static
@@ -295,7 +429,8 @@ impl<'a> MakeWriter<'a> for AuditFile {
 }
 
 /// Keeps logging (and Sentry) set up; dropping it flushes buffered output, waiting for Sentry
-/// at most its flush timeout. Hold it in `main`:
+/// at most its flush timeout and for queued log lines at most `BELFRY_LOG_FLUSH_TIMEOUT_MS`.
+/// Hold it in `main`:
 ///
 /// ```no_run
 /// let _telemetry = belfry::telemetry::init();
@@ -305,6 +440,7 @@ impl<'a> MakeWriter<'a> for AuditFile {
 #[must_use = "dropping the guard flushes telemetry: hold it until the end of main"]
 pub struct TelemetryGuard {
     sentry: Option<crate::sentry_setup::SentryGuard>,
+    writer: Option<WriterGuard>,
 }
 
 impl std::fmt::Debug for TelemetryGuard {
@@ -324,8 +460,10 @@ impl TelemetryGuard {
 
 impl Drop for TelemetryGuard {
     fn drop(&mut self) {
-        // Sentry first (bounded by its flush timeout), so its own warnings still reach stdout.
+        // Sentry first (bounded by its flush timeout), so its own warnings still reach stdout;
+        // then the log queue (bounded by BELFRY_LOG_FLUSH_TIMEOUT_MS).
         drop(self.sentry.take());
+        drop(self.writer.take());
         let _ = io::stdout().flush();
     }
 }
