@@ -72,3 +72,39 @@ pub(crate) fn env_bool(variable: &'static str) -> Result<Option<bool>, ConfigErr
         _ => Ok(None),
     }
 }
+
+/// Reads a ratio `variable`: a number from 0 to 1.
+pub(crate) fn env_ratio(variable: &'static str) -> Result<Option<f64>, ConfigError> {
+    const EXPECTED: &str = "a number from 0 to 1";
+    match env_var::<f64>(variable, EXPECTED)? {
+        Some(ratio) if !(0.0..=1.0).contains(&ratio) => {
+            Err(ConfigError::new(variable, ratio.to_string(), EXPECTED))
+        }
+        ratio => Ok(ratio),
+    }
+}
+
+/// The variable that sets the share of new traces sampled, for Sentry transactions and the
+/// sampled flag sent downstream alike: one decision per trace.
+pub(crate) const TRACES_SAMPLE_RATE: &str = "SENTRY_TRACES_SAMPLE_RATE";
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ratios_outside_zero_to_one_are_errors() {
+        // A variable no other test sets.
+        const VARIABLE: &str = "BELFRY_TEST_RATIO_ONLY_HERE";
+        for (value, expected) in [("0.25", Ok(Some(0.25))), ("", Ok(None)), ("1", Ok(Some(1.0)))] {
+            std::env::set_var(VARIABLE, value);
+            assert_eq!(env_ratio(VARIABLE), expected, "{value}");
+        }
+        for value in ["1.5", "-0.1", "half", "NaN"] {
+            std::env::set_var(VARIABLE, value);
+            let error = env_ratio(VARIABLE).unwrap_err();
+            assert_eq!(error.variable(), VARIABLE, "{value}");
+        }
+        std::env::remove_var(VARIABLE);
+    }
+}

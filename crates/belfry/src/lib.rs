@@ -40,6 +40,8 @@ pub use belfry_request_id as request_id;
 pub use belfry_request_id::RequestId;
 pub use belfry_scrub as scrub;
 pub use belfry_timing as timing;
+pub use belfry_trace_context as trace_context;
+pub use belfry_trace_context::TraceContext;
 pub use config::ConfigError;
 pub use sentry_setup::{DEFAULT_SAMPLE_RATE, DEFAULT_SENTRY_FLUSH_TIMEOUT, DEFAULT_TRACES_SAMPLE_RATE};
 pub use stack::Belfry;

@@ -46,7 +46,7 @@ impl SentrySettings {
         options = options
             .sample_rate(rate("SENTRY_SAMPLE_RATE", DEFAULT_SAMPLE_RATE, problems))
             .traces_sample_rate(rate(
-                "SENTRY_TRACES_SAMPLE_RATE",
+                crate::config::TRACES_SAMPLE_RATE,
                 DEFAULT_TRACES_SAMPLE_RATE,
                 problems,
             ));
@@ -181,14 +181,11 @@ fn non_empty(variable: &str) -> Option<String> {
         .filter(|value| !value.is_empty())
 }
 
-fn rate(variable: &str, default: f32, problems: &mut Vec<String>) -> f32 {
-    match non_empty(variable).map(|value| value.parse::<f32>()) {
-        None => default,
-        Some(Ok(rate)) if (0.0..=1.0).contains(&rate) => rate,
-        Some(_) => {
-            problems.push(format!(
-                "{variable} must be a number from 0 to 1; using {default}"
-            ));
+fn rate(variable: &'static str, default: f32, problems: &mut Vec<String>) -> f32 {
+    match crate::config::env_ratio(variable) {
+        Ok(rate) => rate.map_or(default, |rate| rate as f32),
+        Err(error) => {
+            problems.push(format!("{error}; using {default}"));
             default
         }
     }

@@ -9,11 +9,12 @@ use belfry_metrics::{HealthCheckSample, HealthCheckStatus, HttpMetricsLayer, Met
 use belfry_request_id::RequestIdLayer;
 use belfry_scrub::ScrubPolicy;
 use belfry_timing::{AccessLogLayer, TrustedProxy};
+use belfry_trace_context::{RatioSampler, TraceContextLayer, TrustIncoming};
 use http::HeaderName;
 use tower_layer::Layer;
 
 use crate::{
-    config::{env_bool, env_var, ConfigError},
+    config::{env_bool, env_ratio, env_var, ConfigError, TRACES_SAMPLE_RATE},
     task::Tasks,
 };
 
@@ -22,15 +23,20 @@ use crate::{
 ///
 /// The layers, outermost first — the order is encoded here and nowhere else:
 ///
-/// 1. **Request id** ([`RequestIdLayer`]): picks the id and opens the `request` span, so
-///    everything below logs with `request_id`, and stamps the id on the final response.
-/// 2. **Access log** ([`AccessLogLayer`]): times the request to the end of its body and writes
+/// 1. **Trace context** ([`TraceContextLayer`]): continues the caller's W3C (`traceparent`,
+///    `tracestate`) or Sentry (`sentry-trace`, `baggage`) trace, or starts one, and makes the
+///    one sampling decision of the trace. Outermost, so the request span below carries the
+///    trace, and everything inside — Sentry, metrics exemplars, downstream calls — sees it.
+/// 2. **Request id** ([`RequestIdLayer`]): picks the id and opens the `request` span (with
+///    `request_id`, `trace_id` and `span_id`), so everything below logs with them, and stamps
+///    the id on the final response.
+/// 3. **Access log** ([`AccessLogLayer`]): times the request to the end of its body and writes
 ///    `request completed` inside the request span; warns about slow and hung requests. It sits
 ///    below the request id (to log inside its span) and above everything that can change the
 ///    response, so it logs the status the client really got.
-/// 3. **Metrics** ([`HttpMetricsLayer`]): RED metrics by route template, measured to the end of
+/// 4. **Metrics** ([`HttpMetricsLayer`]): RED metrics by route template, measured to the end of
 ///    the body. Above panic capture, so a panic counts as the 500 the client got.
-/// 4. **Capture** ([`CaptureLayer`]): turns a panic into a `problem+json` 500 with the request
+/// 5. **Capture** ([`CaptureLayer`]): turns a panic into a `problem+json` 500 with the request
 ///    id, reports panics and 5xx responses (ERROR log; Sentry event, with a hub per request when
 ///    Sentry is on). Innermost, so it catches panics from the handler and everything below.
 ///
@@ -45,6 +51,7 @@ use crate::{
 /// ```
 #[derive(Clone, Debug)]
 pub struct Belfry {
+    trace_context: TraceContextLayer,
     request_id: RequestIdLayer,
     access_log: AccessLogLayer,
     capture: CaptureLayer,
@@ -64,6 +71,8 @@ impl Belfry {
         let metrics = Metrics::new();
         let tasks = Tasks::register(&metrics);
         Self {
+            trace_context: TraceContextLayer::new()
+                .sampler(RatioSampler::new(f64::from(crate::DEFAULT_TRACES_SAMPLE_RATE))),
             request_id: RequestIdLayer::new(),
             access_log: AccessLogLayer::new(),
             capture: CaptureLayer::new(),
@@ -82,6 +91,8 @@ impl Belfry {
     /// | `BELFRY_HUNG_REQUEST_MS` | report requests still running after this long; `0` turns it off | `10000` |
     /// | `BELFRY_TRUSTED_PROXIES` | comma-separated addresses or CIDR ranges whose `X-Forwarded-For` is believed | none |
     /// | `BELFRY_SERVER_TIMING` | add a `Server-Timing` header | `false` |
+    /// | `BELFRY_TRUST_TRACE_CONTEXT` | continue incoming traces (`false`: start a new trace, log the caller's as `trace.incoming_id`) | `true` |
+    /// | `SENTRY_TRACES_SAMPLE_RATE` | share of new traces sampled (Sentry transactions, the sampled flag sent downstream) | `0.1` |
     ///
     /// ```
     /// let belfry = belfry::Belfry::from_env().expect("valid settings");
@@ -121,6 +132,12 @@ impl Belfry {
         if let Some(enabled) = env_bool("BELFRY_SERVER_TIMING")? {
             belfry = belfry.server_timing(enabled);
         }
+        if let Some(trust) = env_bool("BELFRY_TRUST_TRACE_CONTEXT")? {
+            belfry = belfry.trust_incoming_trace_context(trust);
+        }
+        if let Some(ratio) = env_ratio(TRACES_SAMPLE_RATE)? {
+            belfry = belfry.traces_sample_rate(ratio);
+        }
         Ok(belfry)
     }
 
@@ -133,6 +150,32 @@ impl Belfry {
     /// Whether valid incoming request ids are kept (default `true`).
     pub fn trust_incoming_request_id(mut self, trust: bool) -> Self {
         self.request_id = self.request_id.trust_incoming(trust);
+        self
+    }
+
+    /// Whether an incoming trace context (`traceparent`, `sentry-trace`) is continued (default
+    /// `true`). A public edge service sets `false`: every request starts a new trace, and the
+    /// caller's trace id is kept only as [`TraceContext::incoming_trace_id`](crate::TraceContext::incoming_trace_id).
+    pub fn trust_incoming_trace_context(mut self, trust: bool) -> Self {
+        let trust = if trust {
+            TrustIncoming::Continue
+        } else {
+            TrustIncoming::Restart
+        };
+        self.trace_context = self.trace_context.trust_incoming(trust);
+        self
+    }
+
+    /// The share of new traces that are sampled (default 0.1): the one decision that Sentry
+    /// transactions follow and that is sent downstream in `traceparent`. A continued trace keeps
+    /// its caller's decision. Decided from the trace id, so every service using the same ratio
+    /// decides alike. Values outside 0..=1 are clamped.
+    ///
+    /// ```
+    /// let belfry = belfry::Belfry::new().traces_sample_rate(0.25);
+    /// ```
+    pub fn traces_sample_rate(mut self, ratio: f64) -> Self {
+        self.trace_context = self.trace_context.sampler(RatioSampler::new(ratio));
         self
     }
 
@@ -270,6 +313,7 @@ impl Belfry {
     /// is unknown — so it is not public, and `wrap` is the one way to apply the stack.
     fn layer(&self) -> BelfryLayer {
         BelfryLayer {
+            trace_context: self.trace_context.clone(),
             request_id: self.request_id.clone(),
             access_log: self.access_log.clone(),
             metrics: self.metrics.layer(),
@@ -290,6 +334,7 @@ impl Belfry {
 /// [`Belfry`]'s stack as a tower layer; see `Belfry::layer`.
 #[derive(Clone, Debug)]
 struct BelfryLayer {
+    trace_context: TraceContextLayer,
     request_id: RequestIdLayer,
     access_log: AccessLogLayer,
     metrics: HttpMetricsLayer,
@@ -297,9 +342,12 @@ struct BelfryLayer {
 }
 
 /// The service [`BelfryLayer`] wraps a route in.
-type BelfryService<S> = belfry_request_id::SetRequestId<
-    belfry_timing::AccessLog<belfry_metrics::HttpMetrics<belfry_capture::Capture<S>>>,
-    belfry_request_id::MakeRequestUuidV7,
+type BelfryService<S> = belfry_trace_context::SetTraceContext<
+    belfry_request_id::SetRequestId<
+        belfry_timing::AccessLog<belfry_metrics::HttpMetrics<belfry_capture::Capture<S>>>,
+        belfry_request_id::MakeRequestUuidV7,
+    >,
+    RatioSampler,
 >;
 
 impl<S> Layer<S> for BelfryLayer {
@@ -307,7 +355,9 @@ impl<S> Layer<S> for BelfryLayer {
 
     fn layer(&self, inner: S) -> Self::Service {
         let inner = self.capture.layer(inner);
-        self.request_id
-            .layer(self.access_log.layer(self.metrics.layer(inner)))
+        let inner = self
+            .request_id
+            .layer(self.access_log.layer(self.metrics.layer(inner)));
+        self.trace_context.layer(inner)
     }
 }

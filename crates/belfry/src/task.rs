@@ -111,7 +111,8 @@ impl Tasks {
     }
 
     /// Spawns `task` on the current tokio runtime in the context of the current request (its
-    /// span and Sentry hub). The handle yields `Some(value)` on success and `None` when the
+    /// span, Sentry hub and trace: the task gets a [child span](belfry_trace_context::TraceContext::child_span),
+    /// [current](belfry_trace_context::TraceContext::current) while it runs). The handle yields `Some(value)` on success and `None` when the
     /// task failed or panicked (both already reported).
     ///
     /// # Panics
@@ -124,7 +125,13 @@ impl Tasks {
         E: std::error::Error + Send + Sync + 'static,
     {
         let tasks = self.clone();
-        belfry_capture::spawn(async move { tasks.run(name, task).await })
+        let run = async move { tasks.run(name, task).await };
+        // The task is a span of its own in the request's trace: downstream calls it makes name
+        // it as their parent.
+        match belfry_trace_context::TraceContext::current() {
+            Some(trace) => belfry_capture::spawn(trace.child_span().scope(run)),
+            None => belfry_capture::spawn(run),
+        }
     }
 
     async fn run<F, T, E>(self, name: &'static str, task: F) -> Option<T>
