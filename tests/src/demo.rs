@@ -11,8 +11,13 @@ use std::{
 
 use serde_json::Value;
 
+use crate::StdoutGate;
+
 /// How long to wait for the demo to print its `listening` line.
 const START_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// The longest a [`StdoutGate`] holds the reading back.
+const GATE_LIMIT: Duration = Duration::from_secs(60);
 
 /// Builds the demo binary once per test process, and returns its path.
 fn demo_binary() -> &'static PathBuf {
@@ -101,12 +106,19 @@ impl LogLines {
 /// Configures a demo process before it starts.
 pub struct DemoBuilder {
     env: Vec<(String, String)>,
+    gate: StdoutGate,
 }
 
 impl DemoBuilder {
     /// Sets an environment variable for the demo.
     pub fn env(mut self, key: &str, value: &str) -> Self {
         self.env.push((key.to_owned(), value.to_owned()));
+        self
+    }
+
+    /// Reads the demo's stdout only while `gate` is open (it starts open).
+    pub fn stdout_gate(mut self, gate: &StdoutGate) -> Self {
+        self.gate = gate.clone();
         self
     }
 
@@ -129,11 +141,14 @@ impl DemoBuilder {
         let stdout = child.stdout.take().expect("piped stdout");
         let logs = LogLines::default();
         let reader_logs = logs.clone();
+        let gate = self.gate.clone();
         let reader = thread::spawn(move || {
-            for line in BufReader::new(stdout).lines() {
-                match line {
-                    Ok(line) => reader_logs.push(line),
-                    Err(_) => break,
+            let mut lines = BufReader::new(stdout).lines();
+            loop {
+                gate.wait_open(GATE_LIMIT);
+                match lines.next() {
+                    Some(Ok(line)) => reader_logs.push(line),
+                    Some(Err(_)) | None => break,
                 }
             }
         });
@@ -166,7 +181,10 @@ pub struct Demo {
 impl Demo {
     /// A demo with the test defaults: JSON logs, `RUST_LOG=info`, a free loopback port.
     pub fn builder() -> DemoBuilder {
-        DemoBuilder { env: Vec::new() }
+        DemoBuilder {
+            env: Vec::new(),
+            gate: StdoutGate::default(),
+        }
     }
 
     /// Starts a demo with the test defaults.

@@ -9,6 +9,7 @@ mod peers;
 mod promtool;
 mod recording_upstream;
 mod sentry;
+mod stdout_gate;
 mod upstream;
 
 pub use demo::{Demo, DemoBuilder, LogLines};
@@ -19,4 +20,5 @@ pub use peers::{otel_get, sentry_get};
 pub use promtool::{promtool, PROMTOOL_INSTALL_HINT};
 pub use recording_upstream::{RecordedHeaders, RecordingUpstream};
 pub use sentry::SentryServer;
+pub use stdout_gate::StdoutGate;
 pub use upstream::{closed_port, Behaviour, Upstream};

@@ -8,6 +8,7 @@ mod health;
 mod jobs;
 mod metrics;
 mod routes;
+mod tenants;
 
 use std::net::SocketAddr;
 
@@ -29,6 +30,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .readiness(health.readiness().clone())
         .build();
     belfry.export_health_checks(&health);
+    // belfry_log_lines_dropped_total{level}: lines the log writer had to drop.
+    belfry::telemetry::export_log_metrics(belfry.metrics());
     // Keeps the health-check metrics fresh between probes.
     let _refresh = health.spawn_refresh(std::time::Duration::from_secs(10));
     let state = routes::AppState {

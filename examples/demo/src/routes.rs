@@ -16,6 +16,7 @@ use crate::{
     error::{AppError, UpstreamError},
     jobs,
     metrics::DemoMetrics,
+    tenants,
 };
 
 /// The longest `/slow` sleeps, in milliseconds.
@@ -38,6 +39,7 @@ pub fn router(state: AppState) -> Router {
         .route("/login", post(accounts::login))
         .route("/jobs/reindex", post(jobs::reindex))
         .route("/jobs/explode", post(jobs::explode))
+        .route("/tenants/{tenant}/report", get(tenants::report))
         .with_state(state)
 }
 
