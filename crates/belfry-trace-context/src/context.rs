@@ -6,6 +6,7 @@ use std::{
     future::Future,
     pin::Pin,
     ptr,
+    sync::Arc,
     task::{Context, Poll},
 };
 
@@ -19,8 +20,9 @@ use crate::{OutgoingContext, SpanId, TraceId};
 ///
 /// [`TraceContextLayer`](crate::TraceContextLayer) builds one per request from the incoming
 /// headers (see the [crate docs](crate) for the rules), puts it in the request extensions and
-/// makes it [current](Self::current) while the request is served. Cloning is cheap: two
-/// reference-count increments at most, no allocation.
+/// makes it [current](Self::current) while the request is served. Cloning is cheap: a copy of
+/// 64 bytes, plus one reference-count increment when there is forwarded state (`tracestate`,
+/// `baggage`); never an allocation.
 ///
 /// ```
 /// use belfry_trace_context::{TraceContext, TraceId};
@@ -48,11 +50,36 @@ pub struct TraceContext {
     pub(crate) span_id: SpanId,
     pub(crate) parent_span_id: Option<SpanId>,
     pub(crate) sampled: bool,
-    /// Whether the `sentry-*` entries of `baggage` describe this trace (see `sentry_baggage`).
-    pub(crate) sentry_baggage_applies: bool,
     pub(crate) incoming_trace_id: Option<TraceId>,
+    /// `None` when there is nothing to forward: the common case costs no allocation, and keeps
+    /// the context small to move and clone.
+    pub(crate) forwarded: Option<Arc<Forwarded>>,
+}
+
+/// The incoming vendor state forwarded to downstream calls, shared by every clone.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) struct Forwarded {
     pub(crate) trace_state: Option<HeaderValue>,
     pub(crate) baggage: Option<HeaderValue>,
+    /// Whether the `sentry-*` entries of `baggage` describe this trace (see `sentry_baggage`).
+    pub(crate) sentry_baggage_applies: bool,
+}
+
+impl Forwarded {
+    /// `None` when there is nothing to forward.
+    pub(crate) fn new(
+        trace_state: Option<HeaderValue>,
+        baggage: Option<HeaderValue>,
+        sentry_baggage_applies: bool,
+    ) -> Option<Arc<Self>> {
+        (trace_state.is_some() || baggage.is_some()).then(|| {
+            Arc::new(Self {
+                trace_state,
+                baggage,
+                sentry_baggage_applies,
+            })
+        })
+    }
 }
 
 thread_local! {
@@ -64,16 +91,24 @@ thread_local! {
 impl TraceContext {
     /// A new trace started here: a fresh random trace id (16 bytes) and span id (8 bytes), no
     /// parent, and the given sampling decision.
+    #[inline]
     pub fn new_root(sampled: bool) -> Self {
+        let [high, low, span] = crate::ids::random_u64s();
+        let trace_id = match TraceId::from_bytes(((u128::from(high) << 64) | u128::from(low)).to_be_bytes()) {
+            id if id.is_valid() => id,
+            _ => TraceId::random(),
+        };
+        let span_id = match SpanId::from_bytes(span.to_be_bytes()) {
+            id if id.is_valid() => id,
+            _ => SpanId::random(),
+        };
         Self {
-            trace_id: TraceId::random(),
-            span_id: SpanId::random(),
+            trace_id,
+            span_id,
             parent_span_id: None,
             sampled,
-            sentry_baggage_applies: false,
             incoming_trace_id: None,
-            trace_state: None,
-            baggage: None,
+            forwarded: None,
         }
     }
 
@@ -101,12 +136,12 @@ impl TraceContext {
 
     /// The incoming `tracestate`, validated, to forward as it is.
     pub fn trace_state(&self) -> Option<&HeaderValue> {
-        self.trace_state.as_ref()
+        self.forwarded.as_ref()?.trace_state.as_ref()
     }
 
     /// The incoming `baggage`, validated and bounded, to forward as it is.
     pub fn baggage(&self) -> Option<&HeaderValue> {
-        self.baggage.as_ref()
+        self.forwarded.as_ref()?.baggage.as_ref()
     }
 
     /// The `sentry-*` entries of the incoming `baggage` (Sentry's dynamic sampling context),
@@ -131,9 +166,10 @@ impl TraceContext {
     /// assert_eq!(entries, [("trace_id", "771a43a4192642f0b136d5159a501700"), ("sample_rate", "0.5")]);
     /// ```
     pub fn sentry_baggage(&self) -> impl Iterator<Item = (&str, &str)> {
-        self.baggage
+        self.forwarded
             .as_ref()
-            .filter(|_| self.sentry_baggage_applies)
+            .filter(|forwarded| forwarded.sentry_baggage_applies)
+            .and_then(|forwarded| forwarded.baggage.as_ref())
             .and_then(|value| value.to_str().ok())
             .into_iter()
             .flat_map(crate::baggage::sentry_entries)
@@ -155,8 +191,7 @@ impl TraceContext {
             span_id: SpanId::random(),
             parent_span_id: self.span_id,
             sampled: self.sampled,
-            trace_state: self.trace_state.clone(),
-            baggage: self.baggage.clone(),
+            forwarded: self.forwarded.clone(),
         }
     }
 
@@ -330,7 +365,7 @@ mod tests {
     fn clone_without_state_is_small() {
         // Ids, flags and two optional header values.
         assert!(
-            std::mem::size_of::<TraceContext>() <= 160,
+            std::mem::size_of::<TraceContext>() <= 64,
             "{}",
             std::mem::size_of::<TraceContext>()
         );

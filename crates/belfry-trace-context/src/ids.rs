@@ -202,7 +202,8 @@ id_type!(
     16,
     32,
     || loop {
-        let id = TraceId(((u128::from(next_u64()) << 64) | u128::from(next_u64())).to_be_bytes());
+        let [high, low] = random_u64s();
+        let id = TraceId(((u128::from(high) << 64) | u128::from(low)).to_be_bytes());
         if id.is_valid() {
             return id;
         }
@@ -238,22 +239,43 @@ id_type!(
 thread_local! {
     /// wyrand state, seeded once per thread from std's `RandomState` (itself seeded from the
     /// operating system's random source, with distinct keys per thread).
-    static RANDOM_STATE: Cell<u64> = Cell::new(std::collections::hash_map::RandomState::new().hash_one(0x5eed_u64));
+    static RANDOM_STATE: Cell<u64> = Cell::new(fresh_seed());
+}
+
+/// `N` × 64 random bits from this thread's generator, with one thread-local access.
+#[inline]
+pub(crate) fn random_u64s<const N: usize>() -> [u64; N] {
+    RANDOM_STATE
+        .try_with(|state| {
+            let mut out = [0; N];
+            let mut seed = state.get();
+            for word in &mut out {
+                seed = seed.wrapping_add(0xa076_1d64_78bd_642f);
+                *word = wymix(seed);
+            }
+            state.set(seed);
+            out
+        })
+        // Only during thread teardown: fresh seeds.
+        .unwrap_or_else(|_| std::array::from_fn(|_| fresh_seed()))
+}
+
+#[inline]
+fn wymix(seed: u64) -> u64 {
+    let product = u128::from(seed) * u128::from(seed ^ 0xe703_7ed1_a0b4_28db);
+    ((product >> 64) as u64) ^ (product as u64)
+}
+
+fn fresh_seed() -> u64 {
+    std::collections::hash_map::RandomState::new().hash_one(0x5eed_u64)
 }
 
 /// The next 64 random bits of this thread's wyrand generator. Not cryptographic: ids need to be
 /// unique, not secret.
 #[inline]
 pub(crate) fn next_u64() -> u64 {
-    RANDOM_STATE
-        .try_with(|state| {
-            let seed = state.get().wrapping_add(0xa076_1d64_78bd_642f);
-            state.set(seed);
-            let product = u128::from(seed) * u128::from(seed ^ 0xe703_7ed1_a0b4_28db);
-            ((product >> 64) as u64) ^ (product as u64)
-        })
-        // Only during thread teardown: fall back to a fresh seed.
-        .unwrap_or_else(|_| std::collections::hash_map::RandomState::new().hash_one(0x5eed_u64))
+    let [word] = random_u64s();
+    word
 }
 
 #[cfg(test)]

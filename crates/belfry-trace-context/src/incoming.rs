@@ -4,8 +4,8 @@
 use http::{HeaderMap, HeaderValue};
 
 use crate::{
-    baggage, sentry_trace::SentryTrace, traceparent::Traceparent, tracestate, Sampler, SpanId, TraceContext,
-    TraceId, BAGGAGE, SENTRY_TRACE, TRACEPARENT, TRACESTATE,
+    baggage, context::Forwarded, names, sentry_trace::SentryTrace, traceparent::Traceparent, tracestate,
+    Sampler, SpanId, TraceContext, TraceId,
 };
 
 /// Whether incoming trace context is continued.
@@ -50,15 +50,20 @@ impl TraceContext {
     /// deferred decision.
     ///
     /// No allocation unless several `tracestate` or `baggage` fields must be combined.
+    #[inline]
     pub fn from_headers<S: Sampler>(headers: &HeaderMap, trust: TrustIncoming, sampler: &S) -> Self {
-        let incoming = Incoming::read(headers);
+        let present = Present::scan(headers);
+        if present.0 == 0 {
+            return Self::new_root_sampled_by(sampler);
+        }
+        let incoming = Incoming::read(headers, present);
         match (trust, incoming) {
             (TrustIncoming::Continue, Some(incoming)) => {
                 let sampled = incoming
                     .sampled
                     .unwrap_or_else(|| sampler.should_sample(incoming.trace_id));
-                let trace_state = if incoming.from_traceparent {
-                    tracestate::combine(headers.get_all(TRACESTATE))
+                let trace_state = if incoming.from_traceparent && present.has(Present::TRACESTATE) {
+                    tracestate::combine(headers.get_all(&names::TRACESTATE))
                 } else {
                     None
                 };
@@ -67,17 +72,15 @@ impl TraceContext {
                     span_id: SpanId::random(),
                     parent_span_id: Some(incoming.parent_id),
                     sampled,
-                    sentry_baggage_applies: false,
                     incoming_trace_id: None,
-                    trace_state,
-                    baggage: None,
+                    forwarded: None,
                 };
-                context.set_baggage(headers);
+                context.set_forwarded(headers, present, trace_state);
                 context
             }
             (TrustIncoming::Continue, None) => {
                 let mut context = Self::new_root_sampled_by(sampler);
-                context.set_baggage(headers);
+                context.set_forwarded(headers, present, None);
                 context
             }
             (TrustIncoming::Restart, incoming) => {
@@ -88,19 +91,25 @@ impl TraceContext {
         }
     }
 
+    #[inline]
     fn new_root_sampled_by<S: Sampler>(sampler: &S) -> Self {
         let mut context = Self::new_root(false);
         context.sampled = sampler.should_sample(context.trace_id);
         context
     }
 
-    /// Keeps a valid incoming `baggage`, and whether its Sentry entries describe this trace.
-    fn set_baggage(&mut self, headers: &HeaderMap) {
-        let Some(value) = baggage::combine(headers.get_all(BAGGAGE)) else {
-            return;
+    /// Keeps the `tracestate` and a valid incoming `baggage`, and whether the baggage's Sentry
+    /// entries describe this trace.
+    fn set_forwarded(&mut self, headers: &HeaderMap, present: Present, trace_state: Option<HeaderValue>) {
+        let baggage = if present.has(Present::BAGGAGE) {
+            baggage::combine(headers.get_all(&names::BAGGAGE))
+        } else {
+            None
         };
-        self.sentry_baggage_applies = sentry_baggage_applies(&value, self.trace_id);
-        self.baggage = Some(value);
+        let applies = baggage
+            .as_ref()
+            .is_some_and(|value| sentry_baggage_applies(value, self.trace_id));
+        self.forwarded = Forwarded::new(trace_state, baggage, applies);
     }
 }
 
@@ -128,8 +137,8 @@ struct Incoming {
 impl Incoming {
     /// A valid `traceparent` wins; `sentry-trace` is read only when there is none (so a
     /// `sentry-trace` with another trace id is ignored). A header sent more than once is invalid.
-    fn read(headers: &HeaderMap) -> Option<Self> {
-        if let Some(value) = single(headers, TRACEPARENT) {
+    fn read(headers: &HeaderMap, present: Present) -> Option<Self> {
+        if let Some(value) = single(headers, present, Present::TRACEPARENT, &names::TRACEPARENT) {
             if let Some(parsed) = Traceparent::parse(value.as_bytes()) {
                 return Some(Self {
                     trace_id: parsed.trace_id,
@@ -140,7 +149,7 @@ impl Incoming {
             }
             tracing::debug!(target: "belfry::trace_context", "invalid traceparent ignored");
         }
-        if let Some(value) = single(headers, SENTRY_TRACE) {
+        if let Some(value) = single(headers, present, Present::SENTRY_TRACE, &names::SENTRY_TRACE) {
             if let Some(parsed) = SentryTrace::parse(value.as_bytes()) {
                 return Some(Self {
                     trace_id: parsed.trace_id,
@@ -156,10 +165,53 @@ impl Incoming {
 }
 
 /// The header's value when it is present exactly once.
-fn single(headers: &HeaderMap, name: http::HeaderName) -> Option<&HeaderValue> {
+fn single<'a>(
+    headers: &'a HeaderMap,
+    present: Present,
+    bit: u8,
+    name: &http::HeaderName,
+) -> Option<&'a HeaderValue> {
+    if !present.has(bit) {
+        return None;
+    }
     let mut values = headers.get_all(name).into_iter();
     match (values.next(), values.next()) {
         (Some(value), None) => Some(value),
         _ => None,
+    }
+}
+
+/// Which trace headers a request has, found in one pass over its header names.
+///
+/// Cheaper than a hash lookup per header: a typical request has a dozen headers, mostly
+/// standard ones (`host`, `accept`, …) whose names are told apart from ours by their length or a
+/// table lookup, while each `HeaderMap` lookup hashes the name byte by byte. Lookups are then
+/// made only for the headers that are there.
+#[derive(Clone, Copy, Debug)]
+struct Present(u8);
+
+impl Present {
+    const TRACEPARENT: u8 = 1;
+    const TRACESTATE: u8 = 2;
+    const SENTRY_TRACE: u8 = 4;
+    const BAGGAGE: u8 = 8;
+
+    #[inline]
+    fn scan(headers: &HeaderMap) -> Self {
+        let mut present = 0;
+        for name in headers.keys() {
+            present |= match name.as_str() {
+                "traceparent" => Self::TRACEPARENT,
+                "tracestate" => Self::TRACESTATE,
+                "sentry-trace" => Self::SENTRY_TRACE,
+                "baggage" => Self::BAGGAGE,
+                _ => 0,
+            };
+        }
+        Self(present)
+    }
+
+    fn has(self, bit: u8) -> bool {
+        self.0 & bit != 0
     }
 }

@@ -158,6 +158,17 @@ pub const SENTRY_TRACE: HeaderName = HeaderName::from_static("sentry-trace");
 /// The W3C `baggage` header.
 pub const BAGGAGE: HeaderName = HeaderName::from_static("baggage");
 
+/// The header names as statics, for lookups: borrowing a static costs nothing, while a `const`
+/// `HeaderName` is built and dropped at each use.
+mod names {
+    use http::HeaderName;
+
+    pub(crate) static TRACEPARENT: HeaderName = crate::TRACEPARENT;
+    pub(crate) static TRACESTATE: HeaderName = crate::TRACESTATE;
+    pub(crate) static SENTRY_TRACE: HeaderName = crate::SENTRY_TRACE;
+    pub(crate) static BAGGAGE: HeaderName = crate::BAGGAGE;
+}
+
 /// The longest combination of several fields of one header that is attempted; more is invalid.
 const MAX_COMBINED_BYTES: usize = 32 * 1024;
 

@@ -1,8 +1,10 @@
 //! [`OutgoingContext`]: the headers that carry the trace to one downstream call.
 
+use std::sync::Arc;
+
 use http::{HeaderMap, HeaderValue};
 
-use crate::{SpanId, TraceId, BAGGAGE, SENTRY_TRACE, TRACEPARENT, TRACESTATE};
+use crate::{context::Forwarded, SpanId, TraceId, BAGGAGE, SENTRY_TRACE, TRACEPARENT, TRACESTATE};
 
 /// The context of one downstream call, made by [`TraceContext::child`](crate::TraceContext::child):
 /// the request's trace id, a new span id for the call, the request's span as parent, the
@@ -33,8 +35,7 @@ pub struct OutgoingContext {
     pub(crate) span_id: SpanId,
     pub(crate) parent_span_id: SpanId,
     pub(crate) sampled: bool,
-    pub(crate) trace_state: Option<HeaderValue>,
-    pub(crate) baggage: Option<HeaderValue>,
+    pub(crate) forwarded: Option<Arc<Forwarded>>,
 }
 
 impl OutgoingContext {
@@ -60,12 +61,12 @@ impl OutgoingContext {
 
     /// The `tracestate` forwarded.
     pub fn trace_state(&self) -> Option<&HeaderValue> {
-        self.trace_state.as_ref()
+        self.forwarded.as_ref()?.trace_state.as_ref()
     }
 
     /// The `baggage` forwarded.
     pub fn baggage(&self) -> Option<&HeaderValue> {
-        self.baggage.as_ref()
+        self.forwarded.as_ref()?.baggage.as_ref()
     }
 
     /// The `traceparent` value: `00-{trace id}-{span id}-{01 if sampled, else 00}`.
@@ -92,7 +93,7 @@ impl OutgoingContext {
     pub fn insert_into(&self, headers: &mut HeaderMap) {
         headers.insert(TRACEPARENT, self.traceparent());
         headers.insert(SENTRY_TRACE, self.sentry_trace());
-        match &self.trace_state {
+        match self.trace_state() {
             Some(value) => {
                 headers.insert(TRACESTATE, value.clone());
             }
@@ -100,7 +101,7 @@ impl OutgoingContext {
                 headers.remove(TRACESTATE);
             }
         }
-        if let Some(value) = &self.baggage {
+        if let Some(value) = self.baggage() {
             headers.insert(BAGGAGE, value.clone());
         }
     }
@@ -114,7 +115,7 @@ mod tests {
     #[test]
     fn headers_of_an_unsampled_call_with_baggage() {
         let mut context = TraceContext::new_root(false);
-        context.baggage = Some(HeaderValue::from_static("k=v"));
+        context.forwarded = Forwarded::new(None, Some(HeaderValue::from_static("k=v")), false);
         let call = context.child();
         let mut headers = HeaderMap::new();
         headers.insert(TRACESTATE, HeaderValue::from_static("stale=1"));
