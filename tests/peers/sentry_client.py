@@ -2,9 +2,10 @@
 
 Usage: sentry_client.py URL
 
-Starts a transaction with the SDK (no DSN: nothing is sent anywhere), takes the SDK's own
-propagation headers (`sentry-trace`, `baggage`) and sends a GET with them. Prints one JSON
-object: the trace id, the headers sent, and the response status and body.
+Starts a transaction with the SDK (no DSN: nothing is sent anywhere) and sends a GET with
+urllib inside it: the SDK's own `http.client` integration adds its propagation headers
+(`sentry-trace`, `baggage`), as in any service using the SDK. Prints one JSON object: the trace
+id, the headers the SDK would propagate, and the response status and body.
 """
 
 import json
@@ -20,7 +21,7 @@ def main() -> None:
     sentry_sdk.init(dsn=None, traces_sample_rate=1.0)
     with sentry_sdk.start_transaction(name="call demo", op="http.client") as transaction:
         headers = dict(sentry_sdk.get_current_scope().iter_trace_propagation_headers())
-        request = urllib.request.Request(url, headers=headers)
+        request = urllib.request.Request(url)
         try:
             with urllib.request.urlopen(request, timeout=10) as response:
                 status, body = response.status, response.read()

@@ -80,13 +80,17 @@ impl RecordingUpstream {
         format!("http://{}", self.address)
     }
 
-    /// Waits up to `timeout` for the `n`th request (1-based) and returns its headers.
-    pub fn wait_for_request(&self, n: usize, timeout: Duration) -> Option<RecordedHeaders> {
+    /// Waits up to `timeout` for a request whose headers match `predicate`, and returns them.
+    pub fn wait_for_request(
+        &self,
+        timeout: Duration,
+        predicate: impl Fn(&RecordedHeaders) -> bool,
+    ) -> Option<RecordedHeaders> {
         let deadline = Instant::now() + timeout;
         let (list, changed) = &*self.requests;
         let mut guard = list.lock().unwrap();
         loop {
-            if let Some(headers) = guard.get(n - 1) {
+            if let Some(headers) = guard.iter().find(|headers| predicate(headers)) {
                 return Some(headers.clone());
             }
             let now = Instant::now();
