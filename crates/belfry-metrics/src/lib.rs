@@ -164,6 +164,7 @@ mod health;
 mod histogram;
 mod http_client;
 mod http_metrics;
+mod log_lines;
 mod metrics;
 mod names;
 #[cfg(target_os = "linux")]
@@ -173,6 +174,7 @@ pub use health::{HealthCheckSample, HealthCheckStatus};
 pub use histogram::AtomicHistogram;
 pub use http_client::HttpClientMetrics;
 pub use http_metrics::{HttpMetrics, HttpMetricsLayer, MetricsBody, ResponseFuture};
+pub use log_lines::{LOG_LEVEL_LABEL, LOG_LINES_DROPPED};
 pub use metrics::Metrics;
 pub use names::*;
 /// The metrics library, re-exported so applications can define their own metrics without a
