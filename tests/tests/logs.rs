@@ -39,7 +39,10 @@ fn handler_lines_carry_span_fields_request_fields_and_log_records() {
         .expect("the handler's first line");
     assert_eq!(building["tenant_id"], "acme", "{building}");
     assert_eq!(building["target"], "belfry_demo::tenants");
-    assert!(building.get("report.rows").is_none(), "not recorded yet: {building}");
+    assert!(
+        building.get("report.rows").is_none(),
+        "not recorded yet: {building}"
+    );
 
     let built = logs
         .wait_for_request(&id, "report built", LINE_TIMEOUT)
@@ -167,7 +170,10 @@ fn a_stalled_stdout_drops_info_lines_but_never_stalls_requests_nor_loses_errors(
         let response = client.get(&path, &[]).expect("an answer while stdout is stalled");
         let took = sent.elapsed();
         slowest = slowest.max(took);
-        assert!(took < SLOWEST_ALLOWED, "request {requests} ({path}) took {took:?}");
+        assert!(
+            took < SLOWEST_ALLOWED,
+            "request {requests} ({path}) took {took:?}"
+        );
         if path == "/error" {
             assert_eq!(response.status, 500);
             error_ids.push(request_id(&response));
@@ -176,7 +182,11 @@ fn a_stalled_stdout_drops_info_lines_but_never_stalls_requests_nor_loses_errors(
         }
         requests += 1;
     }
-    assert_eq!(error_ids.len(), ERROR_REQUESTS, "{requests} requests in {STALL:?}");
+    assert_eq!(
+        error_ids.len(),
+        ERROR_REQUESTS,
+        "{requests} requests in {STALL:?}"
+    );
     // The stall was real: nothing new was read while the gate was closed... and lines were
     // dropped: far more were logged than the pipe and the queue hold.
     let dropped_info = dropped_on_metrics(&demo, &["info"]);
@@ -191,7 +201,10 @@ fn a_stalled_stdout_drops_info_lines_but_never_stalls_requests_nor_loses_errors(
         })
         .expect("a WARN saying how many lines were dropped");
     let reported = report["dropped_lines"].as_u64().expect("dropped_lines");
-    assert!(reported > 0 && reported <= dropped_on_metrics(&demo, &["info"]), "{report}");
+    assert!(
+        reported > 0 && reported <= dropped_on_metrics(&demo, &["info"]),
+        "{report}"
+    );
     assert_eq!(
         report["message"],
         format!("{reported} log lines dropped: the log output could not keep up")
@@ -262,7 +275,10 @@ fn on_sigterm_under_load_every_answered_request_has_its_access_line() {
         missing.first()
     );
     assert!(
-        demo.logs().all().iter().all(|line| !line.contains("log lines dropped")),
+        demo.logs()
+            .all()
+            .iter()
+            .all(|line| !line.contains("log lines dropped")),
         "lines were dropped"
     );
 }
