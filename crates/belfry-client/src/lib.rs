@@ -17,7 +17,7 @@
 //! Three ways to send them, for every kind of client:
 //!
 //! - [`PropagateLayer`]: a tower layer for tower / hyper clients;
-//! - [`PropagateMiddleware`] (feature `reqwest`): a `reqwest_middleware::Middleware`;
+//! - `PropagateMiddleware` (feature `reqwest`): a `reqwest_middleware::Middleware`;
 //! - [`outgoing_headers`] and [`headers_for`]: the bare [`HeaderMap`](http::HeaderMap), for
 //!   any other client.
 //!
@@ -88,9 +88,8 @@
 //!
 //! # Metrics
 //!
-//! With the `metrics` feature, [`PropagateLayer::metrics`] and
-//! [`PropagateMiddleware::metrics`] take a
-//! [`HttpClientMetrics`](belfry_metrics::HttpClientMetrics): every call is recorded in
+//! With the `metrics` feature, `PropagateLayer::metrics` and `PropagateMiddleware::metrics`
+//! take belfry-metrics' `HttpClientMetrics` (`Metrics::http_client()`): every call is recorded in
 //! `http_client_request_duration_seconds` by method, server address, status code and error type
 //! (bounded labels, see belfry-metrics).
 #![deny(missing_docs)]

@@ -228,7 +228,8 @@ impl Metrics {
             .unwrap_or_else(PoisonError::into_inner))
     }
 
-    /// Encodes every metric in the OpenMetrics text format, ending with `# EOF`. Should a
+    /// Encodes every metric in the OpenMetrics text format, ending with `# EOF`, exemplars of
+    /// [`HTTP_SERVER_REQUEST_DURATION`] included (see [the crate docs](crate#exemplars)). Should a
     /// collector fail (prometheus-client's own never do), the result is a bare `# EOF`;
     /// [`router`](Self::router) answers 500 instead.
     ///

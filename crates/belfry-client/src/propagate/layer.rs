@@ -17,10 +17,31 @@ use crate::{call::CallConfig, DefaultErrorType};
 /// ```
 /// use belfry_client::PropagateLayer;
 /// use belfry_scrub::ScrubPolicy;
+/// use belfry_trace_context::TraceContext;
+/// use http::{Request, Response};
+/// use std::convert::Infallible;
+/// use tower::{service_fn, ServiceBuilder, ServiceExt};
 ///
-/// let layer = PropagateLayer::new()
-///     .scrub_policy(ScrubPolicy::builder().redact_query_param("state").build());
-/// # let _ = layer;
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// let client = ServiceBuilder::new()
+///     .layer(PropagateLayer::new().scrub_policy(ScrubPolicy::builder().redact_query_param("state").build()))
+///     .service(service_fn(|request: Request<()>| async move {
+///         Ok::<_, Infallible>(Response::new(request.headers().clone()))
+///     }));
+///
+/// // Outside a request there is no context: nothing is added.
+/// let sent = client.clone().oneshot(Request::get("http://a.test/").body(()).unwrap()).await.unwrap();
+/// assert!(sent.body().is_empty());
+///
+/// // Serving a request, sampled or not, the call continues its trace.
+/// let serving = TraceContext::new_root(false);
+/// let call = client.oneshot(Request::get("http://a.test/?state=xyz").body(()).unwrap());
+/// let sent = serving.clone().scope(call).await.unwrap();
+/// let traceparent = sent.body()["traceparent"].to_str().unwrap();
+/// assert!(traceparent.starts_with(&format!("00-{}-", serving.trace_id())));
+/// assert!(traceparent.ends_with("-00"));
+/// # }
 /// ```
 #[derive(Clone, Debug)]
 pub struct PropagateLayer<E = DefaultErrorType> {
