@@ -1,4 +1,5 @@
-//! Recording a request whose (method, route, status) was seen before allocates nothing.
+//! Recording a request whose (method, route, status) was seen before allocates nothing, sampled
+//! (with an exemplar) or not; nor does recording a known HTTP client label set.
 //!
 //! A counting global allocator counts the allocations made on this test's thread while requests
 //! go through the real middleware: `HttpMetrics::call`, its response future, and the response
@@ -148,4 +149,78 @@ fn a_known_label_set_is_recorded_without_allocating() {
             "{route:?}"
         );
     }
+}
+
+#[test]
+fn sampled_requests_record_their_exemplar_without_allocating() {
+    const REQUESTS: usize = 1000;
+    let metrics = Metrics::new();
+    let mut service = metrics.layer().layer(service_fn(|_: Request<()>| {
+        std::future::ready(Ok::<_, Infallible>(Response::new(Full::new(Bytes::from_static(
+            b"ok",
+        )))))
+    }));
+    let sampled = belfry_trace_context::TraceContext::new_root(true);
+    let build = || {
+        let mut request = Request::new(());
+        request.extensions_mut().insert(sampled.clone());
+        request
+    };
+    let mut record = |request: Request<()>| {
+        let Poll::Ready(Ok(response)) = poll_once(pin!(service.call(request))) else {
+            panic!("the inner service is ready at once");
+        };
+        let mut body = pin!(response.into_body());
+        let Poll::Ready(Some(Ok(_))) = poll_once(pin!(body.frame())) else {
+            panic!("one data frame");
+        };
+    };
+    // The first sampled request creates the series and its exemplar slots.
+    record(build());
+    let mut requests: Vec<_> = (0..REQUESTS).map(|_| build()).collect();
+    let allocations = allocations_in(|| {
+        while let Some(request) = requests.pop() {
+            record(request);
+        }
+    });
+    assert_eq!(allocations, 0);
+    assert!(metrics
+        .render()
+        .contains(&format!(r#" # {{trace_id="{}"}} "#, sampled.trace_id())));
+}
+
+#[test]
+fn a_known_client_label_set_is_recorded_without_allocating() {
+    use http::{Method, StatusCode};
+    use std::time::Duration;
+
+    let metrics = Metrics::new();
+    let client = metrics.http_client();
+    let record = || {
+        client.record(
+            &Method::GET,
+            "inventory",
+            Some(StatusCode::OK),
+            None,
+            Duration::from_millis(3),
+        );
+        client.record(
+            &Method::POST,
+            "billing",
+            None,
+            Some("timeout"),
+            Duration::from_secs(1),
+        );
+    };
+    // First sight: the addresses, the error type and the series are created.
+    record();
+    let allocations = allocations_in(|| {
+        for _ in 0..1000 {
+            record();
+        }
+    });
+    assert_eq!(allocations, 0);
+    assert!(metrics.render().contains(
+        r#"http_client_request_duration_seconds_count{http_request_method="GET",server_address="inventory",http_response_status_code="200",error_type=""} 1001"#
+    ));
 }
