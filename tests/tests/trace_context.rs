@@ -240,3 +240,49 @@ fn an_edge_service_starts_its_own_trace_and_logs_the_caller_s() {
     assert_ne!(line["trace_id"], caller_trace, "{line}");
     assert_eq!(line["trace.incoming_id"], caller_trace, "{line}");
 }
+
+#[test]
+fn real_prometheus_stores_the_trace_id_of_a_sampled_request_as_an_exemplar() {
+    let demo = Demo::start();
+    let prometheus = belfry_tests::Prometheus::scraping(demo.address());
+    let trace_id = "5bf92f3577b34da6a3ce929d0e0e4736";
+    let response = get(
+        &demo.url("/users/8"),
+        &[
+            ("traceparent", &format!("00-{trace_id}-00f067aa0ba902b7-01")),
+            ("x-request-id", "exemplar-1"),
+        ],
+    );
+    assert_eq!(response.status, 200);
+    let line = demo
+        .logs()
+        .wait_for_request("exemplar-1", "request completed", WAIT)
+        .expect("the access log line");
+    assert_eq!(line["trace_id"], trace_id);
+
+    // Scraped every second: bounded wait for the exemplar to be stored.
+    let query = r#"http_server_request_duration_seconds_bucket{http_route="/users/{id}"}"#;
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    let found = loop {
+        let data = prometheus.exemplars(query);
+        let traces: Vec<String> = data
+            .as_array()
+            .into_iter()
+            .flatten()
+            .flat_map(|series| series["exemplars"].as_array().into_iter().flatten())
+            .filter_map(|exemplar| exemplar["labels"]["trace_id"].as_str().map(str::to_owned))
+            .collect();
+        if traces.iter().any(|trace| trace == trace_id) {
+            break true;
+        }
+        if std::time::Instant::now() >= deadline {
+            eprintln!("exemplars seen: {data}");
+            break false;
+        }
+        std::thread::sleep(Duration::from_millis(500));
+    };
+    assert!(
+        found,
+        "Prometheus stored the logged request's trace id as an exemplar"
+    );
+}

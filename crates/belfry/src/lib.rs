@@ -32,6 +32,7 @@ pub mod telemetry;
 
 pub use belfry_capture as capture;
 pub use belfry_capture::{ErrorReport, WithErrorReport};
+pub use belfry_client as client;
 pub use belfry_health as health;
 pub use belfry_log as log;
 pub use belfry_log::request;

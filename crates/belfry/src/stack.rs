@@ -57,6 +57,7 @@ pub struct Belfry {
     capture: CaptureLayer,
     metrics: Metrics,
     tasks: Tasks,
+    scrub: ScrubPolicy,
 }
 
 impl Default for Belfry {
@@ -78,6 +79,7 @@ impl Belfry {
             capture: CaptureLayer::new(),
             metrics,
             tasks,
+            scrub: ScrubPolicy::default(),
         }
     }
 
@@ -249,7 +251,8 @@ impl Belfry {
     /// strings, and (with Sentry) request URLs and headers.
     pub fn scrub_policy(mut self, policy: ScrubPolicy) -> Self {
         self.access_log = self.access_log.scrub_policy(policy.clone());
-        self.capture = self.capture.scrub_policy(policy);
+        self.capture = self.capture.scrub_policy(policy.clone());
+        self.scrub = policy;
         self
     }
 
@@ -306,6 +309,44 @@ impl Belfry {
                 })
                 .unwrap_or_default()
         });
+    }
+
+    /// A tower layer for the application's own HTTP clients (hyper, tower-based): every call made
+    /// while serving a request carries its trace (`traceparent`, `tracestate`, `sentry-trace`,
+    /// `baggage`) and its `x-request-id`, writes one `belfry::client` log line and is counted in
+    /// `http_client_request_duration_seconds` — with this stack's scrubbing policy and metrics.
+    /// See [`client`](crate::client).
+    ///
+    /// ```
+    /// let belfry = belfry::Belfry::new();
+    /// let layer = belfry.client_layer(); // ServiceBuilder::new().layer(layer).service(hyper_client)
+    /// # let _ = layer;
+    /// ```
+    pub fn client_layer(&self) -> belfry_client::PropagateLayer {
+        belfry_client::PropagateLayer::new()
+            .scrub_policy(self.scrub.clone())
+            .metrics(self.metrics.http_client())
+    }
+
+    /// The same as [`client_layer`](Self::client_layer), for `reqwest` (through
+    /// `reqwest-middleware`; Cargo feature `reqwest`):
+    ///
+    /// ```no_run
+    /// # async fn example() -> Result<(), Box<dyn std::error::Error>> {
+    /// let belfry = belfry::Belfry::new();
+    /// let client = reqwest_middleware::ClientBuilder::new(reqwest::Client::new())
+    ///     .with(belfry.reqwest_middleware())
+    ///     .build(); // once; clone it into the router state
+    /// let inventory = client.get("http://inventory.internal/items").send().await?;
+    /// # let _ = inventory;
+    /// # Ok(())
+    /// # }
+    /// ```
+    #[cfg(feature = "reqwest")]
+    pub fn reqwest_middleware(&self) -> belfry_client::PropagateMiddleware {
+        belfry_client::PropagateMiddleware::new()
+            .scrub_policy(self.scrub.clone())
+            .metrics(self.metrics.http_client())
     }
 
     /// The stack as one tower layer, for [`wrap`](Self::wrap) only: applied around the router

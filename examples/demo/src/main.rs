@@ -5,6 +5,7 @@
 mod accounts;
 mod error;
 mod health;
+mod inventory;
 mod jobs;
 mod metrics;
 mod routes;
@@ -37,6 +38,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let state = routes::AppState {
         metrics: metrics::DemoMetrics::register(belfry.metrics()),
         tasks: belfry.tasks(),
+        inventory: inventory::Inventory::from_env(&belfry),
     };
     // `wrap` comes last, so the stack covers every route, the health and metrics routes too.
     let app = belfry.wrap(

@@ -27,6 +27,7 @@ const MAX_SLOW_MS: u64 = 60_000;
 pub struct AppState {
     pub metrics: DemoMetrics,
     pub tasks: Tasks,
+    pub inventory: crate::inventory::Inventory,
 }
 
 pub fn router(state: AppState) -> Router {
@@ -36,6 +37,7 @@ pub fn router(state: AppState) -> Router {
         .route("/slow", get(slow))
         .route("/panic", get(panic))
         .route("/error", get(error))
+        .route("/inventory", get(crate::inventory::inventory))
         .route("/login", post(accounts::login))
         .route("/jobs/reindex", post(jobs::reindex))
         .route("/jobs/explode", post(jobs::explode))
