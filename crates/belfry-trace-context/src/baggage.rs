@@ -14,10 +14,6 @@
 //! members is dropped whole, as is one with any malformed member; empty members (which
 //! combining several fields can produce) are skipped.
 
-use http::{header::GetAll, HeaderValue};
-
-use crate::traceparent::trim_ows;
-
 /// The longest `baggage` kept, in bytes (the limit of the W3C Baggage specification).
 pub const MAX_BAGGAGE_BYTES: usize = 8192;
 
@@ -27,73 +23,117 @@ pub const MAX_BAGGAGE_MEMBERS: usize = 180;
 /// The prefix of Sentry's dynamic sampling context entries in `baggage`.
 pub(crate) const SENTRY_PREFIX: &str = "sentry-";
 
-/// Whether `value` is a valid, non-empty baggage list within the bounds.
-pub(crate) fn is_valid(value: &[u8]) -> bool {
+/// Byte classes of the baggage grammar.
+const TOKEN: u8 = 1;
+const OCTET: u8 = 2;
+const OWS: u8 = 4;
+
+const CLASSES: [u8; 256] = {
+    let mut table = [0u8; 256];
+    let mut b = 0;
+    while b < 256 {
+        let c = b as u8;
+        let token = c.is_ascii_alphanumeric()
+            || matches!(
+                c,
+                b'!' | b'#'
+                    | b'$'
+                    | b'%'
+                    | b'&'
+                    | b'\''
+                    | b'*'
+                    | b'+'
+                    | b'-'
+                    | b'.'
+                    | b'^'
+                    | b'_'
+                    | b'`'
+                    | b'|'
+                    | b'~'
+            );
+        let octet = matches!(c, 0x21 | 0x23..=0x2b | 0x2d..=0x3a | 0x3c..=0x5b | 0x5d..=0x7e);
+        let ows = matches!(c, b' ' | b'\t');
+        table[b] =
+            (if token { TOKEN } else { 0 }) | (if octet { OCTET } else { 0 }) | (if ows { OWS } else { 0 });
+        b += 1;
+    }
+    table
+};
+
+/// What validation learnt about a valid baggage value.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct BaggageInfo {
+    /// Where the value of the first `sentry-trace_id` member is, if there is one.
+    pub(crate) sentry_trace_id: Option<(usize, usize)>,
+}
+
+/// Validates a baggage list in one pass, a tight loop per token: every member `key=value` with
+/// optional properties as the grammar gives them, at most [`MAX_BAGGAGE_MEMBERS`] members, at
+/// most [`MAX_BAGGAGE_BYTES`] bytes, at least one member. `None` when invalid.
+pub(crate) fn validate(value: &[u8]) -> Option<BaggageInfo> {
     if value.len() > MAX_BAGGAGE_BYTES {
-        return false;
+        return None;
     }
-    let mut count = 0;
-    for member in value.split(|&b| b == b',') {
-        let member = trim_ows(member);
-        if member.is_empty() {
-            continue;
+    let class = |at: usize| value.get(at).map_or(0, |&b| CLASSES[b as usize]);
+    let skip = |mut at: usize, wanted: u8| {
+        while class(at) & wanted != 0 {
+            at += 1;
         }
-        count += 1;
-        if count > MAX_BAGGAGE_MEMBERS {
-            return false;
+        at
+    };
+    let mut info = BaggageInfo::default();
+    let mut members = 0;
+    let mut at = 0;
+    loop {
+        // Empty members and OWS between members.
+        while value.get(at).is_some_and(|&b| matches!(b, b' ' | b'\t' | b',')) {
+            at += 1;
         }
-        let mut parts = member.split(|&b| b == b';');
-        // The first part is `key = value`; the properties are `key = value` or `key`.
-        let Some(first) = parts.next() else { return false };
-        if !is_valid_pair(first, false) || !parts.all(|property| is_valid_pair(property, true)) {
-            return false;
+        if at == value.len() {
+            return (members > 0).then_some(info);
+        }
+        members += 1;
+        if members > MAX_BAGGAGE_MEMBERS {
+            return None;
+        }
+        // key OWS "=" OWS value
+        let key_start = at;
+        at = skip(at, TOKEN);
+        let key_end = at;
+        at = skip(at, OWS);
+        if key_end == key_start || value.get(at) != Some(&b'=') {
+            return None;
+        }
+        at = skip(at + 1, OWS);
+        let value_start = at;
+        at = skip(at, OCTET);
+        if info.sentry_trace_id.is_none() && &value[key_start..key_end] == b"sentry-trace_id" {
+            info.sentry_trace_id = Some((value_start, at));
+        }
+        at = skip(at, OWS);
+        // *( OWS ";" OWS property ), property = key OWS [ "=" OWS value OWS ]
+        while value.get(at) == Some(&b';') {
+            let property_start = skip(at + 1, OWS);
+            at = skip(property_start, TOKEN);
+            if at == property_start {
+                return None;
+            }
+            at = skip(at, OWS);
+            if value.get(at) == Some(&b'=') {
+                at = skip(skip(at + 1, OWS), OCTET);
+                at = skip(at, OWS);
+            }
+        }
+        if at < value.len() && value[at] != b',' {
+            return None;
         }
     }
-    count > 0
 }
 
-fn is_valid_pair(pair: &[u8], value_optional: bool) -> bool {
-    let pair = trim_ows(pair);
-    match pair.iter().position(|&b| b == b'=') {
-        Some(equals) => {
-            is_token(trim_ows(&pair[..equals]))
-                && trim_ows(&pair[equals + 1..]).iter().all(|&b| is_baggage_octet(b))
-        }
-        None => value_optional && is_token(pair),
-    }
-}
-
-fn is_token(key: &[u8]) -> bool {
-    !key.is_empty()
-        && key.iter().all(|&b| {
-            b.is_ascii_alphanumeric()
-                || matches!(
-                    b,
-                    b'!' | b'#'
-                        | b'$'
-                        | b'%'
-                        | b'&'
-                        | b'\''
-                        | b'*'
-                        | b'+'
-                        | b'-'
-                        | b'.'
-                        | b'^'
-                        | b'_'
-                        | b'`'
-                        | b'|'
-                        | b'~'
-                )
-        })
-}
-
-fn is_baggage_octet(b: u8) -> bool {
-    matches!(b, 0x21 | 0x23..=0x2b | 0x2d..=0x3a | 0x3c..=0x5b | 0x5d..=0x7e)
-}
-
-/// The `baggage` to keep from all the `baggage` fields of a request (see [`crate::combine_fields`]).
-pub(crate) fn combine(fields: GetAll<'_, HeaderValue>) -> Option<HeaderValue> {
-    crate::combine_fields(fields, is_valid)
+/// Whether `value` is a valid, non-empty baggage list within the bounds.
+#[cfg(test)]
+pub(crate) fn is_valid(value: &[u8]) -> bool {
+    validate(value).is_some()
 }
 
 /// The `key=value` pairs of a valid baggage value, properties dropped, OWS trimmed. Values stay

@@ -260,6 +260,7 @@ impl TraceContext {
 
     /// Runs `f` with this context [current](Self::current); the previous one (if any) is current
     /// again afterwards, even if `f` panics. Nesting is fine.
+    #[inline(always)]
     pub fn in_scope<R>(&self, f: impl FnOnce() -> R) -> R {
         struct Restore(*const TraceContext);
 

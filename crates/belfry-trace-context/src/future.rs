@@ -21,6 +21,7 @@ pin_project! {
 }
 
 impl<F> ResponseFuture<F> {
+    #[inline(always)]
     pub(crate) fn new(inner: F, context: TraceContext) -> Self {
         Self { inner, context }
     }

@@ -29,6 +29,14 @@ pub(crate) fn decode_hex<const N: usize>(hex: &[u8]) -> Option<[u8; N]> {
         return None;
     }
     let mut out = [0u8; N];
+    if N.is_multiple_of(4) {
+        // Ids: eight digits at a time.
+        for (quad, chunk) in out.chunks_exact_mut(4).zip(hex.chunks_exact(8)) {
+            let chunk: [u8; 8] = chunk.try_into().ok()?;
+            quad.copy_from_slice(&decode_8_hex_digits(chunk)?);
+        }
+        return Some(out);
+    }
     let mut invalid = 0u8;
     for (byte, pair) in out.iter_mut().zip(hex.chunks_exact(2)) {
         let high = HEX_VALUE[pair[0] as usize];
@@ -38,6 +46,32 @@ pub(crate) fn decode_hex<const N: usize>(hex: &[u8]) -> Option<[u8; N]> {
         *byte = (high << 4) | (low & 0x0f);
     }
     (invalid & 0xf0 == 0).then_some(out)
+}
+
+/// Decodes eight lowercase hex digits into four bytes, in one 64-bit word (SWAR): about a third
+/// of the instructions of a table lookup per digit.
+#[inline]
+fn decode_8_hex_digits(digits: [u8; 8]) -> Option<[u8; 4]> {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    let x = u64::from_le_bytes(digits);
+    if x & HIGH != 0 {
+        return None;
+    }
+    // For bytes below 0x80, adding `0x80 - lo` sets a byte's high bit exactly when it is `>= lo`,
+    // and never carries into the next byte.
+    let at_least = |lo: u8| x.wrapping_add(ONES * u64::from(0x80 - lo)) & HIGH;
+    let digit = at_least(b'0') & !at_least(b'9' + 1);
+    let letter = at_least(b'a') & !at_least(b'f' + 1);
+    if digit | letter != HIGH {
+        return None;
+    }
+    // '0'..='9' are 0x30..=0x39 and 'a'..='f' 0x61..=0x66: the low nibble, plus 9 for letters.
+    let nibbles = (x & (ONES * 0x0f)) + (letter >> 7) * 9;
+    // Pack pairs of nibbles into bytes, then the four bytes together (little-endian order).
+    let pairs = ((nibbles << 4) | (nibbles >> 8)) & 0x00ff_00ff_00ff_00ff;
+    let quads = (pairs | (pairs >> 8)) & 0x0000_ffff_0000_ffff;
+    Some(((quads | (quads >> 16)) as u32).to_le_bytes())
 }
 
 /// Writes `bytes` as lowercase hex into `out`, which is exactly twice as long.
@@ -300,6 +334,34 @@ mod tests {
             format!("{:?}", SpanId::from_bytes([1; 8])),
             "SpanId(0101010101010101)"
         );
+    }
+
+    #[test]
+    fn eight_digits_at_a_time_match_the_table() {
+        for b in 0..=255u8 {
+            let valid = b.is_ascii_digit() || (b'a'..=b'f').contains(&b);
+            for at in 0..8 {
+                let mut digits = *b"0123abcd";
+                digits[at] = b;
+                let swar = decode_hex::<4>(&digits);
+                assert_eq!(swar.is_some(), valid, "{b:#x} at {at}");
+                if valid {
+                    let expected: Vec<u8> = digits
+                        .chunks(2)
+                        .map(|pair| u8::from_str_radix(std::str::from_utf8(pair).unwrap(), 16).unwrap())
+                        .collect();
+                    assert_eq!(swar.unwrap().as_slice(), expected.as_slice());
+                }
+            }
+        }
+        let all: Vec<u8> = (0..=255u8).collect();
+        let hex: String = all.iter().map(|b| format!("{b:02x}")).collect();
+        for chunk in hex.as_bytes().chunks(32) {
+            let decoded = decode_hex::<16>(chunk).unwrap();
+            let mut again = [0u8; 32];
+            encode_hex(&decoded, &mut again);
+            assert_eq!(&again, chunk);
+        }
     }
 
     #[test]

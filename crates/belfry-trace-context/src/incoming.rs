@@ -1,7 +1,7 @@
 //! The incoming policy: which header wins, whether incoming context is trusted, and where the
 //! sampling decision comes from. [`TraceContext::from_headers`] applies it.
 
-use http::{HeaderMap, HeaderValue};
+use http::{HeaderMap, HeaderName, HeaderValue};
 
 use crate::{
     baggage, context::Forwarded, names, sentry_trace::SentryTrace, traceparent::Traceparent, tracestate,
@@ -12,7 +12,7 @@ use crate::{
 ///
 /// ```
 /// use belfry_trace_context::{RatioSampler, TraceContext, TrustIncoming};
-/// use http::{HeaderMap, HeaderValue};
+/// use http::{HeaderMap, HeaderName, HeaderValue};
 ///
 /// let mut headers = HeaderMap::new();
 /// headers.insert("traceparent", HeaderValue::from_static("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"));
@@ -52,18 +52,20 @@ impl TraceContext {
     /// No allocation unless several `tracestate` or `baggage` fields must be combined.
     #[inline]
     pub fn from_headers<S: Sampler>(headers: &HeaderMap, trust: TrustIncoming, sampler: &S) -> Self {
-        let present = Present::scan(headers);
-        if present.0 == 0 {
+        let found = Found::scan(headers);
+        if found.is_empty() {
             return Self::new_root_sampled_by(sampler);
         }
-        let incoming = Incoming::read(headers, present);
+        let incoming = Incoming::read(&found);
         match (trust, incoming) {
             (TrustIncoming::Continue, Some(incoming)) => {
                 let sampled = incoming
                     .sampled
                     .unwrap_or_else(|| sampler.should_sample(incoming.trace_id));
-                let trace_state = if incoming.from_traceparent && present.has(Present::TRACESTATE) {
-                    tracestate::combine(headers.get_all(&names::TRACESTATE))
+                let trace_state = if incoming.from_traceparent {
+                    found
+                        .tracestate
+                        .list(headers, &names::TRACESTATE, tracestate::validate)
                 } else {
                     None
                 };
@@ -75,12 +77,12 @@ impl TraceContext {
                     incoming_trace_id: None,
                     forwarded: None,
                 };
-                context.set_forwarded(headers, present, trace_state);
+                context.set_forwarded(headers, &found, trace_state.map(|(value, ())| value));
                 context
             }
             (TrustIncoming::Continue, None) => {
                 let mut context = Self::new_root_sampled_by(sampler);
-                context.set_forwarded(headers, present, None);
+                context.set_forwarded(headers, &found, None);
                 context
             }
             (TrustIncoming::Restart, incoming) => {
@@ -100,27 +102,16 @@ impl TraceContext {
 
     /// Keeps the `tracestate` and a valid incoming `baggage`, and whether the baggage's Sentry
     /// entries describe this trace.
-    fn set_forwarded(&mut self, headers: &HeaderMap, present: Present, trace_state: Option<HeaderValue>) {
-        let baggage = if present.has(Present::BAGGAGE) {
-            baggage::combine(headers.get_all(&names::BAGGAGE))
-        } else {
-            None
-        };
+    fn set_forwarded(&mut self, headers: &HeaderMap, found: &Found<'_>, trace_state: Option<HeaderValue>) {
+        let baggage = found.baggage.list(headers, &names::BAGGAGE, baggage::validate);
+        // The Sentry entries belong to this trace unless they name another `sentry-trace_id`.
         let applies = baggage
             .as_ref()
-            .is_some_and(|value| sentry_baggage_applies(value, self.trace_id));
-        self.forwarded = Forwarded::new(trace_state, baggage, applies);
-    }
-}
-
-/// Whether the Sentry entries of a valid baggage belong to the trace: not when it names another
-/// `sentry-trace_id`.
-fn sentry_baggage_applies(value: &HeaderValue, trace_id: TraceId) -> bool {
-    let Ok(text) = value.to_str() else { return false };
-    let mut named = baggage::sentry_entries(text).filter(|(key, _)| *key == "trace_id");
-    match named.next() {
-        None => true,
-        Some((_, named_id)) => named_id.as_bytes() == trace_id.to_hex().as_bytes(),
+            .is_some_and(|(value, info)| match info.sentry_trace_id {
+                None => true,
+                Some((start, end)) => &value.as_bytes()[start..end] == self.trace_id.to_hex().as_bytes(),
+            });
+        self.forwarded = Forwarded::new(trace_state, baggage.map(|(value, _)| value), applies);
     }
 }
 
@@ -137,8 +128,8 @@ struct Incoming {
 impl Incoming {
     /// A valid `traceparent` wins; `sentry-trace` is read only when there is none (so a
     /// `sentry-trace` with another trace id is ignored). A header sent more than once is invalid.
-    fn read(headers: &HeaderMap, present: Present) -> Option<Self> {
-        if let Some(value) = single(headers, present, Present::TRACEPARENT, &names::TRACEPARENT) {
+    fn read(found: &Found<'_>) -> Option<Self> {
+        if let Some(value) = found.traceparent.single() {
             if let Some(parsed) = Traceparent::parse(value.as_bytes()) {
                 return Some(Self {
                     trace_id: parsed.trace_id,
@@ -149,7 +140,7 @@ impl Incoming {
             }
             tracing::debug!(target: "belfry::trace_context", "invalid traceparent ignored");
         }
-        if let Some(value) = single(headers, present, Present::SENTRY_TRACE, &names::SENTRY_TRACE) {
+        if let Some(value) = found.sentry_trace.single() {
             if let Some(parsed) = SentryTrace::parse(value.as_bytes()) {
                 return Some(Self {
                     trace_id: parsed.trace_id,
@@ -164,54 +155,70 @@ impl Incoming {
     }
 }
 
-/// The header's value when it is present exactly once.
-fn single<'a>(
-    headers: &'a HeaderMap,
-    present: Present,
-    bit: u8,
-    name: &http::HeaderName,
-) -> Option<&'a HeaderValue> {
-    if !present.has(bit) {
-        return None;
+/// The trace headers of a request, found in one pass over its headers.
+///
+/// Cheaper than a `HeaderMap` lookup per header, which hashes the name byte by byte: a typical
+/// request has a dozen headers, mostly standard ones (`host`, `accept`, …) told apart from ours
+/// by a table lookup and a length comparison.
+#[derive(Clone, Copy, Default)]
+struct Found<'a> {
+    traceparent: Field<'a>,
+    tracestate: Field<'a>,
+    sentry_trace: Field<'a>,
+    baggage: Field<'a>,
+}
+
+impl<'a> Found<'a> {
+    #[inline]
+    fn scan(headers: &'a HeaderMap) -> Self {
+        let mut found = Self::default();
+        for (name, value) in headers {
+            let field = match name.as_str() {
+                "traceparent" => &mut found.traceparent,
+                "tracestate" => &mut found.tracestate,
+                "sentry-trace" => &mut found.sentry_trace,
+                "baggage" => &mut found.baggage,
+                _ => continue,
+            };
+            field.add(value);
+        }
+        found
     }
-    let mut values = headers.get_all(name).into_iter();
-    match (values.next(), values.next()) {
-        (Some(value), None) => Some(value),
-        _ => None,
+
+    fn is_empty(&self) -> bool {
+        self.traceparent.count | self.tracestate.count | self.sentry_trace.count | self.baggage.count == 0
     }
 }
 
-/// Which trace headers a request has, found in one pass over its header names.
-///
-/// Cheaper than a hash lookup per header: a typical request has a dozen headers, mostly
-/// standard ones (`host`, `accept`, …) whose names are told apart from ours by their length or a
-/// table lookup, while each `HeaderMap` lookup hashes the name byte by byte. Lookups are then
-/// made only for the headers that are there.
-#[derive(Clone, Copy, Debug)]
-struct Present(u8);
+/// The fields of one header: the first value and how many there are.
+#[derive(Clone, Copy, Default)]
+struct Field<'a> {
+    first: Option<&'a HeaderValue>,
+    count: u8,
+}
 
-impl Present {
-    const TRACEPARENT: u8 = 1;
-    const TRACESTATE: u8 = 2;
-    const SENTRY_TRACE: u8 = 4;
-    const BAGGAGE: u8 = 8;
-
-    #[inline]
-    fn scan(headers: &HeaderMap) -> Self {
-        let mut present = 0;
-        for name in headers.keys() {
-            present |= match name.as_str() {
-                "traceparent" => Self::TRACEPARENT,
-                "tracestate" => Self::TRACESTATE,
-                "sentry-trace" => Self::SENTRY_TRACE,
-                "baggage" => Self::BAGGAGE,
-                _ => 0,
-            };
-        }
-        Self(present)
+impl<'a> Field<'a> {
+    fn add(&mut self, value: &'a HeaderValue) {
+        self.first = self.first.or(Some(value));
+        self.count = self.count.saturating_add(1);
     }
 
-    fn has(self, bit: u8) -> bool {
-        self.0 & bit != 0
+    /// The value when the header is present exactly once.
+    fn single(self) -> Option<&'a HeaderValue> {
+        self.first.filter(|_| self.count == 1)
+    }
+
+    /// A list header's value, its fields combined (see [`crate::combine_fields`]), when valid.
+    fn list<T>(
+        self,
+        headers: &HeaderMap,
+        name: &HeaderName,
+        validate: fn(&[u8]) -> Option<T>,
+    ) -> Option<(HeaderValue, T)> {
+        match (self.first, self.count) {
+            (None, _) => None,
+            (Some(value), 1) => validate(value.as_bytes()).map(|info| (value.clone(), info)),
+            _ => crate::combine_fields(headers.get_all(name), validate),
+        }
     }
 }

@@ -158,14 +158,12 @@ pub const SENTRY_TRACE: HeaderName = HeaderName::from_static("sentry-trace");
 /// The W3C `baggage` header.
 pub const BAGGAGE: HeaderName = HeaderName::from_static("baggage");
 
-/// The header names as statics, for lookups: borrowing a static costs nothing, while a `const`
-/// `HeaderName` is built and dropped at each use.
+/// The list headers' names as statics, for lookups: borrowing a static costs nothing, while a
+/// `const` `HeaderName` is built and dropped at each use.
 mod names {
     use http::HeaderName;
 
-    pub(crate) static TRACEPARENT: HeaderName = crate::TRACEPARENT;
     pub(crate) static TRACESTATE: HeaderName = crate::TRACESTATE;
-    pub(crate) static SENTRY_TRACE: HeaderName = crate::SENTRY_TRACE;
     pub(crate) static BAGGAGE: HeaderName = crate::BAGGAGE;
 }
 
@@ -174,14 +172,17 @@ const MAX_COMBINED_BYTES: usize = 32 * 1024;
 
 /// Combines the fields of a list header (RFC 9110 §5.3): empty fields are skipped, one field is
 /// kept as is (a reference-count increment), several are joined with `,` (one allocation). The
-/// result is kept only if `is_valid`.
-fn combine_fields(fields: GetAll<'_, HeaderValue>, is_valid: fn(&[u8]) -> bool) -> Option<HeaderValue> {
+/// result is kept only if `validate` accepts it.
+fn combine_fields<T>(
+    fields: GetAll<'_, HeaderValue>,
+    validate: fn(&[u8]) -> Option<T>,
+) -> Option<(HeaderValue, T)> {
     let mut fields = fields
         .iter()
         .filter(|value| !traceparent::trim_ows(value.as_bytes()).is_empty());
     let first = fields.next()?;
     let Some(second) = fields.next() else {
-        return is_valid(first.as_bytes()).then(|| first.clone());
+        return validate(first.as_bytes()).map(|info| (first.clone(), info));
     };
     let mut joined = first.as_bytes().to_vec();
     for value in std::iter::once(second).chain(fields) {
@@ -191,10 +192,8 @@ fn combine_fields(fields: GetAll<'_, HeaderValue>, is_valid: fn(&[u8]) -> bool) 
         joined.push(b',');
         joined.extend_from_slice(value.as_bytes());
     }
-    if !is_valid(&joined) {
-        return None;
-    }
-    HeaderValue::from_bytes(&joined).ok()
+    let info = validate(&joined)?;
+    Some((HeaderValue::from_bytes(&joined).ok()?, info))
 }
 
 #[cfg(test)]

@@ -328,6 +328,42 @@ fn reference_tracestate(value: &[u8]) -> bool {
     !keys.is_empty() && keys.len() <= 32
 }
 
+/// A reference `baggage` validator, member by member with slice methods: the grammar as written.
+fn reference_baggage(value: &[u8]) -> bool {
+    let trim = traceparent::trim_ows;
+    let token = |key: &[u8]| {
+        !key.is_empty()
+            && key
+                .iter()
+                .all(|&b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
+    };
+    let octets = |v: &[u8]| {
+        v.iter()
+            .all(|&b| matches!(b, 0x21 | 0x23..=0x2b | 0x2d..=0x3a | 0x3c..=0x5b | 0x5d..=0x7e))
+    };
+    let pair = |p: &[u8], value_optional: bool| {
+        let p = trim(p);
+        match p.iter().position(|&b| b == b'=') {
+            Some(eq) => token(trim(&p[..eq])) && octets(trim(&p[eq + 1..])),
+            None => value_optional && token(p),
+        }
+    };
+    if value.len() > MAX_BAGGAGE_BYTES {
+        return false;
+    }
+    let members: Vec<&[u8]> = value
+        .split(|&b| b == b',')
+        .map(trim)
+        .filter(|m| !m.is_empty())
+        .collect();
+    !members.is_empty()
+        && members.len() <= MAX_BAGGAGE_MEMBERS
+        && members.iter().all(|member| {
+            let mut parts = member.split(|&b| b == b';');
+            parts.next().is_some_and(|first| pair(first, false)) && parts.all(|p| pair(p, true))
+        })
+}
+
 /// Random header bytes: anything, or a valid value with one byte changed, inserted or removed.
 fn header_bytes(valid: &'static str) -> impl Strategy<Value = Vec<u8>> {
     let charset = prop::sample::select(b"0123456789abcdefABCDEF-+ \t,=@;xyz\x00\x7f\xff".to_vec());
@@ -367,6 +403,20 @@ proptest! {
     #[test]
     fn tracestate_matches_the_reference(bytes in header_bytes("rojo=00f067aa0ba902b7,t@v=x y,congo=t61rcWkgMzE")) {
         prop_assert_eq!(tracestate::is_valid(&bytes), reference_tracestate(&bytes));
+    }
+
+    #[test]
+    fn baggage_matches_the_reference(
+        bytes in header_bytes("sentry-trace_id=771a43a4192642f0b136d5159a501700, k = v;p;q=1,x=")
+    ) {
+        let info = baggage::validate(&bytes);
+        prop_assert_eq!(info.is_some(), reference_baggage(&bytes));
+        if let Some(info) = info {
+            let text = std::str::from_utf8(&bytes).unwrap();
+            let expected = baggage::sentry_entries(text).find(|(key, _)| *key == "trace_id").map(|(_, v)| v);
+            let found = info.sentry_trace_id.map(|(start, end)| &text[start..end]);
+            prop_assert_eq!(found, expected);
+        }
     }
 
     /// Whatever the incoming bytes, nothing panics, and every outgoing header is either freshly
