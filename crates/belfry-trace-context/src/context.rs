@@ -305,6 +305,18 @@ impl TraceContext {
 pin_project! {
     /// A future with a [`TraceContext`] made current around each of its polls; see
     /// [`TraceContext::scope`].
+    ///
+    /// ```
+    /// use belfry_trace_context::TraceContext;
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let context = TraceContext::new_root(true);
+    /// let future = context.clone().scope(async { TraceContext::current() });
+    /// assert_eq!(future.context(), &context);
+    /// assert_eq!(future.await, Some(context));
+    /// # }
+    /// ```
     #[derive(Debug)]
     pub struct WithTraceContext<F> {
         #[pin]

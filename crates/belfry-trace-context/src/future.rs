@@ -13,6 +13,18 @@ use crate::TraceContext;
 pin_project! {
     /// Response future of [`SetTraceContext`](crate::SetTraceContext): the request's
     /// [`TraceContext`] is [current](TraceContext::current) during each poll of the inner future.
+    ///
+    /// ```
+    /// use belfry_trace_context::{ResponseFuture, TraceContextLayer};
+    /// use http::{Request, Response};
+    /// use std::convert::Infallible;
+    /// use tower::{service_fn, Layer, Service};
+    ///
+    /// let mut service = TraceContextLayer::new()
+    ///     .layer(service_fn(|_: Request<()>| async { Ok::<_, Infallible>(Response::new(())) }));
+    /// let future: ResponseFuture<_> = service.call(Request::new(()));
+    /// assert!(future.context().trace_id().is_valid());
+    /// ```
     pub struct ResponseFuture<F> {
         #[pin]
         inner: F,

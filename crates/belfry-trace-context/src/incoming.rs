@@ -49,7 +49,8 @@ impl TraceContext {
     /// are ignored, never forwarded. `sampler` decides only for new traces and for Sentry's
     /// deferred decision.
     ///
-    /// No allocation unless several `tracestate` or `baggage` fields must be combined.
+    /// No allocation without `tracestate` or `baggage`; with them, one `Arc` shared by every
+    /// clone, plus the combined value when a header came in several fields.
     #[inline]
     pub fn from_headers<S: Sampler>(headers: &HeaderMap, trust: TrustIncoming, sampler: &S) -> Self {
         let found = Found::scan(headers);

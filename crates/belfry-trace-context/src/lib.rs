@@ -110,10 +110,19 @@
 //!
 //! # Cost
 //!
-//! No lock and no allocation to read the headers (values are borrowed, and stored as
-//! `HeaderValue` clones, which share their bytes); ids come from a per-thread wyrand generator
-//! seeded once from std's `RandomState`. The extension insert is the one allocation per request;
-//! combining several `tracestate` or `baggage` fields allocates the combined value.
+//! No lock, and no allocation to read the headers: one pass over the header names finds the
+//! trace headers (no hash lookup when there are none), values are parsed where they are and kept
+//! as `HeaderValue` clones, which share their bytes. Ids come from a per-thread wyrand generator
+//! seeded once from std's `RandomState`. The context is 64 bytes; a `tracestate` or `baggage` to
+//! forward is kept behind one `Arc` shared by every clone (one allocation, only when present),
+//! and combining several fields of one header allocates the combined value. The request
+//! extension is the one allocation every request pays.
+//!
+//! Measured with callgrind (`examples/instructions.rs`, a trivial inner service, requests with
+//! three ordinary headers): the layer adds about 650 instructions per request without trace
+//! headers — some 250 of them `http::Extensions::insert` and the freeing of the boxed context —,
+//! about 1,100 with a `traceparent`, and about 2,900 with `traceparent`, `tracestate` and a
+//! three-member `baggage`.
 //!
 //! [W3C Trace Context]: https://www.w3.org/TR/trace-context/
 //! [W3C Baggage]: https://www.w3.org/TR/baggage/

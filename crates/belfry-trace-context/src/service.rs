@@ -8,6 +8,22 @@ use tower_service::Service;
 use crate::{ResponseFuture, Sampler, TraceContext, TrustIncoming};
 
 /// The service made by [`TraceContextLayer`](crate::TraceContextLayer); see there.
+///
+/// ```
+/// use belfry_trace_context::{SetTraceContext, TraceContext, TraceContextLayer};
+/// use http::{Request, Response};
+/// use std::convert::Infallible;
+/// use tower::{service_fn, Layer, ServiceExt};
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// let service = TraceContextLayer::new().layer(service_fn(|_: Request<()>| async {
+///     Ok::<_, Infallible>(Response::new(TraceContext::current().is_some()))
+/// }));
+/// let _: &SetTraceContext<_, _> = &service;
+/// assert!(*service.oneshot(Request::new(())).await.unwrap().body());
+/// # }
+/// ```
 #[derive(Clone, Debug)]
 pub struct SetTraceContext<Inner, S> {
     pub(crate) inner: Inner,

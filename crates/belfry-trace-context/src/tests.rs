@@ -493,3 +493,13 @@ proptest! {
         let _ = context.sentry_baggage().count();
     }
 }
+
+#[test]
+fn types_are_send_and_sync() {
+    fn send_sync<T: Send + Sync>() {}
+    send_sync::<TraceContext>();
+    send_sync::<OutgoingContext>();
+    send_sync::<TraceContextLayer>();
+    send_sync::<ResponseFuture<std::future::Ready<()>>>();
+    send_sync::<WithTraceContext<std::future::Ready<()>>>();
+}
