@@ -1,10 +1,11 @@
 //! Drives requests in-process through one variant, for callgrind:
 //!
 //! ```text
-//! callgrind_driver --variant belfry --requests 2000 [--warmup 300] [--no-sentry]
+//! callgrind_driver --variant belfry --requests 2000 [--warmup 300] [--no-sentry] [--traceparent VALUE]
 //! ```
 //!
-//! `--no-sentry` leaves Sentry off in the variants that have it (to see what it costs).
+//! `--no-sentry` leaves Sentry off in the variants that have it (to see what it costs);
+//! `--traceparent` sends that header with every request (a caller's trace to continue).
 //!
 //! Builds the stack once, sends `--warmup` requests, then `--requests` more, each through a clone
 //! of the `Router` with `tower::ServiceExt::oneshot` on a current-thread runtime, reading each
@@ -13,12 +14,16 @@
 
 use std::process::ExitCode;
 
-use belfry_bench::{app, current_thread_runtime, drive, init, Args};
+use belfry_bench::{app, current_thread_runtime, drive_with_headers, init, Args};
 
 fn main() -> ExitCode {
     const USAGE: &str =
-        "callgrind_driver --variant bare|towerhttp|sentrytower|belfry --requests N [--warmup N] [--no-sentry]";
-    let args = match Args::parse("callgrind_driver", USAGE, &["--requests", "--warmup"]) {
+        "callgrind_driver --variant bare|towerhttp|sentrytower|belfry --requests N [--warmup N] [--no-sentry] [--traceparent VALUE]";
+    let args = match Args::parse(
+        "callgrind_driver",
+        USAGE,
+        &["--requests", "--warmup", "--traceparent"],
+    ) {
         Ok(args) => args,
         Err(code) => return code,
     };
@@ -34,12 +39,27 @@ fn main() -> ExitCode {
         }
     };
 
+    let headers = match args.option("--traceparent", String::new()) {
+        Ok(value) if value.is_empty() => Vec::new(),
+        Ok(value) => match http::HeaderValue::from_str(&value) {
+            Ok(value) => vec![(http::HeaderName::from_static("traceparent"), value)],
+            Err(_) => {
+                eprintln!("callgrind_driver: --traceparent `{value}` is not a header value");
+                return ExitCode::from(2);
+            }
+        },
+        Err(problem) => {
+            eprintln!("callgrind_driver: {problem}");
+            return ExitCode::from(2);
+        }
+    };
+
     let guard = init(variant, std::io::sink, sentry);
     let app = app(variant);
     let runtime = current_thread_runtime();
     let bytes = runtime.block_on(async {
-        drive(&app, warmup).await;
-        drive(&app, requests).await
+        drive_with_headers(&app, warmup, &headers).await;
+        drive_with_headers(&app, requests, &headers).await
     });
     println!(
         "{variant}: {requests} requests after {warmup} warm-up, {bytes} body bytes, sentry {}",
