@@ -280,9 +280,22 @@ pub fn request(id: u64) -> Request<Body> {
 ///
 /// If a response is not `200 OK`.
 pub async fn drive(app: &Router, count: u64) -> u64 {
+    drive_with_headers(app, count, &[]).await
+}
+
+/// [`drive`], with `headers` added to every request (e.g. an incoming `traceparent`).
+///
+/// # Panics
+///
+/// If a response is not `200 OK`.
+pub async fn drive_with_headers(app: &Router, count: u64, headers: &[(HeaderName, http::HeaderValue)]) -> u64 {
     let mut bytes = 0;
     for i in 0..count {
-        let response = app.clone().oneshot(request(i % 1000)).await.expect("infallible");
+        let mut request = request(i % 1000);
+        for (name, value) in headers {
+            request.headers_mut().append(name.clone(), value.clone());
+        }
+        let response = app.clone().oneshot(request).await.expect("infallible");
         assert_eq!(response.status(), 200);
         let body = response
             .into_body()
