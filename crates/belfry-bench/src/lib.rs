@@ -12,6 +12,7 @@
 //! and the transport fails to connect.
 
 mod args;
+pub mod baseline_json_lines;
 pub mod report;
 
 pub use args::Args;

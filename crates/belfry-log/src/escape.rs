@@ -66,6 +66,11 @@ pub(crate) fn push_escaped(line: &mut String, value: &str) {
     line.push_str(&value[start..]);
 }
 
+/// Whether `value` is written as it is (nothing to escape).
+pub(crate) fn is_plain(value: &str) -> bool {
+    next_marked(value.as_bytes(), 0) == value.len()
+}
+
 /// The index of the first byte at or after `i` that [`ESCAPES`] marks, or `bytes.len()`.
 ///
 /// Eight bytes at a time: in each word, the lowest flagged byte of a "has a zero byte" test is

@@ -46,6 +46,10 @@ pub(crate) enum Origin {
 
 /// Whether a field named `name` (from `origin`) is written with [`RENAMED_PREFIX`].
 pub(crate) fn is_renamed(name: &str, origin: Origin) -> bool {
+    // Most names start with another letter: one comparison.
+    if !matches!(name.as_bytes().first(), Some(b't' | b'l' | b'r' | b's')) {
+        return false;
+    }
     match name {
         "timestamp" | "level" | "target" => true,
         _ if name == REQUEST_ID_FIELD || name == TRACE_ID_FIELD || name == SPAN_ID_FIELD => {
@@ -60,26 +64,44 @@ pub(crate) fn field_name(name: &str) -> &str {
     name.strip_prefix("r#").unwrap_or(name)
 }
 
-/// One bit of a 64-bit filter for a key (escaped, as written): two keys with different bits
-/// differ, so most keys are told apart without comparing them.
+/// A key's position in a 128-bit filter (escaped key, as written): two keys in different
+/// positions differ, so most keys are told apart without comparing them.
 #[inline]
-fn key_bit(key: &[u8]) -> u64 {
+fn key_tag(key: &[u8]) -> u8 {
     let (Some(&first), Some(&last)) = (key.first(), key.last()) else {
-        return 1;
+        return 0;
     };
-    let hash = (key.len() as u32).wrapping_mul(0x9E37) ^ u32::from(first) ^ (u32::from(last) << 3);
-    1 << (hash & 63)
+    let middle = key[key.len() / 2];
+    // A multiplicative hash of the length and three bytes; its top seven bits.
+    let mixed = (key.len() as u64) | u64::from(first) << 8 | u64::from(middle) << 16 | u64::from(last) << 24;
+    (mixed.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 57) as u8
+}
+
+#[inline]
+fn bit(tag: u8) -> u128 {
+    1 << (tag & 127)
+}
+
+/// The tag of a key written without computing it (a plain event's): compared by bytes.
+const UNTAGGED: u8 = u8::MAX;
+
+/// One key: its byte range in the text and its filter position.
+#[derive(Clone, Copy, Debug, Default)]
+struct Key {
+    start: u32,
+    end: u32,
+    tag: u8,
 }
 
 /// The keys written in a text (a line, or a span's fields), as byte ranges into it, with a bit
 /// filter in front: checking a key that is not there costs a few instructions.
-/// `N` ranges are kept inline; more spill to the heap.
+/// `N` keys are kept inline; more spill to the heap.
 #[derive(Clone, Debug)]
 pub(crate) struct Keys<const N: usize> {
-    filter: u64,
+    filter: u128,
     len: usize,
-    inline: [(u32, u32); N],
-    spilled: Vec<(u32, u32)>,
+    inline: [Key; N],
+    spilled: Vec<Key>,
 }
 
 impl<const N: usize> Keys<N> {
@@ -87,7 +109,11 @@ impl<const N: usize> Keys<N> {
         Self {
             filter: 0,
             len: 0,
-            inline: [(0, 0); N],
+            inline: [Key {
+                start: 0,
+                end: 0,
+                tag: 0,
+            }; N],
             spilled: Vec::new(),
         }
     }
@@ -102,41 +128,46 @@ impl<const N: usize> Keys<N> {
         self.len
     }
 
-    fn range(&self, index: usize) -> (usize, usize) {
-        let (start, end) = if index < N {
+    #[inline]
+    fn key(&self, index: usize) -> Key {
+        if index < N {
             self.inline[index]
         } else {
             self.spilled[index - N]
-        };
-        (start as usize, end as usize)
+        }
     }
 
-    fn push(&mut self, start: usize, end: usize) {
+    #[inline]
+    fn range(&self, index: usize) -> (usize, usize) {
+        let key = self.key(index);
+        (key.start as usize, key.end as usize)
+    }
+
+    #[inline]
+    fn push(&mut self, start: usize, end: usize, tag: u8) {
         // Lines and span fields are far below 4 GiB; a longer one just loses de-duplication.
-        let range = (
-            u32::try_from(start).unwrap_or(u32::MAX),
-            u32::try_from(end).unwrap_or(u32::MAX),
-        );
+        let key = Key {
+            start: u32::try_from(start).unwrap_or(u32::MAX),
+            end: u32::try_from(end).unwrap_or(u32::MAX),
+            tag,
+        };
         if self.len < N {
-            self.inline[self.len] = range;
+            self.inline[self.len] = key;
         } else {
-            self.spilled.push(range);
+            self.spilled.push(key);
         }
         self.len += 1;
     }
 
     fn remove(&mut self, index: usize) {
-        let ranges: Vec<(u32, u32)> = (0..self.len)
+        let kept: Vec<Key> = (0..self.len)
             .filter(|&i| i != index)
-            .map(|i| {
-                let (start, end) = self.range(i);
-                (start as u32, end as u32)
-            })
+            .map(|i| self.key(i))
             .collect();
         self.len = 0;
         self.spilled.clear();
-        for (start, end) in ranges {
-            self.push(start as usize, end as usize);
+        for key in kept {
+            self.push(key.start as usize, key.end as usize, key.tag);
         }
     }
 
@@ -147,40 +178,38 @@ impl<const N: usize> Keys<N> {
             } else {
                 &mut self.spilled[i - N]
             };
-            slot.0 -= by as u32;
-            slot.1 -= by as u32;
+            slot.start -= by as u32;
+            slot.end -= by as u32;
         }
     }
 
-    fn refilter(&mut self, text: &[u8]) {
-        self.filter = (0..self.len)
-            .map(|i| {
-                let (start, end) = self.range(i);
-                key_bit(&text[start..end])
-            })
-            .fold(0, |filter, bit| filter | bit);
+    fn refilter(&mut self) {
+        self.filter = (0..self.len).fold(0, |filter, i| filter | bit(self.key(i).tag));
     }
 
-    /// The index of `key` among the keys of `text`.
-    fn find(&self, text: &[u8], key: &[u8]) -> Option<usize> {
-        if self.filter & key_bit(key) == 0 {
+    /// The index of `key` (whose tag is `tag`) among the keys of `text`.
+    #[inline]
+    fn find(&self, text: &[u8], key: &[u8], tag: u8) -> Option<usize> {
+        if self.filter & bit(tag) == 0 {
             return None;
         }
         (0..self.len).find(|&i| {
-            let (start, end) = self.range(i);
-            text.get(start..end) == Some(key)
+            let stored = self.key(i);
+            (stored.tag == tag || stored.tag == UNTAGGED)
+                && (stored.end - stored.start) as usize == key.len()
+                && text.get(stored.start as usize..stored.end as usize) == Some(key)
         })
     }
 
     /// Notes the key at `text[start..end]`, unless `text` already has it (then `false`).
     fn insert(&mut self, text: &[u8], start: usize, end: usize) -> bool {
         let key = &text[start..end];
-        let bit = key_bit(key);
-        if self.filter & bit != 0 && self.find(text, key).is_some() {
+        let tag = key_tag(key);
+        if self.find(text, key, tag).is_some() {
             return false;
         }
-        self.filter |= bit;
-        self.push(start, end);
+        self.filter |= bit(tag);
+        self.push(start, end, tag);
         true
     }
 }
@@ -251,10 +280,37 @@ impl<S: FieldSink> Visit for FieldVisitor<S> {
 }
 
 /// `value` as a JSON string, quotes included.
+#[inline]
 pub(crate) fn push_json_string(out: &mut String, value: &str) {
+    out.reserve(value.len() + 2);
     out.push('"');
     push_escaped(out, value);
     out.push('"');
+}
+
+/// What is known of an event callsite's keys, computed once per callsite and thread.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct CallsiteKeys {
+    /// Every key is written as it is named (no rename, no escape, no `r#`), and none repeats.
+    pub(crate) plain: bool,
+    /// The filter of the callsite's keys.
+    pub(crate) filter: u128,
+}
+
+impl CallsiteKeys {
+    pub(crate) fn of(fields: &tracing::field::FieldSet) -> Self {
+        let mut filter = 0;
+        let mut plain = true;
+        let names: Vec<&str> = fields.iter().map(|field| field.name()).collect();
+        for (i, name) in names.iter().enumerate() {
+            filter |= bit(key_tag(name.as_bytes()));
+            plain &= !name.starts_with("r#")
+                && !is_renamed(name, Origin::Other)
+                && crate::escape::is_plain(name)
+                && !names[..i].contains(name);
+        }
+        Self { plain, filter }
+    }
 }
 
 /// An event's fields, written straight into its line.
@@ -264,10 +320,21 @@ pub(crate) struct EventSink<'a> {
     /// Leave out tracing-log's `log.target`, `log.module_path`, … (a `log` record's metadata,
     /// printed as the line's own `target`).
     pub(crate) skip_log_fields: bool,
+    /// The callsite's keys are plain: written as they are, no check (the filter is set after).
+    pub(crate) plain: bool,
 }
 
-impl FieldSink for EventSink<'_> {
-    fn key(&mut self, name: &str) -> bool {
+impl EventSink<'_> {
+    /// Notes that the line has every key of the callsite (after a plain event's fields).
+    pub(crate) fn set_filter(keys: &mut LineKeys, filter: u128) {
+        keys.filter |= filter;
+    }
+}
+
+impl EventSink<'_> {
+    /// The general case: renamed, escaped and de-duplicated keys.
+    #[inline(never)]
+    fn checked_key(&mut self, name: &str) -> bool {
         let name = field_name(name);
         if self.skip_log_fields && name.starts_with("log.") {
             return false;
@@ -292,11 +359,29 @@ impl FieldSink for EventSink<'_> {
         self.line.push_str("\":");
         true
     }
+}
 
+impl FieldSink for EventSink<'_> {
+    #[inline]
+    fn key(&mut self, name: &str) -> bool {
+        if !self.plain {
+            return self.checked_key(name);
+        }
+        self.line.reserve(name.len() + 4);
+        self.line.push_str(",\"");
+        let start = self.line.len();
+        self.line.push_str(name);
+        self.keys.push(start, self.line.len(), UNTAGGED);
+        self.line.push_str("\":");
+        true
+    }
+
+    #[inline]
     fn out(&mut self) -> &mut String {
         self.line
     }
 
+    #[inline]
     fn end(&mut self) {}
 }
 
@@ -378,24 +463,28 @@ impl FormattedFields {
     /// Ends the entry whose key is at `key`: an earlier entry with the same key is removed (the
     /// field was recorded again).
     pub(crate) fn finish(&mut self, (mut start, mut end): (usize, usize)) {
-        if let Some(index) = self
-            .keys
-            .find(self.json.as_bytes(), &self.json.as_bytes()[start..end])
-        {
-            // The pending entry, not yet among the keys, starts where the last one ends.
-            let (old_start, old_end) = match self.entry(index) {
-                (old_start, _) if index + 1 == self.keys.len() => (old_start, start - 2),
-                range => range,
-            };
-            let removed = old_end - old_start;
-            self.json.replace_range(old_start..old_end, "");
-            self.keys.remove(index);
-            self.keys.shift_after(index, removed);
-            self.keys.refilter(self.json.as_bytes());
-            start -= removed;
-            end -= removed;
+        let tag = key_tag(&self.json.as_bytes()[start..end]);
+        if self.keys.filter & bit(tag) != 0 {
+            if let Some(index) = self
+                .keys
+                .find(self.json.as_bytes(), &self.json.as_bytes()[start..end], tag)
+            {
+                // The pending entry, not yet among the keys, starts where the last one ends.
+                let (old_start, old_end) = match self.entry(index) {
+                    (old_start, _) if index + 1 == self.keys.len() => (old_start, start - 2),
+                    range => range,
+                };
+                let removed = old_end - old_start;
+                self.json.replace_range(old_start..old_end, "");
+                self.keys.remove(index);
+                self.keys.shift_after(index, removed);
+                self.keys.refilter();
+                start -= removed;
+                end -= removed;
+            }
         }
-        self.keys.insert(self.json.as_bytes(), start, end);
+        self.keys.filter |= bit(tag);
+        self.keys.push(start, end, tag);
     }
 
     /// Every entry of `newer`, replacing the entries with the same keys.
@@ -416,23 +505,26 @@ impl FormattedFields {
             let offset = line.len();
             line.push_str(&self.json);
             for index in 0..self.keys.len() {
-                let (start, end) = self.keys.range(index);
-                keys.push(offset + start, offset + end);
+                let key = self.keys.key(index);
+                keys.push(offset + key.start as usize, offset + key.end as usize, key.tag);
             }
             keys.filter |= self.keys.filter;
             return;
         }
         for index in 0..self.keys.len() {
-            let (start, end) = self.keys.range(index);
-            let key = &self.json.as_bytes()[start..end];
-            if keys.find(line.as_bytes(), key).is_some() {
+            let key = self.keys.key(index);
+            let (start, end) = (key.start as usize, key.end as usize);
+            if keys
+                .find(line.as_bytes(), &self.json.as_bytes()[start..end], key.tag)
+                .is_some()
+            {
                 continue;
             }
             let (entry_start, entry_end) = self.entry(index);
             let base = line.len();
             line.push_str(&self.json[entry_start..entry_end]);
-            keys.filter |= key_bit(key);
-            keys.push(base + start - entry_start, base + end - entry_start);
+            keys.filter |= bit(key.tag);
+            keys.push(base + start - entry_start, base + end - entry_start, key.tag);
         }
     }
 }

@@ -1,7 +1,7 @@
 //! [`JsonLines`]: the layer writing one JSON object per event, one event per line.
 
 use std::{
-    cell::RefCell,
+    cell::{Cell, RefCell},
     io::Write as _,
     sync::atomic::{AtomicUsize, Ordering},
     time::SystemTime,
@@ -18,7 +18,7 @@ use tracing_subscriber::{
 
 use crate::{
     escape::push_escaped,
-    fields::{EventSink, FieldVisitor, FormattedFields, LineKeys, Origin, SpanSink},
+    fields::{CallsiteKeys, EventSink, FieldVisitor, FormattedFields, LineKeys, Origin, SpanSink},
     request::RequestFields,
     time::push_timestamp,
 };
@@ -125,10 +125,23 @@ where
 }
 
 /// A span's fields as JSON, kept in its extensions (like tracing-subscriber's `FormattedFields`),
-/// formatted by the `JsonLines` layer `owner`.
+/// formatted by the `JsonLines` layer `owner` (0: none yet, the span holds request fields only),
+/// and, on the request span, the request fields: one extension, one look-up per span and line.
 pub(crate) struct SpanFields {
     owner: usize,
     pub(crate) fields: FormattedFields,
+    pub(crate) request: Option<Box<RequestFields>>,
+}
+
+impl SpanFields {
+    /// A span's extension holding only request fields.
+    pub(crate) fn for_request(request: RequestFields) -> Self {
+        Self {
+            owner: 0,
+            fields: FormattedFields::new(),
+            request: Some(Box::new(request)),
+        }
+    }
 }
 
 fn origin_of(metadata: &Metadata<'_>) -> Origin {
@@ -187,6 +200,7 @@ where
                 extensions.insert(SpanFields {
                     owner: self.id,
                     fields: scratch.to_exact(),
+                    request: None,
                 });
             }
         });
@@ -209,10 +223,15 @@ where
             let mut extensions = span.extensions_mut();
             match extensions.get_mut::<SpanFields>() {
                 Some(stored) if stored.owner == self.id => stored.fields.merge(scratch),
+                Some(stored) if stored.owner == 0 => {
+                    stored.owner = self.id;
+                    stored.fields.merge(scratch);
+                }
                 Some(_) => {}
                 None => extensions.insert(SpanFields {
                     owner: self.id,
                     fields: scratch.to_exact(),
+                    request: None,
                 }),
             }
         });
@@ -251,11 +270,21 @@ fn format_event<S>(
     push_escaped(line, metadata.target());
     line.push('"');
     let mut keys = LineKeys::new();
+    let callsite = if is_log {
+        None
+    } else {
+        Some(callsite_keys(event.metadata()))
+    };
+    let plain = callsite.is_some_and(|callsite| callsite.plain);
     event.record(&mut FieldVisitor(EventSink {
         line,
         keys: &mut keys,
         skip_log_fields: is_log,
+        plain,
     }));
+    if let (true, Some(callsite)) = (plain, callsite) {
+        EventSink::set_filter(&mut keys, callsite.filter);
+    }
     // After the event's own fields, so they win; innermost span first. No `Debug` impl runs
     // here: span fields were formatted when recorded.
     if let Some(scope) = context.event_scope(event) {
@@ -263,9 +292,9 @@ fn format_event<S>(
             let extensions = span.extensions();
             if let Some(stored) = extensions.get::<SpanFields>() {
                 stored.fields.append_to(line, &mut keys);
-            }
-            if let Some(request) = extensions.get::<RequestFields>() {
-                request.formatted().append_to(line, &mut keys);
+                if let Some(request) = &stored.request {
+                    request.formatted().append_to(line, &mut keys);
+                }
             }
         }
     }
@@ -274,6 +303,29 @@ fn format_event<S>(
 
 thread_local! {
     static LINE: RefCell<String> = const { RefCell::new(String::new()) };
+    /// [`CallsiteKeys`] of the event callsites this thread logged from, by the address of their
+    /// (static) metadata, direct-mapped: no lock, no allocation, a few instructions per event.
+    static CALLSITES: [Cell<(usize, CallsiteKeys)>; CALLSITE_SLOTS] =
+        const { [const { Cell::new((0, CallsiteKeys { plain: false, filter: 0 })) }; CALLSITE_SLOTS] };
+}
+
+const CALLSITE_SLOTS: usize = 64;
+
+/// The [`CallsiteKeys`] of an event's callsite, cached per thread.
+fn callsite_keys(metadata: &'static Metadata<'static>) -> CallsiteKeys {
+    let address = metadata as *const Metadata<'static> as usize;
+    let slot = (address >> 4) % CALLSITE_SLOTS;
+    CALLSITES
+        .try_with(|slots| {
+            let (cached, keys) = slots[slot].get();
+            if cached == address {
+                return keys;
+            }
+            let keys = CallsiteKeys::of(metadata.fields());
+            slots[slot].set((address, keys));
+            keys
+        })
+        .unwrap_or_else(|_| CallsiteKeys::of(metadata.fields()))
 }
 
 /// A line longer than this does not keep its buffer's memory for the rest of the thread's life.

@@ -83,7 +83,7 @@
 //!
 //! No global lock and no allocation per event: the line is formatted into a reused thread-local
 //! buffer, written with one `write_all`. Keys are de-duplicated with a 64-bit filter per line
-//! and per span (a span whose keys the line does not have is appended with one copy); exact
+//! and per span (128 bits; a span whose keys the line does not have is appended with one copy); exact
 //! comparisons happen only when two keys share a filter bit. A span's fields cost one
 //! allocation when it is created (none for a span without fields), in a `FormattedFields`-like
 //! extension. See docs/performance.md for the figures.

@@ -45,6 +45,7 @@ use tracing_subscriber::{registry::LookupSpan, Registry};
 
 use crate::{
     fields::{push_json_string, FormattedFields, Origin},
+    layer::SpanFields,
     number::{push_f64, push_i64, push_u64},
 };
 
@@ -144,6 +145,13 @@ pub(crate) struct RequestFields {
 }
 
 impl RequestFields {
+    fn new() -> Self {
+        Self {
+            values: Vec::with_capacity(4),
+            json: FormattedFields::new(),
+        }
+    }
+
     pub(crate) fn formatted(&self) -> &FormattedFields {
         &self.json
     }
@@ -176,15 +184,20 @@ pub fn record(key: impl Into<Cow<'static, str>>, value: impl Into<FieldValue>) -
     let (key, value) = (key.into(), value.into());
     with_request_span(|span| {
         let mut extensions = span.extensions_mut();
-        match extensions.get_mut::<RequestFields>() {
-            Some(fields) => fields.set(key, value),
-            None => {
-                let mut fields = RequestFields {
-                    values: Vec::with_capacity(4),
-                    json: FormattedFields::new(),
-                };
+        match extensions.get_mut::<SpanFields>() {
+            Some(SpanFields {
+                request: Some(fields),
+                ..
+            }) => fields.set(key, value),
+            Some(stored) => {
+                let mut fields = RequestFields::new();
                 fields.set(key, value);
-                extensions.insert(fields);
+                stored.request = Some(Box::new(fields));
+            }
+            None => {
+                let mut fields = RequestFields::new();
+                fields.set(key, value);
+                extensions.insert(SpanFields::for_request(fields));
             }
         }
     })
@@ -196,7 +209,8 @@ pub fn record(key: impl Into<Cow<'static, str>>, value: impl Into<FieldValue>) -
 pub fn fields() -> Vec<RequestField> {
     with_request_span(|span| {
         span.extensions()
-            .get::<RequestFields>()
+            .get::<SpanFields>()
+            .and_then(|stored| stored.request.as_ref())
             .map(|fields| fields.values.clone())
             .unwrap_or_default()
     })
