@@ -37,6 +37,16 @@ pub(crate) const DEFAULT_SENSITIVE_QUERY_PARAM_SUBSTRINGS: &[&str] = &[
     "session",
     "auth",
     "credential",
+    "jwt",
+    "pwd",
+    "passw",
+    "passphrase",
+    "passcode",
+    "sessid",
+    "assertion",
+    "saml",
+    "bearer",
+    "hmac",
 ];
 
 /// Query parameter names redacted by default (exact match, ignoring ASCII
@@ -48,6 +58,12 @@ pub(crate) const DEFAULT_SENSITIVE_QUERY_PARAMS: &[&str] = &[
     "AWSAccessKeyId",
     "Signature",
     "X-Goog-Signature",
+    "pass",
+    "pw",
+    "sid",
+    "otp",
+    "pin",
+    "ticket",
 ];
 
 /// Builds a [`ScrubPolicy`], starting from the default lists.
@@ -83,6 +99,8 @@ pub struct ScrubPolicyBuilder {
     sensitive_query_params: Vec<Box<str>>,
     sensitive_query_param_substrings: Vec<Box<str>>,
     shown_query_params: Vec<Box<str>>,
+    sensitive_path_params: Vec<Box<str>>,
+    shown_path_params: Vec<Box<str>>,
 }
 
 impl Default for ScrubPolicyBuilder {
@@ -111,6 +129,8 @@ impl ScrubPolicyBuilder {
             sensitive_query_params: boxed(DEFAULT_SENSITIVE_QUERY_PARAMS),
             sensitive_query_param_substrings: boxed(DEFAULT_SENSITIVE_QUERY_PARAM_SUBSTRINGS),
             shown_query_params: Vec::new(),
+            sensitive_path_params: Vec::new(),
+            shown_path_params: Vec::new(),
         }
     }
 
@@ -288,6 +308,43 @@ impl ScrubPolicyBuilder {
         self
     }
 
+    /// Redacts path segments bound to the route parameter `name` (`{name}` or `{*name}` in the
+    /// template; exact match, ignoring ASCII case), in addition to the query parameter names
+    /// path parameters share.
+    ///
+    /// ```
+    /// use belfry_scrub::ScrubPolicy;
+    ///
+    /// let policy = ScrubPolicy::builder().redact_path_param("invite").build();
+    /// assert_eq!(
+    ///     policy.path("/join/abc", Some("/join/{invite}")).to_string(),
+    ///     "/join/[REDACTED]",
+    /// );
+    /// ```
+    pub fn redact_path_param(mut self, name: impl AsRef<str>) -> Self {
+        let name = lowercase(name.as_ref());
+        self.shown_path_params.retain(|shown| *shown != name);
+        insert(&mut self.sensitive_path_params, name);
+        self
+    }
+
+    /// Shows path segments bound to the route parameter `name` (exact match, ignoring ASCII
+    /// case) even if the name is sensitive as a query parameter: `{code}` as a product code.
+    ///
+    /// ```
+    /// use belfry_scrub::ScrubPolicy;
+    ///
+    /// let policy = ScrubPolicy::builder().show_path_param("code").build();
+    /// assert_eq!(policy.path("/products/AB-12", Some("/products/{code}")).to_string(), "/products/AB-12");
+    /// assert!(policy.is_sensitive_query_param("code"));
+    /// ```
+    pub fn show_path_param(mut self, name: impl AsRef<str>) -> Self {
+        let name = lowercase(name.as_ref());
+        self.sensitive_path_params.retain(|listed| *listed != name);
+        insert(&mut self.shown_path_params, name);
+        self
+    }
+
     /// Builds the policy.
     ///
     /// ```
@@ -310,6 +367,8 @@ impl ScrubPolicyBuilder {
             ),
             sensitive_query_param_substrings: query_param_substrings,
             shown_query_params: self.shown_query_params,
+            sensitive_path_params: self.sensitive_path_params,
+            shown_path_params: self.shown_path_params,
         };
         ScrubPolicy {
             rules: Arc::new(rules),
@@ -364,7 +423,15 @@ mod tests {
             &*rules.sensitive_headers,
             ["authorization", "proxy-authorization", "cookie", "set-cookie"].map(Box::from)
         );
-        assert!(rules.sensitive_query_params.is_empty());
+        // The OpenTelemetry names all contain a substring (`signature`, `credential`, ...).
+        assert_eq!(
+            &*rules.sensitive_query_params,
+            ["pass", "pw", "sid", "otp", "pin", "ticket"].map(Box::from)
+        );
+        assert!(!rules
+            .sensitive_query_param_substrings
+            .iter()
+            .any(|s| &**s == "password" || &**s == "passwd"));
         assert!(!rules
             .sensitive_query_param_substrings
             .iter()

@@ -57,6 +57,7 @@
 
 mod builder;
 mod headers;
+mod path;
 mod policy;
 mod query;
 #[cfg(test)]
@@ -66,6 +67,7 @@ mod url;
 
 pub use builder::ScrubPolicyBuilder;
 pub use headers::{ScrubbedHeaderValue, ScrubbedHeaders, URL_HEADERS};
+pub use path::ScrubbedPath;
 pub use policy::ScrubPolicy;
 pub use query::ScrubbedQuery;
 pub use url::ScrubbedUrl;

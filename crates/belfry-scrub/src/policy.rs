@@ -5,8 +5,8 @@ use std::sync::{Arc, LazyLock};
 use http::{HeaderMap, HeaderName, HeaderValue};
 
 use crate::{
-    headers::URL_HEADERS, ScrubPolicyBuilder, ScrubbedHeaderValue, ScrubbedHeaders, ScrubbedQuery,
-    ScrubbedUrl,
+    headers::URL_HEADERS, ScrubPolicyBuilder, ScrubbedHeaderValue, ScrubbedHeaders, ScrubbedPath,
+    ScrubbedQuery, ScrubbedUrl,
 };
 
 static DEFAULT_POLICY: LazyLock<ScrubPolicy> = LazyLock::new(|| ScrubPolicyBuilder::new().build());
@@ -89,6 +89,46 @@ impl ScrubPolicy {
     /// ```
     pub fn is_sensitive_query_param(&self, name: &str) -> bool {
         self.rules.is_sensitive_query_param(name)
+    }
+
+    /// Returns `true` if a path segment bound to the route parameter `name` (`token` in
+    /// `/reset-password/{token}`) must be redacted: the query parameter names of
+    /// [`is_sensitive_query_param`](Self::is_sensitive_query_param), changed by
+    /// [`ScrubPolicyBuilder::redact_path_param`] and [`ScrubPolicyBuilder::show_path_param`].
+    ///
+    /// ```
+    /// use belfry_scrub::ScrubPolicy;
+    ///
+    /// let policy = ScrubPolicy::default();
+    /// assert!(policy.is_sensitive_path_param("token"));
+    /// assert!(policy.is_sensitive_path_param("api_key"));
+    /// assert!(!policy.is_sensitive_path_param("id"));
+    /// ```
+    pub fn is_sensitive_path_param(&self, name: &str) -> bool {
+        self.rules.is_sensitive_path_param(name)
+    }
+
+    /// Scrubs a request path lazily, given the route template it matched (axum's
+    /// `MatchedPath`, such as `/reset-password/{token}`): a segment bound to a sensitive
+    /// parameter ([`is_sensitive_path_param`](Self::is_sensitive_path_param)) is written as
+    /// [`REDACTED`](crate::REDACTED). Without a template, the path is shown as is.
+    ///
+    /// No work is done unless the result is displayed; then a template without parameters
+    /// costs one byte search, and a path with nothing to redact is written with a single
+    /// `write_str`. See [`ScrubbedPath`].
+    ///
+    /// ```
+    /// use belfry_scrub::ScrubPolicy;
+    ///
+    /// let policy = ScrubPolicy::default();
+    /// assert_eq!(
+    ///     policy.path("/reset-password/SECRET123", Some("/reset-password/{token}")).to_string(),
+    ///     "/reset-password/[REDACTED]",
+    /// );
+    /// assert_eq!(policy.path("/users/7", Some("/users/{id}")).to_string(), "/users/7");
+    /// ```
+    pub fn path<'a>(&'a self, path: &'a str, route: Option<&'a str>) -> ScrubbedPath<'a> {
+        ScrubbedPath::new(self, path, route)
     }
 
     /// Scrubs a query string (without the leading `?`) lazily.
@@ -188,6 +228,8 @@ pub(crate) struct Rules {
     pub(crate) sensitive_query_params: Vec<Box<str>>,
     pub(crate) sensitive_query_param_substrings: Vec<Box<str>>,
     pub(crate) shown_query_params: Vec<Box<str>>,
+    pub(crate) sensitive_path_params: Vec<Box<str>>,
+    pub(crate) shown_path_params: Vec<Box<str>>,
 }
 
 impl Rules {
@@ -209,6 +251,12 @@ impl Rules {
 
     fn is_sensitive_query_param(&self, name: &str) -> bool {
         !self.is_shown_query_param(name) && self.matches_sensitive_query_param(name)
+    }
+
+    pub(crate) fn is_sensitive_path_param(&self, name: &str) -> bool {
+        let listed = |list: &[Box<str>]| list.iter().any(|listed| listed.eq_ignore_ascii_case(name));
+        !listed(&self.shown_path_params)
+            && (listed(&self.sensitive_path_params) || self.is_sensitive_query_param(name))
     }
 
     /// Whether `name` is exempted by [`ScrubPolicyBuilder::show_query_param`].

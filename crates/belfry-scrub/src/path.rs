@@ -1,0 +1,292 @@
+//! Paths: [`ScrubbedPath`], a request path whose segments bound to sensitive route parameters
+//! are redacted.
+
+use std::borrow::Cow;
+use std::fmt;
+
+use crate::policy::Rules;
+use crate::rewrite::{edited_cow, write_edited, Edit};
+use crate::{ScrubPolicy, REDACTED};
+
+/// A request path with the segments bound to sensitive route parameters redacted, computed
+/// lazily.
+///
+/// Created by [`ScrubPolicy::path`] from the path as requested (`/reset-password/SECRET123`) and
+/// the route template it matched (`/reset-password/{token}`, axum's `MatchedPath`). A segment
+/// bound to a parameter the policy deems sensitive ([`ScrubPolicy::is_sensitive_path_param`]) is
+/// written as [`REDACTED`]; every other byte is kept as sent. Without a template, or when the
+/// template has no sensitive parameter, `Display` writes the path with a single `write_str` and
+/// [`to_cow`](Self::to_cow) borrows it.
+///
+/// Templates use axum's syntax (matchit): `{name}` binds one segment, `{*name}` the rest of the
+/// path, `{{` and `}}` are literal braces. A segment mixing text and a sensitive parameter
+/// (`/avatar-{token}`) is redacted whole. `Debug` also shows the scrubbed path.
+///
+/// ```
+/// use belfry_scrub::ScrubPolicy;
+///
+/// let policy = ScrubPolicy::default();
+/// let path = policy.path("/reset-password/SECRET123", Some("/reset-password/{token}"));
+/// assert_eq!(path.to_string(), "/reset-password/[REDACTED]");
+/// assert_eq!(format!("{path:?}"), r#""/reset-password/[REDACTED]""#);
+///
+/// let path = policy.path("/users/7/keys/k-1", Some("/users/{id}/keys/{key_id}"));
+/// assert_eq!(path.to_string(), "/users/7/keys/[REDACTED]");
+///
+/// let path = policy.path("/files/a/b/c", Some("/files/{*secret_path}"));
+/// assert_eq!(path.to_string(), "/files/[REDACTED]");
+/// ```
+#[derive(Clone, Copy)]
+#[must_use = "a ScrubbedPath does nothing unless displayed"]
+pub struct ScrubbedPath<'a> {
+    rules: &'a Rules,
+    path: &'a str,
+    route: Option<&'a str>,
+}
+
+impl<'a> ScrubbedPath<'a> {
+    pub(crate) fn new(policy: &'a ScrubPolicy, path: &'a str, route: Option<&'a str>) -> Self {
+        Self {
+            rules: &policy.rules,
+            path,
+            route,
+        }
+    }
+
+    /// The scrubbed path; borrowed when nothing needed redacting.
+    ///
+    /// ```
+    /// use std::borrow::Cow;
+    /// use belfry_scrub::ScrubPolicy;
+    ///
+    /// let policy = ScrubPolicy::default();
+    /// assert!(matches!(policy.path("/users/7", Some("/users/{id}")).to_cow(), Cow::Borrowed("/users/7")));
+    /// assert_eq!(policy.path("/verify/123456", Some("/verify/{code}")).to_cow(), "/verify/[REDACTED]");
+    /// ```
+    pub fn to_cow(&self) -> Cow<'a, str> {
+        edited_cow(self.path, self.edits())
+    }
+
+    fn edits(&self) -> PathEdits<'a> {
+        // Most templates have no parameter at all: one byte search, and nothing else to do.
+        let template = self
+            .route
+            .filter(|route| route.as_bytes().contains(&b'{'))
+            .unwrap_or("");
+        PathEdits {
+            rules: self.rules,
+            path: self.path,
+            template,
+            path_at: 0,
+            template_at: 0,
+        }
+    }
+}
+
+impl fmt::Display for ScrubbedPath<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write_edited(f, self.path, self.edits())
+    }
+}
+
+impl fmt::Debug for ScrubbedPath<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&*self.to_cow(), f)
+    }
+}
+
+/// Walks the template and the path segment by segment (split on `/`), yielding an edit for each
+/// non-empty path segment bound to a sensitive parameter.
+struct PathEdits<'a> {
+    rules: &'a Rules,
+    path: &'a str,
+    /// Empty when the template has no parameter.
+    template: &'a str,
+    path_at: usize,
+    template_at: usize,
+}
+
+impl Iterator for PathEdits<'_> {
+    type Item = Edit;
+
+    fn next(&mut self) -> Option<Edit> {
+        let (path, template) = (self.path.as_bytes(), self.template.as_bytes());
+        while self.template_at < template.len() && self.path_at <= path.len() {
+            let template_end = segment_end(template, self.template_at);
+            let path_end = segment_end(path, self.path_at);
+            let segment = &self.template[self.template_at..template_end];
+            let path_start = self.path_at;
+            self.template_at = template_end + 1;
+            self.path_at = path_end + 1;
+            match sensitive_binding(self.rules, segment) {
+                Binding::None => {}
+                Binding::Segment if path_end > path_start => {
+                    return Some(redact(path_start..path_end));
+                }
+                Binding::Segment => {}
+                Binding::Rest => {
+                    self.template_at = template.len();
+                    self.path_at = path.len() + 1;
+                    return (path.len() > path_start).then(|| redact(path_start..path.len()));
+                }
+            }
+        }
+        None
+    }
+}
+
+fn redact(range: std::ops::Range<usize>) -> Edit {
+    Edit {
+        range,
+        replacement: REDACTED,
+    }
+}
+
+/// The index of the `/` ending the segment starting at `start`, or `bytes.len()`.
+fn segment_end(bytes: &[u8], start: usize) -> usize {
+    bytes
+        .get(start..)
+        .and_then(|rest| rest.iter().position(|&b| b == b'/'))
+        .map_or(bytes.len(), |offset| start + offset)
+}
+
+/// What a template segment binds, as far as redaction goes.
+#[derive(Debug, PartialEq, Eq)]
+enum Binding {
+    /// A literal segment, or parameters that are not sensitive.
+    None,
+    /// A sensitive parameter binds (part of) this segment: the whole segment is redacted.
+    Segment,
+    /// A sensitive catch-all parameter: the rest of the path is redacted.
+    Rest,
+}
+
+/// Reads the parameters of one template segment (`{name}`, `{*name}`, `{{`/`}}` escapes).
+fn sensitive_binding(rules: &Rules, segment: &str) -> Binding {
+    let bytes = segment.as_bytes();
+    let mut at = 0;
+    let mut binding = Binding::None;
+    while at < bytes.len() {
+        match bytes[at] {
+            b'{' if bytes.get(at + 1) == Some(&b'{') => at += 2,
+            b'{' => {
+                let close = bytes[at..]
+                    .iter()
+                    .position(|&b| b == b'}')
+                    .map_or(bytes.len(), |o| at + o);
+                let name = &segment[at + 1..close];
+                let (catch_all, name) = match name.strip_prefix('*') {
+                    Some(name) => (true, name),
+                    None => (false, name),
+                };
+                if rules.is_sensitive_path_param(name) {
+                    if catch_all {
+                        return Binding::Rest;
+                    }
+                    binding = Binding::Segment;
+                }
+                at = close + 1;
+            }
+            _ => at += 1,
+        }
+    }
+    binding
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn scrub(path: &str, route: &str) -> String {
+        let policy = ScrubPolicy::default();
+        let displayed = policy.path(path, Some(route)).to_string();
+        assert_eq!(
+            displayed,
+            policy.path(path, Some(route)).to_cow(),
+            "Display and to_cow differ"
+        );
+        displayed
+    }
+
+    #[test]
+    fn sensitive_parameters_are_redacted() {
+        assert_eq!(
+            scrub("/reset-password/SECRET123", "/reset-password/{token}"),
+            "/reset-password/[REDACTED]"
+        );
+        for name in [
+            "token",
+            "password",
+            "secret",
+            "api_key",
+            "code",
+            "jwt",
+            "pwd",
+            "pass",
+            "session_id",
+        ] {
+            let route = format!("/a/{{{name}}}/b");
+            assert_eq!(scrub("/a/SECRET/b", &route), "/a/[REDACTED]/b", "{route}");
+        }
+        assert_eq!(
+            scrub("/t/A/B", "/t/{token}/{refresh_token}"),
+            "/t/[REDACTED]/[REDACTED]"
+        );
+        assert_eq!(scrub("/u/7/t/A", "/u/{id}/t/{Token}"), "/u/7/t/[REDACTED]");
+    }
+
+    #[test]
+    fn other_parameters_and_literals_are_kept() {
+        assert_eq!(scrub("/users/7", "/users/{id}"), "/users/7");
+        assert_eq!(
+            scrub("/tenants/acme/report", "/tenants/{tenant}/report"),
+            "/tenants/acme/report"
+        );
+        assert_eq!(scrub("/token/abc", "/token/{id}"), "/token/abc");
+        assert_eq!(scrub("/", "/"), "/");
+        assert_eq!(scrub("", "/{token}"), "");
+    }
+
+    #[test]
+    fn catch_all_parameters() {
+        assert_eq!(scrub("/files/a/b.txt", "/files/{*path}"), "/files/a/b.txt");
+        assert_eq!(scrub("/s/a/b", "/s/{*secret}"), "/s/[REDACTED]");
+        assert_eq!(scrub("/s/", "/s/{*secret}"), "/s/");
+    }
+
+    #[test]
+    fn mixed_segments_and_escapes() {
+        assert_eq!(scrub("/avatar-abc.png", "/avatar-{token}.png"), "/[REDACTED]");
+        assert_eq!(scrub("/{token}/x", "/{{token}}/{id}"), "/{token}/x");
+        assert_eq!(scrub("/{a}/S", "/{{a}}/{secret}"), "/{a}/[REDACTED]");
+        assert_eq!(scrub("/x/S", "/x/{token"), "/x/[REDACTED]");
+    }
+
+    #[test]
+    fn mismatched_shapes_do_not_panic() {
+        assert_eq!(scrub("/a", "/a/{token}"), "/a");
+        assert_eq!(scrub("/a/S/extra/more", "/a/{token}"), "/a/[REDACTED]/extra/more");
+        assert_eq!(scrub("/a//b", "/a/{token}/b"), "/a//b");
+        assert_eq!(scrub("a/b", "{token}/b"), "[REDACTED]/b");
+    }
+
+    #[test]
+    fn without_a_template_the_path_is_kept() {
+        let policy = ScrubPolicy::default();
+        let path = policy.path("/reset-password/SECRET", None);
+        assert!(matches!(path.to_cow(), Cow::Borrowed("/reset-password/SECRET")));
+        assert_eq!(path.to_string(), "/reset-password/SECRET");
+    }
+
+    #[test]
+    fn configurable() {
+        let policy = ScrubPolicy::builder()
+            .show_path_param("code")
+            .redact_path_param("slug")
+            .build();
+        let path = policy.path("/p/ab12/x/y", Some("/p/{code}/x/{slug}"));
+        assert_eq!(path.to_string(), "/p/ab12/x/[REDACTED]");
+        assert!(policy.is_sensitive_query_param("code"));
+        assert!(!policy.is_sensitive_query_param("slug"));
+    }
+}
