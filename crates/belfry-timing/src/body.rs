@@ -1,49 +1,77 @@
 //! [`AccessLogBody`]: the response body, which logs the request when it ends or is dropped.
 
 use std::{
+    any::Any,
     pin::Pin,
     task::{Context, Poll},
 };
 
+use bytes::Buf;
 use http::StatusCode;
 use http_body::{Body, Frame, SizeHint};
 use pin_project_lite::pin_project;
 
-use crate::record::RequestRecord;
+use crate::{
+    body_error::ERROR_TYPE_BODY,
+    record::{Ending, RequestRecord},
+    BodyError,
+};
 
 pin_project! {
-    /// Response body of [`AccessLog`](crate::AccessLog): passes frames through and writes the
-    /// `request completed` event at the end of the stream, or when dropped before it (the client
-    /// went away).
+    /// Response body of [`AccessLog`](crate::AccessLog): passes frames through, counting the
+    /// bytes, and writes the `request completed` event at the end of the stream, when it fails
+    /// (`error.type`: `panic` for a [`BodyError::panicked`], else `body_error`), or when dropped
+    /// before the end (`error.type: "cancelled"`).
+    ///
+    /// A response whose body is never sent — to a `HEAD` request, a `1xx`, `204` or `304`, or an
+    /// empty body — is complete with its headers: servers (hyper, axum) drop such bodies
+    /// unpolled, which is no cancellation.
     pub struct AccessLogBody<B> {
         #[pin]
         inner: B,
         pending: Option<(RequestRecord, StatusCode)>,
+        bytes: u64,
     }
 
     impl<B> PinnedDrop for AccessLogBody<B> {
         fn drop(this: Pin<&mut Self>) {
-            if let Some((record, status)) = this.project().pending.take() {
-                record.complete(Some(status), true);
+            let this = this.project();
+            if let Some((record, status)) = this.pending.take() {
+                record.complete(Some(status), Ending::Dropped, *this.bytes);
             }
         }
     }
 }
 
+/// Whether a response with `status` to a request (`head`: a `HEAD` request) is sent without a
+/// body, whatever its body holds (RFC 9110 §6.4.1).
+pub(crate) fn has_no_body(head: bool, status: StatusCode) -> bool {
+    head || status.is_informational()
+        || status == StatusCode::NO_CONTENT
+        || status == StatusCode::NOT_MODIFIED
+}
+
 impl<B: Body> AccessLogBody<B> {
     pub(crate) fn new(inner: B, record: RequestRecord, status: StatusCode) -> Self {
-        // An empty body may never be polled: the request is complete with the headers.
-        let pending = if inner.is_end_stream() {
-            record.complete(Some(status), false);
+        let pending = if has_no_body(record.head, status) || inner.is_end_stream() {
+            record.complete(Some(status), Ending::Completed, 0);
             None
         } else {
             Some((record, status))
         };
-        Self { inner, pending }
+        Self {
+            inner,
+            pending,
+            bytes: 0,
+        }
     }
 }
 
-impl<B: Body> Body for AccessLogBody<B> {
+impl<B> Body for AccessLogBody<B>
+where
+    B: Body,
+    B::Error: 'static,
+{
     type Data = B::Data;
     type Error = B::Error;
 
@@ -53,16 +81,22 @@ impl<B: Body> Body for AccessLogBody<B> {
     ) -> Poll<Option<Result<Frame<Self::Data>, Self::Error>>> {
         let mut this = self.project();
         let frame = this.inner.as_mut().poll_frame(cx);
-        let finished = match &frame {
-            Poll::Ready(None) => true,
-            Poll::Ready(Some(Err(_))) => true,
-            Poll::Ready(Some(Ok(_))) => this.inner.is_end_stream(),
-            Poll::Pending => false,
-        };
-        if finished {
-            if let Some((record, status)) = this.pending.take() {
-                record.complete(Some(status), false);
+        let ending = match &frame {
+            Poll::Ready(None) => Ending::Completed,
+            Poll::Ready(Some(Err(error))) => Ending::Failed(error_type(error)),
+            Poll::Ready(Some(Ok(sent))) => {
+                if let Some(data) = sent.data_ref() {
+                    *this.bytes += data.remaining() as u64;
+                }
+                if !this.inner.is_end_stream() {
+                    return frame;
+                }
+                Ending::Completed
             }
+            Poll::Pending => return frame,
+        };
+        if let Some((record, status)) = this.pending.take() {
+            record.complete(Some(status), ending, *this.bytes);
         }
         frame
     }
@@ -73,5 +107,13 @@ impl<B: Body> Body for AccessLogBody<B> {
 
     fn size_hint(&self) -> SizeHint {
         self.inner.size_hint()
+    }
+}
+
+/// `error.type` of a body error: `panic` when the body panicked, else `body_error`.
+fn error_type<E: 'static>(error: &E) -> &'static str {
+    match (error as &dyn Any).downcast_ref::<BodyError>() {
+        Some(error) => error.error_type(),
+        None => ERROR_TYPE_BODY,
     }
 }

@@ -1,4 +1,4 @@
-//! [`ResponseFuture`]: waits for the response, reporting the request if it hangs.
+//! [`ResponseFuture`]: waits for the response; hands the request over to the response body.
 
 use std::{
     future::Future,
@@ -9,10 +9,18 @@ use std::{
 use http::{HeaderName, HeaderValue, Response};
 use pin_project_lite::pin_project;
 
-use crate::{record::RequestRecord, AccessLogBody};
+use crate::{
+    body_error::ERROR_TYPE_BODY,
+    record::{Ending, RequestRecord},
+    AccessLogBody,
+};
 
 pin_project! {
     /// Response future of [`AccessLog`](crate::AccessLog).
+    ///
+    /// Dropped before the response, it logs the request as cancelled (`error.type:
+    /// "cancelled"`), and as `client.disconnected` only when the server saw the connection go
+    /// (see [`ConnectionStatus`](crate::ConnectionStatus)).
     pub struct ResponseFuture<F> {
         #[pin]
         inner: F,
@@ -21,9 +29,8 @@ pin_project! {
 
     impl<F> PinnedDrop for ResponseFuture<F> {
         fn drop(this: Pin<&mut Self>) {
-            // Dropped before the response: the client went away (or the server shut down).
             if let Some(record) = this.project().record.take() {
-                record.complete(None, true);
+                record.complete(None, Ending::Dropped, 0);
             }
         }
     }
@@ -47,19 +54,11 @@ where
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.project();
-        let record = this.record.as_mut().expect("polled after completion");
-        record.warn_if_hung();
         let result = match this.inner.poll(cx) {
             Poll::Ready(result) => result,
-            Poll::Pending => {
-                if let (Some(index), Some(watch)) = (record.hung_slot, record.config.hung.as_ref()) {
-                    watch.set_waker(index, cx.waker());
-                }
-                return Poll::Pending;
-            }
+            Poll::Pending => return Poll::Pending,
         };
-        let mut record = this.record.take().expect("record present until completion");
-        record.finish_watch();
+        let record = this.record.take().expect("polled after completion");
         match result {
             Ok(mut response) => {
                 if record.config.server_timing {
@@ -72,7 +71,7 @@ where
                 Poll::Ready(Ok(response.map(|body| AccessLogBody::new(body, record, status))))
             }
             Err(error) => {
-                record.complete(None, false);
+                record.complete(None, Ending::Failed(ERROR_TYPE_BODY), 0);
                 Poll::Ready(Err(error))
             }
         }

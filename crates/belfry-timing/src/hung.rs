@@ -1,42 +1,56 @@
-//! Hung-request detection without a timer per request.
+//! Hung-request detection without a timer per request, reported from the watcher's own thread.
 //!
-//! Each request in flight claims one slot of a fixed table ([`HungRequestWatch`]): one
-//! compare-and-swap at the start, one store at the end. A single background thread wakes every
-//! quarter of the threshold (between 10 ms and 1 s), scans the table, marks the slots of
-//! requests older than the threshold as due, and wakes their tasks. The woken request's own
-//! future notices that it is due and logs `request still running` inside its span, with its own
-//! request id, route and method — the watcher thread never formats anything.
+//! Each request in flight moves what the access log knows of it (its [`RequestData`]: method,
+//! route, path, span — the span carries the request id and trace id) into one slot of a fixed
+//! table ([`HungRequestWatch`]) when it starts, and takes it back when it ends: one
+//! compare-and-swap and one store at each end, on a slot of its own cache line. No allocation,
+//! no lock, no timer, no waker.
 //!
-//! Cost on the request path: two atomic operations on a slot of its own cache line, plus a waker
-//! registration only on polls that return `Pending`. No allocation, no lock, no timer. When the
-//! table is full (more requests in flight than slots), a request goes unwatched rather than
-//! waiting; [`HungRequestWatch::unwatched`] counts them.
+//! A single background thread wakes every quarter of the threshold (between 10 ms and 1 s) and
+//! scans the table. For a request older than the threshold it locks the slot (a bit of the
+//! slot's state), clones the request's data, unlocks, and writes `request still running` itself,
+//! inside the request's span. So a request is reported whether its handler is awaiting, blocked
+//! on its thread (`std::thread::sleep`, a CPU-bound loop) or its body stalls between chunks:
+//! nothing depends on the request's task being polled. The owner finding the slot locked when
+//! it ends spins for the few hundred nanoseconds the clone takes.
+//!
+//! When the table is full (more requests in flight than slots), a request keeps its data and
+//! goes unwatched rather than waiting; [`HungRequestWatch::unwatched`] counts them.
 
 use std::{
-    cell::Cell,
+    cell::{Cell, UnsafeCell},
     sync::{
         atomic::{AtomicU64, Ordering},
         Arc, Once, Weak,
     },
-    task::Waker,
     time::{Duration, Instant},
 };
 
-use futures_util::task::AtomicWaker;
+use crate::record::RequestData;
 
 /// Slots probed before a request gives up on being watched.
 const PROBES: usize = 8;
 
-/// Bit 0 of a slot's state: the watcher found the request due.
-const DUE: u64 = 1;
+/// Bit 0 of a slot's state: someone (the owner or the watcher) holds the slot's data.
+const LOCKED: u64 = 1;
+/// Bit 1 of a slot's state: the request has been reported.
+const REPORTED: u64 = 2;
+/// The start time is stored above the flag bits.
+const START_SHIFT: u32 = 2;
 
-/// One request in flight: `state` is 0 when free, else `(start_ms + 1) << 1 | DUE?`.
+/// One request in flight: `state` is 0 when free, else `(start_ms + 1) << 2 | REPORTED? | LOCKED?`.
+/// `data` is `Some` while the slot is claimed, and is only touched by whoever set `LOCKED`.
 #[repr(align(64))]
 #[derive(Default)]
 struct Slot {
     state: AtomicU64,
-    waker: AtomicWaker,
+    data: UnsafeCell<Option<RequestData>>,
 }
+
+// SAFETY: `data` is only read or written by the thread that holds the slot's `LOCKED` bit
+// (acquired with a compare-and-swap, released with a store), so accesses never overlap, and
+// `RequestData` is `Send`.
+unsafe impl Sync for Slot {}
 
 /// The table of requests in flight, and the thread that watches it. Shared by every clone of an
 /// access-log layer; see the [module docs](self).
@@ -69,23 +83,26 @@ impl HungRequestWatch {
         })
     }
 
-    pub(crate) fn threshold(&self) -> Duration {
-        self.threshold
-    }
-
     /// Requests that found no free slot since start.
     pub(crate) fn unwatched(&self) -> u64 {
         self.unwatched.load(Ordering::Relaxed)
     }
 
     fn millis_since_epoch(&self, at: Instant) -> u64 {
-        u64::try_from(at.saturating_duration_since(self.epoch).as_millis()).unwrap_or(u64::MAX >> 2)
+        u64::try_from(at.saturating_duration_since(self.epoch).as_millis()).unwrap_or(u64::MAX >> 3)
     }
 
-    /// Claims a slot for a request that started at `start`; `None` when the table is full.
-    pub(crate) fn register(self: &Arc<Self>, start: Instant) -> Option<usize> {
+    /// Moves `data` of a request that started at `start` into a free slot and returns its
+    /// index, or gives `data` back when the table is full.
+    // The data comes back by value: boxing it would allocate for every request.
+    #[allow(clippy::result_large_err)]
+    pub(crate) fn register(
+        self: &Arc<Self>,
+        start: Instant,
+        data: RequestData,
+    ) -> Result<usize, RequestData> {
         self.watcher.call_once(|| spawn_watcher(Arc::downgrade(self)));
-        let state = (self.millis_since_epoch(start) + 1) << 1;
+        let state = (self.millis_since_epoch(start) + 1) << START_SHIFT;
         let len = self.slots.len();
         let first = NEXT_SLOT.with(|next| {
             let first = next.get();
@@ -97,79 +114,116 @@ impl HungRequestWatch {
             let slot = &self.slots[index];
             if slot
                 .state
-                .compare_exchange(0, state, Ordering::AcqRel, Ordering::Relaxed)
+                .compare_exchange(0, state | LOCKED, Ordering::Acquire, Ordering::Relaxed)
                 .is_ok()
             {
-                return Some(index);
+                // SAFETY: this thread holds `LOCKED`.
+                unsafe { *slot.data.get() = Some(data) };
+                slot.state.store(state, Ordering::Release);
+                return Ok(index);
             }
         }
         self.unwatched.fetch_add(1, Ordering::Relaxed);
-        None
+        Err(data)
     }
 
-    /// Whether the watcher found the request in `index` due.
-    pub(crate) fn is_due(&self, index: usize) -> bool {
-        self.slots[index].state.load(Ordering::Acquire) & DUE != 0
-    }
-
-    /// Lets the watcher wake the request's task.
-    pub(crate) fn set_waker(&self, index: usize, waker: &Waker) {
-        self.slots[index].waker.register(waker);
-    }
-
-    /// Frees the slot of a finished request.
-    pub(crate) fn release(&self, index: usize) {
+    /// Takes the data of a finished request back and frees its slot.
+    pub(crate) fn release(&self, index: usize) -> RequestData {
         let slot = &self.slots[index];
-        // Drop the waker first, so the next request in this slot never wakes an old task.
-        drop(slot.waker.take());
+        let mut spins = 0_u32;
+        loop {
+            let state = slot.state.load(Ordering::Relaxed);
+            if state & LOCKED == 0
+                && slot
+                    .state
+                    .compare_exchange_weak(state, state | LOCKED, Ordering::Acquire, Ordering::Relaxed)
+                    .is_ok()
+            {
+                break;
+            }
+            // The watcher holds the slot for one clone of the data.
+            spins += 1;
+            if spins < 64 {
+                std::hint::spin_loop();
+            } else {
+                std::thread::yield_now();
+            }
+        }
+        // SAFETY: this thread holds `LOCKED`.
+        let data = unsafe { (*slot.data.get()).take() };
         slot.state.store(0, Ordering::Release);
+        data.expect("a claimed slot holds its request's data")
     }
 
-    /// One scan: marks requests older than the threshold as due and wakes them. Returns how many.
+    /// Whether the request in `index` has been reported as still running.
+    #[cfg(test)]
+    fn is_reported(&self, index: usize) -> bool {
+        self.slots[index].state.load(Ordering::Acquire) & REPORTED != 0
+    }
+
+    /// One scan: reports requests older than the threshold, once each. Returns how many.
     fn scan(&self, now: Instant) -> usize {
         let now_ms = self.millis_since_epoch(now);
         let threshold_ms = u64::try_from(self.threshold.as_millis()).unwrap_or(u64::MAX);
-        let mut woken = 0;
+        let mut reported = 0;
         for slot in self.slots.iter() {
-            let state = slot.state.load(Ordering::Acquire);
-            if state == 0 || state & DUE != 0 {
+            let state = slot.state.load(Ordering::Relaxed);
+            if state == 0 || state & (LOCKED | REPORTED) != 0 {
                 continue;
             }
-            let start_ms = (state >> 1) - 1;
-            if now_ms.saturating_sub(start_ms) < threshold_ms {
+            let start_ms = (state >> START_SHIFT) - 1;
+            let elapsed_ms = now_ms.saturating_sub(start_ms);
+            if elapsed_ms < threshold_ms {
                 continue;
             }
             if slot
                 .state
-                .compare_exchange(state, state | DUE, Ordering::AcqRel, Ordering::Relaxed)
-                .is_ok()
+                .compare_exchange(
+                    state,
+                    state | LOCKED | REPORTED,
+                    Ordering::Acquire,
+                    Ordering::Relaxed,
+                )
+                .is_err()
             {
-                slot.waker.wake();
-                woken += 1;
+                continue;
+            }
+            // SAFETY: this thread holds `LOCKED`.
+            let data = unsafe { (*slot.data.get()).clone() };
+            slot.state.store(state | REPORTED, Ordering::Release);
+            // Written outside the lock: the owner may end meanwhile, the clone stays valid.
+            if let Some(data) = data {
+                data.warn_still_running(Duration::from_millis(elapsed_ms), self.threshold);
+                reported += 1;
             }
         }
-        woken
+        reported
     }
 
     fn tick(&self) -> Duration {
         (self.threshold / 4).clamp(Duration::from_millis(10), Duration::from_secs(1))
     }
 }
-
-/// The watcher thread: lives as long as the table, scanning it every tick.
+/// The watcher thread: lives as long as the table, scanning it every tick. It logs through the
+/// dispatcher that was current where the first request was registered (each report also goes
+/// to its request span's own dispatcher; see `RequestData::warn_still_running`).
 fn spawn_watcher(watch: Weak<HungRequestWatch>) {
+    let dispatch = tracing::dispatcher::get_default(Clone::clone);
     let spawned = std::thread::Builder::new()
         .name("belfry-hung-watch".to_owned())
-        .spawn(move || loop {
-            let Some(tick) = watch.upgrade().map(|watch| watch.tick()) else {
-                return;
-            };
-            std::thread::sleep(tick);
-            match watch.upgrade() {
-                Some(watch) => {
-                    watch.scan(Instant::now());
+        .spawn(move || {
+            let _dispatch = tracing::dispatcher::set_default(&dispatch);
+            loop {
+                let Some(tick) = watch.upgrade().map(|watch| watch.tick()) else {
+                    return;
+                };
+                std::thread::sleep(tick);
+                match watch.upgrade() {
+                    Some(watch) => {
+                        watch.scan(Instant::now());
+                    }
+                    None => return,
                 }
-                None => return,
             }
         });
     if let Err(error) = spawned {
@@ -180,56 +234,86 @@ fn spawn_watcher(watch: Weak<HungRequestWatch>) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::{
-        sync::atomic::AtomicUsize,
-        task::{Wake, Waker},
-    };
-
-    struct CountingWaker(AtomicUsize);
-
-    impl Wake for CountingWaker {
-        fn wake(self: Arc<Self>) {
-            self.0.fetch_add(1, Ordering::SeqCst);
-        }
-    }
+    use crate::record::tests::{capture_events, data_for};
 
     #[test]
-    fn due_requests_are_marked_and_woken_once() {
+    fn due_requests_are_reported_once_from_the_scan() {
         let watch = HungRequestWatch::new(Duration::from_secs(60), 16);
-        let start = Instant::now();
-        let index = watch.register(start).unwrap();
-        let counter = Arc::new(CountingWaker(AtomicUsize::new(0)));
-        watch.set_waker(index, &Waker::from(counter.clone()));
-
-        assert_eq!(watch.scan(start + Duration::from_secs(59)), 0);
-        assert!(!watch.is_due(index));
-        assert_eq!(watch.scan(start + Duration::from_secs(61)), 1);
-        assert!(watch.is_due(index));
-        assert_eq!(counter.0.load(Ordering::SeqCst), 1);
-        assert_eq!(watch.scan(start + Duration::from_secs(120)), 0, "woken once");
-
-        watch.release(index);
-        assert!(!watch.is_due(index));
+        let (events, ()) = capture_events(|| {
+            let start = Instant::now();
+            let index = watch
+                .register(start, data_for("/hung/{id}", "/hung/7"))
+                .ok()
+                .unwrap();
+            assert_eq!(watch.scan(start + Duration::from_secs(59)), 0);
+            assert!(!watch.is_reported(index));
+            assert_eq!(watch.scan(start + Duration::from_secs(61)), 1);
+            assert!(watch.is_reported(index));
+            assert_eq!(watch.scan(start + Duration::from_secs(120)), 0, "reported once");
+            let data = watch.release(index);
+            assert_eq!(data.route_for_test(), Some("/hung/{id}"));
+            assert_eq!(
+                watch.scan(start + Duration::from_secs(180)),
+                0,
+                "a free slot is skipped"
+            );
+        });
+        assert_eq!(events.len(), 1, "{events:?}");
+        let event = &events[0];
+        assert!(event.starts_with("request still running "), "{event}");
+        assert!(
+            event.contains("http.route=\"/hung/{id}\"") || event.contains("http.route=/hung/{id}"),
+            "{event}"
+        );
+        assert!(event.contains("elapsed_ms=61000"), "{event}");
+        assert!(event.contains("threshold_ms=60000"), "{event}");
     }
 
     #[test]
     fn a_full_table_leaves_requests_unwatched() {
         let watch = HungRequestWatch::new(Duration::from_secs(60), PROBES);
         let start = Instant::now();
-        let claimed: Vec<_> = (0..PROBES).map(|_| watch.register(start).unwrap()).collect();
-        assert_eq!(watch.register(start), None);
+        let claimed: Vec<_> = (0..PROBES)
+            .map(|_| watch.register(start, data_for("/a", "/a")).ok().unwrap())
+            .collect();
+        let returned = watch.register(start, data_for("/b", "/b"));
+        assert_eq!(
+            returned.err().unwrap().route_for_test(),
+            Some("/b"),
+            "the data comes back"
+        );
         assert_eq!(watch.unwatched(), 1);
         watch.release(claimed[0]);
-        assert!(watch.register(start).is_some());
+        assert!(watch.register(start, data_for("/c", "/c")).is_ok());
     }
 
     #[test]
     fn released_slots_are_reused() {
         let watch = HungRequestWatch::new(Duration::from_secs(60), 8);
         for _ in 0..1000 {
-            let index = watch.register(Instant::now()).unwrap();
+            let index = watch.register(Instant::now(), data_for("/a", "/a")).ok().unwrap();
             watch.release(index);
         }
         assert_eq!(watch.unwatched(), 0);
+    }
+
+    #[test]
+    fn the_owner_and_the_watcher_never_hold_a_slot_at_once() {
+        let watch = HungRequestWatch::new(Duration::from_millis(0), 8);
+        let scanner = {
+            let watch = watch.clone();
+            std::thread::spawn(move || {
+                let mut reported = 0;
+                for _ in 0..2000 {
+                    reported += watch.scan(Instant::now() + Duration::from_secs(1));
+                }
+                reported
+            })
+        };
+        for _ in 0..20_000 {
+            let index = watch.register(Instant::now(), data_for("/a", "/a")).ok().unwrap();
+            assert_eq!(watch.release(index).route_for_test(), Some("/a"));
+        }
+        let _ = scanner.join().unwrap();
     }
 }

@@ -33,11 +33,13 @@ pub const DEFAULT_QUIET_ROUTES: [&str; 4] = ["/health", "/health/live", "/health
 /// | `http.route` | the route template, `/users/{id}`; absent when no route matched |
 /// | `url.path` | the path as requested |
 /// | `url.query` | the query, scrubbed by the [`ScrubPolicy`]; absent when empty |
-/// | `http.response.status_code` | absent when the client left before the response |
+/// | `http.response.status_code` | the status sent; absent when the request ended before a response |
+/// | `http.response.body.size` | body bytes handed to the server (0 for `HEAD`, `204`, `304`) |
 /// | `duration_ms` | milliseconds until the end of the body (a float) |
 /// | `user_agent.original` | the `User-Agent` header |
 /// | `client.address` | the peer address (axum's `ConnectInfo`), or the forwarded client behind [trusted proxies](Self::trusted_proxies) |
-/// | `client.disconnected` | `true` when the client went away before the response was complete |
+/// | `error.type` | absent when the response was sent to its end; `panic` (the body panicked while streaming, see [`BodyError`](crate::BodyError)), `body_error` (the body or the service failed), `cancelled` (the response future or body was dropped before the end) |
+/// | `client.disconnected` | `true` when a cancelled request's connection was seen going by the server — only a server that tells, such as belfry's `serve` (see [`ConnectionStatus`](crate::ConnectionStatus)); with `axum::serve` belfry cannot know and says only `cancelled` |
 ///
 /// Level: ERROR for a 5xx, WARN when the duration reaches the slow threshold, DEBUG for
 /// [quiet routes](Self::quiet_routes), INFO otherwise. A 5xx on a quiet route (a readiness probe
@@ -76,6 +78,8 @@ pub(crate) struct AccessLogConfig {
     pub(crate) hung: Option<Arc<HungRequestWatch>>,
     /// Set once the "no route template" warning has been written.
     pub(crate) warned_unrouted: AtomicBool,
+    /// Set once the "dropped by a layer outside" warning has been written.
+    pub(crate) warned_dropped: AtomicBool,
 }
 
 impl AccessLogConfig {
@@ -129,6 +133,7 @@ impl AccessLogLayer {
             hung_capacity: DEFAULT_HUNG_WATCH_CAPACITY,
             hung: None,
             warned_unrouted: AtomicBool::new(false),
+            warned_dropped: AtomicBool::new(false),
         };
         Self {
             config: Arc::new(config).with_hung_watch(),
@@ -238,6 +243,7 @@ impl AccessLogConfig {
             hung_capacity: self.hung_capacity,
             hung: None,
             warned_unrouted: AtomicBool::new(false),
+            warned_dropped: AtomicBool::new(false),
         }
     }
 }

@@ -3,19 +3,23 @@
 use std::{
     net::{IpAddr, SocketAddr},
     sync::{atomic::Ordering, Arc},
-    time::Instant,
+    time::{Duration, Instant},
 };
 
 use axum::extract::{ConnectInfo, MatchedPath};
 use http::{header, HeaderValue, Method, Request, StatusCode, Uri};
 use tracing::{Level, Span};
 
-use crate::{client_address::client_address, layer::AccessLogConfig};
+use crate::{
+    body_error::ERROR_TYPE_CANCELLED, client_address::client_address, layer::AccessLogConfig,
+    ConnectionStatus,
+};
 
-/// Everything needed to log one request: cheap clones (reference counts) taken at the start,
-/// formatted only if the event is enabled.
-pub(crate) struct RequestRecord {
-    pub(crate) start: Instant,
+/// What the lines about one request say of it: cheap clones (reference counts) taken at the
+/// start, formatted only if an event is enabled. Lives in the request's slot of the hung-request
+/// watch while the request runs (so the watcher can report it), or in the record when unwatched.
+#[derive(Clone)]
+pub(crate) struct RequestData {
     method: Method,
     route: Option<MatchedPath>,
     uri: Uri,
@@ -23,9 +27,40 @@ pub(crate) struct RequestRecord {
     peer: Option<IpAddr>,
     forwarded_for: Option<HeaderValue>,
     span: Span,
+    /// Set by a server that tells when the connection goes (belfry's `serve`).
+    connection: Option<ConnectionStatus>,
+}
+
+/// Where a request's data is while it runs.
+// Inline on purpose: boxing the data would allocate for every request.
+#[allow(clippy::large_enum_variant)]
+enum Place {
+    /// In this slot of the hung-request watch.
+    Watched(usize),
+    /// Here: the watch is off or was full.
+    Inline(RequestData),
+    /// Already logged.
+    Done,
+}
+
+/// A request in flight, from the access log's point of view: when it started, and its data.
+pub(crate) struct RequestRecord {
+    pub(crate) start: Instant,
     pub(crate) config: Arc<AccessLogConfig>,
-    /// The slot of this request in the hung-request watch, if it has one.
-    pub(crate) hung_slot: Option<usize>,
+    /// A `HEAD` request: its body is never sent.
+    pub(crate) head: bool,
+    place: Place,
+}
+
+/// How a request ended, for the `request completed` line.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Ending {
+    /// The response was sent to its end.
+    Completed,
+    /// The body (or the inner service) failed; `error.type` says how.
+    Failed(&'static str),
+    /// The response future or body was dropped before the end.
+    Dropped,
 }
 
 impl RequestRecord {
@@ -38,9 +73,7 @@ impl RequestRecord {
         } else {
             headers.get_all("x-forwarded-for").iter().next_back().cloned()
         };
-        let hung_slot = config.hung.as_ref().and_then(|watch| watch.register(start));
-        Self {
-            start,
+        let data = RequestData {
             method: request.method().clone(),
             route: extensions.get::<MatchedPath>().cloned(),
             uri: request.uri().clone(),
@@ -50,53 +83,98 @@ impl RequestRecord {
                 .map(|info| info.0.ip()),
             forwarded_for,
             span: Span::current(),
+            connection: extensions.get::<ConnectionStatus>().cloned(),
+        };
+        let place = match config.hung.as_ref() {
+            Some(watch) => match watch.register(start, data) {
+                Ok(index) => Place::Watched(index),
+                Err(data) => Place::Inline(data),
+            },
+            None => Place::Inline(data),
+        };
+        Self {
+            start,
             config: config.clone(),
-            hung_slot,
+            head: request.method() == Method::HEAD,
+            place,
         }
     }
 
+    /// Takes the data back (freeing the hung-request slot); `None` once logged.
+    fn take_data(&mut self) -> Option<RequestData> {
+        match std::mem::replace(&mut self.place, Place::Done) {
+            Place::Watched(index) => {
+                let watch = self.config.hung.as_ref().expect("a watched request has a watch");
+                Some(watch.release(index))
+            }
+            Place::Inline(data) => Some(data),
+            Place::Done => None,
+        }
+    }
+
+    /// Writes the `request completed` event: `status` is the status sent (if any), `bytes` the
+    /// body bytes handed to the server.
+    pub(crate) fn complete(mut self, status: Option<StatusCode>, ending: Ending, bytes: u64) {
+        let Some(data) = self.take_data() else {
+            return;
+        };
+        let duration = self.start.elapsed();
+        data.completed(&self.config, status, ending, bytes, duration);
+    }
+}
+
+impl Drop for RequestRecord {
+    fn drop(&mut self) {
+        // Frees the slot of a record never completed.
+        drop(self.take_data());
+    }
+}
+
+impl RequestData {
     fn route(&self) -> Option<&str> {
         self.route.as_ref().map(MatchedPath::as_str)
     }
 
-    /// Frees the hung-request slot; idempotent.
-    pub(crate) fn finish_watch(&mut self) {
-        if let (Some(index), Some(watch)) = (self.hung_slot.take(), self.config.hung.as_ref()) {
-            watch.release(index);
-        }
-    }
-
-    /// Logs `request still running` once, if the watch found this request due.
-    pub(crate) fn warn_if_hung(&mut self) {
-        let (Some(index), Some(watch)) = (self.hung_slot, self.config.hung.as_ref()) else {
-            return;
+    /// Logs `request still running`, from the hung-request watcher's thread: inside the
+    /// request's span (so with its `request_id` and `trace_id`), through the span's own
+    /// dispatcher.
+    pub(crate) fn warn_still_running(&self, elapsed: Duration, threshold: Duration) {
+        let emit = || {
+            tracing::event!(
+                target: crate::TARGET,
+                parent: &self.span,
+                Level::WARN,
+                http.request.method = self.method.as_str(),
+                http.route = self.route(),
+                url.path = self.uri.path(),
+                elapsed_ms = millis(elapsed),
+                threshold_ms = threshold.as_millis() as u64,
+                "request still running"
+            )
         };
-        if !watch.is_due(index) {
-            return;
+        match self.span.with_subscriber(|(_, dispatch)| dispatch.clone()) {
+            Some(dispatch) => tracing::dispatcher::with_default(&dispatch, emit),
+            None => emit(),
         }
-        let elapsed_ms = millis(self.start.elapsed());
-        tracing::event!(
-            target: crate::TARGET,
-            parent: &self.span,
-            Level::WARN,
-            http.request.method = self.method.as_str(),
-            http.route = self.route(),
-            url.path = self.uri.path(),
-            elapsed_ms,
-            threshold_ms = watch.threshold().as_millis() as u64,
-            "request still running"
-        );
-        // Reported once: the slot stays claimed (and due) until the request ends.
-        self.hung_slot = None;
-        watch.release(index);
     }
 
-    /// Writes the `request completed` event.
-    pub(crate) fn complete(mut self, status: Option<StatusCode>, disconnected: bool) {
-        self.finish_watch();
-        let duration = self.start.elapsed();
-        let config = &*self.config;
+    fn completed(
+        &self,
+        config: &AccessLogConfig,
+        status: Option<StatusCode>,
+        ending: Ending,
+        bytes: u64,
+        duration: Duration,
+    ) {
         let route = self.route();
+        let error_type = match ending {
+            Ending::Completed => None,
+            Ending::Failed(error_type) => Some(error_type),
+            Ending::Dropped => Some(ERROR_TYPE_CANCELLED),
+        };
+        // Claimed only when the server saw the connection go.
+        let disconnected =
+            ending == Ending::Dropped && self.connection.as_ref().is_some_and(ConnectionStatus::is_closed);
         let level = if status.is_some_and(|status| status.is_server_error()) {
             // A probe answering 503 (draining, a dependency down) is a state, not a failure.
             if config.is_quiet(route) {
@@ -104,6 +182,8 @@ impl RequestRecord {
             } else {
                 Level::ERROR
             }
+        } else if matches!(ending, Ending::Failed(_)) {
+            Level::ERROR
         } else if duration >= config.slow_threshold(route) {
             Level::WARN
         } else if config.is_quiet(route) {
@@ -113,6 +193,9 @@ impl RequestRecord {
         };
         if route.is_none() {
             warn_once_if_applied_outside_the_router(config, status);
+        }
+        if ending == Ending::Dropped && !disconnected {
+            self.warn_once_if_dropped_by_an_outer_layer(config);
         }
         macro_rules! completed {
             ($level:expr) => {
@@ -125,6 +208,7 @@ impl RequestRecord {
                     url.path = self.uri.path(),
                     url.query = self.uri.query().map(|query| tracing::field::display(config.scrub.query(query))),
                     http.response.status_code = status.map(|status| status.as_u16()),
+                    http.response.body.size = bytes,
                     duration_ms = millis(duration),
                     user_agent.original = self.user_agent.as_ref().and_then(|agent| agent.to_str().ok()),
                     client.address = client_address(
@@ -134,6 +218,7 @@ impl RequestRecord {
                     )
                     .map(tracing::field::display),
                     client.disconnected = disconnected.then_some(true),
+                    error.type = error_type,
                     "request completed"
                 )
             };
@@ -144,6 +229,33 @@ impl RequestRecord {
             Level::INFO => completed!(Level::INFO),
             _ => completed!(Level::DEBUG),
         }
+    }
+
+    /// A request dropped before its end on a connection the server says is still open was
+    /// dropped by a layer outside the access log — typically a timeout applied after
+    /// `Belfry::wrap`, whose answer belfry then never sees. Said once, at WARN, naming the fix.
+    /// Without a server that tells (`axum::serve`), a drop may be the client leaving, so nothing
+    /// is said.
+    fn warn_once_if_dropped_by_an_outer_layer(&self, config: &AccessLogConfig) {
+        if self.connection.is_none() || config.warned_dropped.swap(true, Ordering::Relaxed) {
+            return;
+        }
+        tracing::event!(
+            target: crate::TARGET,
+            parent: &self.span,
+            Level::WARN,
+            http.route = self.route(),
+            "a request was dropped before its response while its connection stayed open: a layer \
+             applied outside belfry's stack (e.g. `belfry.wrap(router).layer(TimeoutLayer::new(..))`) \
+             answered instead, so its response (a 408, a 429, ...) is neither logged nor counted and \
+             carries no request id. Give your layers to belfry instead: \
+             `belfry.wrap_with(router, ServiceBuilder::new().layer(TimeoutLayer::new(..)))`. Said once."
+        );
+    }
+
+    #[cfg(test)]
+    pub(crate) fn route_for_test(&self) -> Option<&str> {
+        self.route()
     }
 }
 
@@ -170,12 +282,83 @@ fn warn_once_if_applied_outside_the_router(config: &AccessLogConfig, status: Opt
 
 /// Milliseconds with microsecond precision: three decimals at most, which log formatters can
 /// write without a float formatter.
-fn millis(duration: std::time::Duration) -> f64 {
+fn millis(duration: Duration) -> f64 {
     duration.as_micros() as f64 / 1000.0
 }
 
-impl Drop for RequestRecord {
-    fn drop(&mut self) {
-        self.finish_watch();
+#[cfg(test)]
+pub(crate) mod tests {
+    use std::sync::Mutex;
+
+    use tracing_subscriber::layer::SubscriberExt;
+
+    use super::*;
+
+    /// Request data for a request to `path`, matched by `route`.
+    pub(crate) fn data_for(route: &str, path: &str) -> RequestData {
+        let mut request = Request::get(path).body(()).unwrap();
+        request.extensions_mut().insert(matched_path(route));
+        RequestData {
+            method: request.method().clone(),
+            route: request.extensions().get::<MatchedPath>().cloned(),
+            uri: request.uri().clone(),
+            user_agent: None,
+            peer: None,
+            forwarded_for: None,
+            span: Span::current(),
+            connection: None,
+        }
+    }
+
+    /// A `MatchedPath` for `route`, taken from a real router.
+    pub(crate) fn matched_path(route: &str) -> MatchedPath {
+        use axum::{body::Body, routing::get, Router};
+        use tower::ServiceExt;
+
+        let found = Arc::new(Mutex::new(None));
+        let sink = found.clone();
+        let router: Router = Router::new().route(
+            route,
+            get(move |path: MatchedPath| {
+                *sink.lock().unwrap() = Some(path);
+                async {}
+            }),
+        );
+        let path = route.replace("{id}", "1");
+        let runtime = tokio::runtime::Builder::new_current_thread().build().unwrap();
+        runtime
+            .block_on(router.oneshot(Request::get(path).body(Body::empty()).unwrap()))
+            .unwrap();
+        let matched = found.lock().unwrap().take().expect("the route matched");
+        matched
+    }
+
+    /// Runs `f` with a subscriber that records every event as `message field=value ...`.
+    pub(crate) fn capture_events<R>(f: impl FnOnce() -> R) -> (Vec<String>, R) {
+        let events = Arc::new(Mutex::new(Vec::new()));
+        let subscriber = tracing_subscriber::registry().with(Recorder(events.clone()));
+        let result = tracing::subscriber::with_default(subscriber, f);
+        let events = events.lock().unwrap().clone();
+        (events, result)
+    }
+
+    struct Recorder(Arc<Mutex<Vec<String>>>);
+
+    impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for Recorder {
+        fn on_event(&self, event: &tracing::Event<'_>, _: tracing_subscriber::layer::Context<'_, S>) {
+            struct Fields(String);
+            impl tracing::field::Visit for Fields {
+                fn record_debug(&mut self, field: &tracing::field::Field, value: &dyn std::fmt::Debug) {
+                    if field.name() == "message" {
+                        self.0.insert_str(0, &format!("{value:?}"));
+                    } else {
+                        self.0.push_str(&format!(" {}={value:?}", field.name()));
+                    }
+                }
+            }
+            let mut fields = Fields(format!(" level={}", event.metadata().level()));
+            event.record(&mut fields);
+            self.0.lock().unwrap().push(fields.0);
+        }
     }
 }
