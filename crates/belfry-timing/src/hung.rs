@@ -26,6 +26,8 @@ use std::{
     time::{Duration, Instant},
 };
 
+use belfry_scrub::ScrubPolicy;
+
 use crate::record::RequestData;
 
 /// Slots probed before a request gives up on being watched.
@@ -58,6 +60,8 @@ pub(crate) struct HungRequestWatch {
     slots: Box<[Slot]>,
     epoch: Instant,
     threshold: Duration,
+    /// Scrubs the path the `request still running` line shows.
+    scrub: ScrubPolicy,
     unwatched: AtomicU64,
     watcher: Once,
 }
@@ -73,11 +77,12 @@ fn thread_seed() -> usize {
 }
 
 impl HungRequestWatch {
-    pub(crate) fn new(threshold: Duration, capacity: usize) -> Arc<Self> {
+    pub(crate) fn new(threshold: Duration, capacity: usize, scrub: ScrubPolicy) -> Arc<Self> {
         Arc::new(Self {
             slots: (0..capacity.max(PROBES)).map(|_| Slot::default()).collect(),
             epoch: Instant::now(),
             threshold,
+            scrub,
             unwatched: AtomicU64::new(0),
             watcher: Once::new(),
         })
@@ -193,7 +198,7 @@ impl HungRequestWatch {
             slot.state.store(state | REPORTED, Ordering::Release);
             // Written outside the lock: the owner may end meanwhile, the clone stays valid.
             if let Some(data) = data {
-                data.warn_still_running(Duration::from_millis(elapsed_ms), self.threshold);
+                data.warn_still_running(Duration::from_millis(elapsed_ms), self.threshold, &self.scrub);
                 reported += 1;
             }
         }
@@ -238,7 +243,7 @@ mod tests {
 
     #[test]
     fn due_requests_are_reported_once_from_the_scan() {
-        let watch = HungRequestWatch::new(Duration::from_secs(60), 16);
+        let watch = HungRequestWatch::new(Duration::from_secs(60), 16, ScrubPolicy::default());
         let (events, ()) = capture_events(|| {
             let start = Instant::now();
             let index = watch
@@ -271,7 +276,7 @@ mod tests {
 
     #[test]
     fn a_full_table_leaves_requests_unwatched() {
-        let watch = HungRequestWatch::new(Duration::from_secs(60), PROBES);
+        let watch = HungRequestWatch::new(Duration::from_secs(60), PROBES, ScrubPolicy::default());
         let start = Instant::now();
         let claimed: Vec<_> = (0..PROBES)
             .map(|_| watch.register(start, data_for("/a", "/a")).ok().unwrap())
@@ -289,7 +294,7 @@ mod tests {
 
     #[test]
     fn released_slots_are_reused() {
-        let watch = HungRequestWatch::new(Duration::from_secs(60), 8);
+        let watch = HungRequestWatch::new(Duration::from_secs(60), 8, ScrubPolicy::default());
         for _ in 0..1000 {
             let index = watch.register(Instant::now(), data_for("/a", "/a")).ok().unwrap();
             watch.release(index);
@@ -299,7 +304,7 @@ mod tests {
 
     #[test]
     fn the_owner_and_the_watcher_never_hold_a_slot_at_once() {
-        let watch = HungRequestWatch::new(Duration::from_millis(0), 8);
+        let watch = HungRequestWatch::new(Duration::from_millis(0), 8, ScrubPolicy::default());
         let scanner = {
             let watch = watch.clone();
             std::thread::spawn(move || {

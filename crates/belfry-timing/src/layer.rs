@@ -225,7 +225,7 @@ impl WithHungWatch for Arc<AccessLogConfig> {
         let config = Arc::get_mut(&mut self).expect("a fresh configuration");
         config.hung = config
             .hung_threshold
-            .map(|threshold| HungRequestWatch::new(threshold, config.hung_capacity));
+            .map(|threshold| HungRequestWatch::new(threshold, config.hung_capacity, config.scrub.clone()));
         self
     }
 }

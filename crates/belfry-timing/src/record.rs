@@ -7,6 +7,7 @@ use std::{
 };
 
 use axum::extract::{ConnectInfo, MatchedPath};
+use belfry_scrub::ScrubPolicy;
 use http::{header, HeaderValue, Method, Request, StatusCode, Uri};
 use tracing::{Level, Span};
 
@@ -138,7 +139,7 @@ impl RequestData {
     /// Logs `request still running`, from the hung-request watcher's thread: inside the
     /// request's span (so with its `request_id` and `trace_id`), through the span's own
     /// dispatcher.
-    pub(crate) fn warn_still_running(&self, elapsed: Duration, threshold: Duration) {
+    pub(crate) fn warn_still_running(&self, elapsed: Duration, threshold: Duration, scrub: &ScrubPolicy) {
         let emit = || {
             tracing::event!(
                 target: crate::TARGET,
@@ -146,7 +147,7 @@ impl RequestData {
                 Level::WARN,
                 http.request.method = self.method.as_str(),
                 http.route = self.route(),
-                url.path = self.uri.path(),
+                url.path = &*scrub.path(self.uri.path(), self.route()).to_cow(),
                 elapsed_ms = millis(elapsed),
                 threshold_ms = threshold.as_millis() as u64,
                 "request still running"
@@ -205,7 +206,7 @@ impl RequestData {
                     $level,
                     http.request.method = self.method.as_str(),
                     http.route = route,
-                    url.path = self.uri.path(),
+                    url.path = &*config.scrub.path(self.uri.path(), route).to_cow(),
                     url.query = self.uri.query().map(|query| tracing::field::display(config.scrub.query(query))),
                     http.response.status_code = status.map(|status| status.as_u16()),
                     http.response.body.size = bytes,
