@@ -2,7 +2,34 @@
 
 use std::fmt::Write as _;
 
+/// `00`, `01`, … `99`: two digits with one `push_str` of a slice of a constant.
+const PAIRS: &str = "00010203040506070809101112131415161718192021222324252627282930313233343536373839\
+                     40414243444546474849505152535455565758596061626364656667686970717273747576777879\
+                     8081828384858687888990919293949596979899";
+
+/// `value % 100` as two digits.
+#[inline]
+pub(crate) fn push_two_digits(line: &mut String, value: u32) {
+    let at = (value % 100) as usize * 2;
+    line.push_str(&PAIRS[at..at + 2]);
+}
+
+/// An unsigned integer as a JSON number.
 pub(crate) fn push_u64(line: &mut String, mut value: u64) {
+    // Small numbers (status codes, counts) without the digit buffer.
+    if value < 10 {
+        line.push(char::from(b'0' + value as u8));
+        return;
+    }
+    if value < 100 {
+        push_two_digits(line, value as u32);
+        return;
+    }
+    if value < 1000 {
+        line.push(char::from(b'0' + (value / 100) as u8));
+        push_two_digits(line, (value % 100) as u32);
+        return;
+    }
     let mut digits = [0u8; 20];
     let mut start = digits.len();
     loop {
@@ -32,20 +59,16 @@ pub(crate) fn push_f64(line: &mut String, value: f64) {
             let thousandths = (thousandths as i64).unsigned_abs();
             push_u64(line, thousandths / 1000);
             line.push('.');
-            let fraction = thousandths % 1000;
-            let digits = [
-                b'0' + (fraction / 100) as u8,
-                b'0' + (fraction / 10 % 10) as u8,
-                b'0' + (fraction % 10) as u8,
-            ];
-            let kept = if digits[2] != b'0' {
-                3
-            } else if digits[1] != b'0' {
-                2
+            // Trailing zeros dropped, one kept: `.5`, `.25`, `.125`, `.0`.
+            let fraction = (thousandths % 1000) as u32;
+            if !fraction.is_multiple_of(10) {
+                line.push(char::from(b'0' + (fraction / 100) as u8));
+                push_two_digits(line, fraction % 100);
+            } else if !fraction.is_multiple_of(100) {
+                push_two_digits(line, fraction / 10);
             } else {
-                1
-            };
-            line.push_str(std::str::from_utf8(&digits[..kept]).unwrap_or("0"));
+                line.push(char::from(b'0' + (fraction / 100) as u8));
+            }
             return;
         }
     }
@@ -71,6 +94,27 @@ mod tests {
     use serde_json::Value;
 
     use super::{push_f64, push_i64};
+
+    #[test]
+    fn unsigned_integers_at_every_width() {
+        let mut value = 1u64;
+        for _ in 0..20 {
+            for candidate in [value - 1, value, value.saturating_add(1), value.saturating_mul(9)] {
+                let mut line = String::new();
+                super::push_u64(&mut line, candidate);
+                assert_eq!(line, candidate.to_string());
+            }
+            value = value.saturating_mul(10);
+        }
+        let mut line = String::new();
+        super::push_u64(&mut line, u64::MAX);
+        assert_eq!(line, u64::MAX.to_string());
+        for pair in 0..100 {
+            let mut line = String::new();
+            super::push_two_digits(&mut line, pair);
+            assert_eq!(line, format!("{pair:02}"));
+        }
+    }
 
     #[test]
     fn integers_at_the_edges() {

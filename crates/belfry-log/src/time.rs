@@ -2,13 +2,55 @@
 //! prints them, without `chrono` or `time` and without the formatter.
 
 use std::{
+    cell::RefCell,
     fmt::Write as _,
     time::{SystemTime, UNIX_EPOCH},
 };
 
+use crate::number::push_two_digits;
+
+thread_local! {
+    /// The second of this thread's last timestamp and its text up to the `.`
+    /// (`2026-11-23T15:04:05.`): the date and time are worked out once per second and thread.
+    static SECOND: RefCell<(i64, String)> = const { RefCell::new((i64::MIN, String::new())) };
+}
+
 /// Appends `now` as tracing-subscriber's `SystemTime` timer prints it:
 /// `2026-11-23T15:04:05.123456Z`.
 pub(crate) fn push_timestamp(line: &mut String, now: SystemTime) {
+    let Ok(since) = now.duration_since(UNIX_EPOCH) else {
+        return push_timestamp_uncached(line, now);
+    };
+    let seconds = i64::try_from(since.as_secs()).unwrap_or(i64::MAX);
+    let micros = since.subsec_micros();
+    let cached = SECOND.try_with(|cell| {
+        let Ok(mut second) = cell.try_borrow_mut() else {
+            return false;
+        };
+        if second.0 != seconds {
+            second.1.clear();
+            push_timestamp_uncached(&mut second.1, now);
+            // Keep `…:05.`; a year past 9999 is not cached.
+            match second.1.len() {
+                27 => second.1.truncate(20),
+                _ => return false,
+            }
+            second.0 = seconds;
+        }
+        line.push_str(&second.1);
+        true
+    });
+    if cached != Ok(true) {
+        return push_timestamp_uncached(line, now);
+    }
+    push_two_digits(line, micros / 10_000);
+    push_two_digits(line, micros / 100 % 100);
+    push_two_digits(line, micros % 100);
+    line.push('Z');
+}
+
+/// [`push_timestamp`] without the per-second cache.
+fn push_timestamp_uncached(line: &mut String, now: SystemTime) {
     let (seconds, nanos) = match now.duration_since(UNIX_EPOCH) {
         Ok(since) => (
             i64::try_from(since.as_secs()).unwrap_or(i64::MAX),
@@ -91,6 +133,13 @@ mod tests {
     fn timestamp(time: SystemTime) -> String {
         let mut text = String::new();
         push_timestamp(&mut text, time);
+        // The same, from the per-second cache, and without it.
+        let mut again = String::new();
+        push_timestamp(&mut again, time);
+        assert_eq!(again, text);
+        let mut uncached = String::new();
+        super::push_timestamp_uncached(&mut uncached, time);
+        assert_eq!(uncached, text);
         text
     }
 

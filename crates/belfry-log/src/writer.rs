@@ -374,6 +374,11 @@ impl Write for QueuedLine<'_> {
         Ok(buf.len())
     }
 
+    fn write_all(&mut self, buf: &[u8]) -> io::Result<()> {
+        self.writer.shared.send(buf, self.level);
+        Ok(())
+    }
+
     fn flush(&mut self) -> io::Result<()> {
         Ok(())
     }
