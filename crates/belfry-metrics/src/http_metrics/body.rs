@@ -58,7 +58,14 @@ impl<B: Body> Body for MetricsBody<B> {
         let frame = ready!(inner.as_mut().poll_frame(cx));
         let ended = match &frame {
             Some(Ok(_)) => inner.is_end_stream(),
-            Some(Err(_)) | None => true,
+            Some(Err(_)) => {
+                // The client did not get the response its status announced: an error.
+                if let Some(active) = this.active.as_mut() {
+                    active.set_status(http::StatusCode::INTERNAL_SERVER_ERROR);
+                }
+                true
+            }
+            None => true,
         };
         if ended {
             this.active.take();

@@ -357,3 +357,45 @@ fn recording_is_cheap() {
         "{per_request:?} per request"
     );
 }
+
+#[tokio::test]
+async fn a_body_that_fails_while_streaming_counts_as_an_error() {
+    let metrics = Metrics::new();
+    let app = Router::new()
+        .route("/stream", get(|| async { AxumBody::new(CutBody(false)) }))
+        .layer(metrics.layer());
+    let response = app
+        .oneshot(Request::get("/stream").body(AxumBody::empty()).unwrap())
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK, "the headers said 200");
+    assert!(response.into_body().collect().await.is_err());
+    let text = metrics.render();
+    assert!(
+        text.contains(r#"http_route="/stream",http_response_status_code="500"} 1"#),
+        "{text}"
+    );
+    assert!(
+        !text.contains(r#"http_route="/stream",http_response_status_code="200"}"#),
+        "{text}"
+    );
+}
+
+/// One chunk, then an error: a body cut while streaming.
+struct CutBody(bool);
+
+impl Body for CutBody {
+    type Data = Bytes;
+    type Error = std::io::Error;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        _: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, Self::Error>>> {
+        if std::mem::replace(&mut self.0, true) {
+            Poll::Ready(Some(Err(std::io::Error::other("cut"))))
+        } else {
+            Poll::Ready(Some(Ok(Frame::data(Bytes::from_static(b"part")))))
+        }
+    }
+}
