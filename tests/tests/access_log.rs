@@ -60,6 +60,10 @@ fn a_hung_request_is_reported_before_it_finishes() {
     let response = get(&demo.url("/slow?ms=1200"), &[("x-request-id", "hung-1")]);
     assert_eq!(response.status, 200);
     assert!(started.elapsed() >= Duration::from_millis(1200));
+    // Lines reach stdout through the log writer thread: wait for the last one.
+    demo.logs()
+        .wait_for_request("hung-1", "request completed", Duration::from_secs(10))
+        .expect("the access-log line");
 
     let lines = demo.logs().json();
     let mine: Vec<_> = lines
