@@ -203,3 +203,33 @@ pub fn log_retry(name: &str, attempt: u32, reason: &dyn Display, delay: std::tim
         "task retry"
     );
 }
+
+#[cfg(test)]
+mod tests {
+    use belfry_trace_context::TraceContext;
+
+    #[tokio::test]
+    async fn a_task_is_a_child_span_of_the_request_that_spawned_it() {
+        let tasks = crate::Belfry::new().tasks();
+        let request = TraceContext::new_root(true);
+        let handle = request.in_scope(|| {
+            tasks.spawn("trace-child", async {
+                Ok::<_, std::io::Error>(TraceContext::current().expect("the task's context"))
+            })
+        });
+        let task = handle.await.unwrap().expect("the task succeeded");
+        assert_eq!(task.trace_id(), request.trace_id());
+        assert_eq!(task.parent_span_id(), Some(request.span_id()));
+        assert_ne!(task.span_id(), request.span_id());
+        assert!(task.is_sampled());
+    }
+
+    #[tokio::test]
+    async fn a_task_spawned_outside_a_request_has_no_trace() {
+        let tasks = crate::Belfry::new().tasks();
+        let handle = tasks.spawn("no-trace", async {
+            Ok::<_, std::io::Error>(TraceContext::current())
+        });
+        assert_eq!(handle.await.unwrap(), Some(None));
+    }
+}
