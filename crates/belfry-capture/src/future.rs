@@ -11,7 +11,11 @@ use http::Response;
 use pin_project_lite::pin_project;
 use sentry::protocol::SpanStatus;
 
+use http_body::Body;
+use tracing::Span;
+
 use crate::{
+    body::{BodyContext, CaptureBody},
     panic::{catching, CaughtPanic},
     problem::{problem_response, AlreadyReported},
     request::RequestInfo,
@@ -32,7 +36,8 @@ pin_project! {
     pub struct ResponseFuture<F, B> {
         #[pin]
         state: State<F, B>,
-        info: RequestInfo,
+        // Moved into the body once the response is ready.
+        info: Option<RequestInfo>,
         sentry: Option<SentryRequest>,
     }
 }
@@ -41,7 +46,7 @@ impl<F, B: From<Bytes>> ResponseFuture<F, B> {
     pub(crate) fn new(future: F, info: RequestInfo, sentry: Option<SentryRequest>) -> Self {
         Self {
             state: State::Waiting { future },
-            info,
+            info: Some(info),
             sentry,
         }
     }
@@ -53,7 +58,7 @@ impl<F, B: From<Bytes>> ResponseFuture<F, B> {
             state: State::Ready {
                 response: Some(response),
             },
-            info,
+            info: Some(info),
             sentry,
         }
     }
@@ -62,14 +67,22 @@ impl<F, B: From<Bytes>> ResponseFuture<F, B> {
 impl<F, B, E> Future for ResponseFuture<F, B>
 where
     F: Future<Output = Result<Response<B>, E>>,
-    B: From<Bytes>,
+    B: From<Bytes> + Body,
 {
-    type Output = F::Output;
+    type Output = Result<Response<CaptureBody<B>>, E>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let mut this = self.project();
-        let response = match this.state.as_mut().project() {
-            StateProj::Ready { response } => response.take().expect("ResponseFuture polled after completion"),
+        let info = this
+            .info
+            .as_ref()
+            .expect("ResponseFuture polled after completion");
+        // A problem document (or an empty body) has nothing left to panic.
+        let (response, streams) = match this.state.as_mut().project() {
+            StateProj::Ready { response } => (
+                response.take().expect("ResponseFuture polled after completion"),
+                false,
+            ),
             StateProj::Waiting { future } => {
                 let outcome = match catching(this.sentry.as_ref(), || future.poll(cx)) {
                     Ok(Poll::Pending) => return Poll::Pending,
@@ -81,8 +94,9 @@ where
                 let _ = catching(None, || this.state.set(State::Ready { response: None }));
                 match outcome {
                     Ok(Ok(mut response)) => {
-                        report_failure(this.info, this.sentry.as_ref(), &mut response);
-                        response
+                        report_failure(info, this.sentry.as_ref(), &mut response);
+                        let streams = !response.body().is_end_stream();
+                        (response, streams)
                     }
                     Ok(Err(error)) => {
                         if let Some(mut sentry) = this.sentry.take() {
@@ -90,14 +104,26 @@ where
                         }
                         return Poll::Ready(Err(error));
                     }
-                    Err(panic) => answer_panic(this.info, this.sentry.as_ref(), &panic),
+                    Err(panic) => (answer_panic(info, this.sentry.as_ref(), &panic), false),
                 }
             }
         };
-        if let Some(mut sentry) = this.sentry.take() {
-            sentry.finish(Ok(response.status()));
+        let status = response.status();
+        let mut sentry = this.sentry.take();
+        if let Some(sentry) = sentry.as_mut() {
+            sentry.finish(Ok(status));
         }
-        Poll::Ready(Ok(response))
+        let context = match (streams, this.info.take()) {
+            // Polled inside the request's span: the body keeps it to report a panic in it.
+            (true, Some(info)) => Some(BodyContext {
+                info,
+                span: Span::current(),
+                status,
+                sentry,
+            }),
+            _ => None,
+        };
+        Poll::Ready(Ok(response.map(|body| CaptureBody::new(body, context))))
     }
 }
 
@@ -107,7 +133,7 @@ fn answer_panic<B: From<Bytes>>(
     sentry: Option<&SentryRequest>,
     panic: &CaughtPanic,
 ) -> Response<B> {
-    info.log_panic(panic);
+    info.log_panic(panic, http::StatusCode::INTERNAL_SERVER_ERROR);
     if let Some(sentry) = sentry {
         sentry.capture(panic_event(panic, sentry::Level::Error));
     }

@@ -64,6 +64,7 @@
 //! ```
 #![deny(missing_docs)]
 
+mod body;
 mod filters;
 mod future;
 mod layer;
@@ -75,10 +76,11 @@ mod sentry_hub;
 mod service;
 mod spawn;
 
+pub use body::CaptureBody;
 pub use filters::{sentry_event_filter, sentry_span_filter};
 pub use future::ResponseFuture;
 pub use layer::{CaptureLayer, DEFAULT_PROBE_ROUTES};
-pub use panic::{capture_panic_stacktraces, install_panic_hook, panic_message};
+pub use panic::{capture_panic_stacktraces, install_panic_hook, panic_message, replace_panic_hook};
 pub use report::{ErrorReport, WithErrorReport};
 pub use sentry_hub::{
     enrich_event, limit_traces_per_second, prepare_client_options, DEFAULT_MAX_TRACES_PER_SECOND,

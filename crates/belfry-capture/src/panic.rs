@@ -58,6 +58,8 @@ thread_local! {
     static CAPTURE_DEPTH: Cell<usize> = const { Cell::new(0) };
     /// The last panic recorded by the hook inside a capture scope on this thread.
     static LAST_PANIC: RefCell<Option<PanicRecord>> = const { RefCell::new(None) };
+    /// Whether `LAST_PANIC` holds a record: one `Cell` read on the path of every poll.
+    static RECORD_PENDING: Cell<bool> = const { Cell::new(false) };
 }
 
 /// Marks the current thread as inside a capture scope while alive.
@@ -94,16 +96,49 @@ pub(crate) fn catching<R>(
         Some(sentry) => sentry.enter(|| std::panic::catch_unwind(AssertUnwindSafe(f))),
         None => std::panic::catch_unwind(AssertUnwindSafe(f)),
     };
-    result.map_err(|payload| Box::new(caught(&*payload)))
+    match result {
+        Ok(value) => {
+            report_left_behind();
+            Ok(value)
+        }
+        Err(payload) => {
+            let panic = caught(&*payload);
+            report_left_behind();
+            Err(Box::new(panic))
+        }
+    }
+}
+
+/// A record the layer did not take belongs to a panic that code further in caught itself (a
+/// health check run by its runner, a `catch_unwind` in the handler): nobody else reports it, so
+/// it is logged now, once, with its message and location, as a panic outside requests is.
+fn report_left_behind() {
+    if !RECORD_PENDING.with(Cell::get) {
+        return;
+    }
+    if let Some(record) = take_record() {
+        report_panic_outside_requests(&record.message, record.location, false);
+    }
+}
+
+fn take_record() -> Option<PanicRecord> {
+    RECORD_PENDING.with(|pending| pending.set(false));
+    LAST_PANIC.with(|slot| slot.borrow_mut().take())
 }
 
 fn caught(payload: &(dyn Any + Send)) -> CaughtPanic {
     let message = panic_message(payload);
     // The record is this panic's only if the messages agree: a panic caught further in (by the
     // application itself) leaves a stale record behind, and the hook may not be installed.
-    let record = LAST_PANIC
-        .with(|slot| slot.borrow_mut().take())
-        .filter(|record| record.message == message);
+    let record = match take_record() {
+        Some(record) if record.message == message => Some(record),
+        Some(stale) => {
+            // Caught further in and never reported: say it now.
+            report_panic_outside_requests(&stale.message, stale.location, false);
+            None
+        }
+        None => None,
+    };
     match record {
         Some(record) => CaughtPanic {
             message: record.message,
@@ -136,35 +171,73 @@ pub fn panic_message(payload: &(dyn Any + Send)) -> &str {
 
 static INSTALL: Once = Once::new();
 
-/// Installs belfry's panic hook, replacing the current one; calling it again does nothing.
+/// Whether belfry's hook calls the one installed before it.
+static CHAINED: AtomicBool = AtomicBool::new(false);
+
+/// Installs belfry's panic hook in front of the one installed before it; calling it again does
+/// nothing.
 ///
 /// The hook never prints to stdout (which carries the JSON logs) and never flushes Sentry:
 ///
-/// - **Inside a request** served by [`Capture`](crate::Capture), it only records the panic's
-///   message, location (`file:line:column`) and — when a Sentry client is bound — stack trace,
-///   for the layer to report with the `500` it answers. Without the hook, the layer still
-///   catches and reports the panic, without its location.
+/// - **Inside a request** served by [`Capture`](crate::Capture) (its handler, and its body while
+///   it streams), it only records the panic's message, location (`file:line:column`) and —
+///   when a Sentry client is bound and [stack traces](capture_panic_stacktraces) are on — stack
+///   trace, for the layer to report. Without the hook, the layer still catches and reports the
+///   panic, without its location. A panic that code inside the request catches itself (a
+///   health check's runner, the handler's own `catch_unwind`) is logged once as
+///   `thread panicked`, with its message and location, when the layer next gets control.
 /// - **Anywhere else** (a background thread, a task spawned with [`spawn`](crate::spawn), a
 ///   layer outside [`Capture`](crate::Capture)), it logs one ERROR event `thread panicked` with
 ///   target [`TARGET`](crate::TARGET) and the fields `panic.message`, `code.filepath`,
-///   `code.lineno`, `code.column` and `thread.name`, in the current span — or, when no tracing
-///   subscriber would record it, writes the usual `thread '…' panicked at …` line to stderr.
-///   If a Sentry client is bound to the current hub, it also captures one event (exception type
-///   `panic`, level fatal) on that hub. The event is queued to the transport, not flushed: the
-///   Sentry guard flushes at shutdown.
+///   `code.lineno`, `code.column` and `thread.name`, in the current span. If a Sentry client is
+///   bound to the current hub, it also captures one event (exception type `panic`, level fatal)
+///   on that hub. The event is queued to the transport, not flushed: the Sentry guard flushes
+///   at shutdown.
 ///
-/// The previous hook (std's default one, which prints to stderr) is dropped, not chained.
-/// Install it once at startup, after telemetry; Sentry's own `panic` integration must stay off
-/// (it flushes on the panicking thread).
+/// **Then it calls the hook that was installed before it**, for every panic: the application's
+/// own hook keeps working. When the application installed none, that is std's default hook,
+/// which prints `thread '…' panicked at …` to stderr (and, with `RUST_BACKTRACE` set, resolves
+/// a backtrace on the panicking thread — leave it unset in production). To drop the previous
+/// hook instead, call [`replace_panic_hook`] — an explicit choice. Install it once at startup,
+/// after telemetry; Sentry's own `panic` integration must stay off (it flushes on the panicking
+/// thread).
 ///
 /// ```
+/// use std::sync::atomic::{AtomicUsize, Ordering};
+///
+/// static SEEN_BY_THE_APPLICATION: AtomicUsize = AtomicUsize::new(0);
+/// std::panic::set_hook(Box::new(|_| {
+///     SEEN_BY_THE_APPLICATION.fetch_add(1, Ordering::SeqCst);
+/// }));
+///
 /// belfry_capture::install_panic_hook();
-/// belfry_capture::install_panic_hook(); // idempotent
+/// belfry_capture::install_panic_hook(); // idempotent: chained once
 ///
 /// let outcome = std::thread::spawn(|| panic!("background work failed")).join();
 /// assert!(outcome.is_err()); // logged as `thread panicked`, not printed on stdout
+/// assert_eq!(SEEN_BY_THE_APPLICATION.load(Ordering::SeqCst), 1, "the previous hook still runs");
 /// ```
 pub fn install_panic_hook() {
+    INSTALL.call_once(|| {
+        let previous = std::panic::take_hook();
+        CHAINED.store(true, Ordering::Relaxed);
+        std::panic::set_hook(Box::new(move |info| {
+            panic_hook(info);
+            previous(info);
+        }));
+    });
+}
+
+/// Installs belfry's panic hook alone, dropping the one installed before it (std's default
+/// printer, or the application's): for an application that wants no `thread '…' panicked`
+/// lines on stderr. Does nothing once either installer has run.
+///
+/// ```
+/// belfry_capture::replace_panic_hook();
+/// let outcome = std::thread::spawn(|| panic!("logged once, on stdout")).join();
+/// assert!(outcome.is_err());
+/// ```
+pub fn replace_panic_hook() {
     INSTALL.call_once(|| std::panic::set_hook(Box::new(panic_hook)));
 }
 
@@ -196,6 +269,14 @@ fn panic_hook(info: &PanicHookInfo<'_>) {
         column: location.column(),
     });
     if in_capture_scope() {
+        // A record still here is a panic caught further in and never reported.
+        if let Some(stale) = LAST_PANIC
+            .try_with(|slot| slot.borrow_mut().take())
+            .ok()
+            .flatten()
+        {
+            report_panic_outside_requests(&stale.message, stale.location, false);
+        }
         let stacktrace = (PANIC_STACKTRACES.load(Ordering::Relaxed) && sentry_hub::client_bound())
             .then(sentry::integrations::backtrace::current_stacktrace);
         let record = PanicRecord {
@@ -204,12 +285,16 @@ fn panic_hook(info: &PanicHookInfo<'_>) {
             stacktrace: stacktrace.flatten(),
         };
         let _ = LAST_PANIC.try_with(|slot| *slot.borrow_mut() = Some(record));
+        let _ = RECORD_PENDING.try_with(|pending| pending.set(true));
     } else {
-        report_panic_outside_requests(message, location);
+        report_panic_outside_requests(message, location, true);
     }
 }
 
-fn report_panic_outside_requests(message: &str, location: Option<PanicLocation>) {
+/// Logs `thread panicked` (and sends it to Sentry when bound). `live`: called from the hook of
+/// this very panic, so a stack trace can be taken (only when stack traces are on: resolving one
+/// costs milliseconds on the panicking thread).
+fn report_panic_outside_requests(message: &str, location: Option<PanicLocation>, live: bool) {
     let thread = std::thread::current();
     let thread_name = thread.name().unwrap_or("<unnamed>");
     if tracing::enabled!(target: crate::TARGET, tracing::Level::ERROR) {
@@ -223,7 +308,8 @@ fn report_panic_outside_requests(message: &str, location: Option<PanicLocation>)
             thread.name = thread_name,
             "thread panicked"
         );
-    } else {
+    } else if !CHAINED.load(Ordering::Relaxed) {
+        // Nobody else prints it: the previous hook was dropped.
         let at = location
             .as_ref()
             .map_or_else(|| "an unknown location".to_owned(), ToString::to_string);
@@ -233,10 +319,13 @@ fn report_panic_outside_requests(message: &str, location: Option<PanicLocation>)
         );
     }
     if sentry_hub::client_bound() {
+        let stacktrace = (live && PANIC_STACKTRACES.load(Ordering::Relaxed))
+            .then(sentry::integrations::backtrace::current_stacktrace)
+            .flatten();
         let caught = CaughtPanic {
             message: message.to_owned(),
             location,
-            stacktrace: sentry::integrations::backtrace::current_stacktrace(),
+            stacktrace,
         };
         Hub::current().capture_event(sentry_hub::panic_event(&caught, sentry::Level::Fatal));
     }

@@ -40,15 +40,16 @@ impl RequestInfo {
         format!("{} {}", self.method, self.route().unwrap_or("<unmatched>"))
     }
 
-    /// Logs `request panicked`.
-    pub(crate) fn log_panic(&self, panic: &CaughtPanic) {
+    /// Logs `request panicked`; `status` is the status the client got: the `500` answered for
+    /// a handler's panic, or the status already sent when the body panicked while streaming.
+    pub(crate) fn log_panic(&self, panic: &CaughtPanic, status: StatusCode) {
         let location = panic.location.as_ref();
         tracing::event!(
             target: crate::TARGET,
             tracing::Level::ERROR,
             http.request.method = self.method.as_str(),
             http.route = self.route(),
-            http.response.status_code = StatusCode::INTERNAL_SERVER_ERROR.as_u16(),
+            http.response.status_code = status.as_u16(),
             panic.message = panic.message.as_str(),
             code.filepath = location.map(|location| location.file.as_str()),
             code.lineno = location.map(|location| location.line),

@@ -51,9 +51,9 @@ pub struct Capture<S> {
 impl<S, ReqBody, ResBody> Service<Request<ReqBody>> for Capture<S>
 where
     S: Service<Request<ReqBody>, Response = Response<ResBody>>,
-    ResBody: From<Bytes>,
+    ResBody: From<Bytes> + http_body::Body,
 {
-    type Response = S::Response;
+    type Response = Response<crate::CaptureBody<ResBody>>;
     type Error = S::Error;
     type Future = ResponseFuture<S::Future, ResBody>;
 

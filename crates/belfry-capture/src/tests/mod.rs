@@ -233,9 +233,43 @@ pub(crate) fn app(capture: CaptureLayer) -> Router {
             get(|| async { (StatusCode::SERVICE_UNAVAILABLE, "draining") }),
         )
         .route("/chatty", get(chatty_handler))
+        .route("/stream-panic", get(|| async { Body::new(PanickingBody(0)) }))
+        .route(
+            "/caught-inside",
+            get(|| async {
+                let caught = std::panic::catch_unwind(|| panic!("{}", CAUGHT_INSIDE_MESSAGE));
+                assert!(caught.is_err());
+                "recovered"
+            }),
+        )
         .route("/spawn", get(spawning_handler))
         .layer(capture)
         .layer(RequestIdLayer::new())
+}
+
+/// The message of the panic the `/caught-inside` handler catches itself.
+pub(crate) const CAUGHT_INSIDE_MESSAGE: &str = "caught by the handler itself";
+
+/// The line of the panic in [`PanickingBody`].
+pub(crate) const BODY_PANIC_LINE: u32 = line!() + 15;
+
+/// Two chunks, then a panic inside `poll_frame`: a streaming body that fails after the headers.
+pub(crate) struct PanickingBody(u8);
+
+impl http_body::Body for PanickingBody {
+    type Data = Bytes;
+    type Error = std::convert::Infallible;
+
+    fn poll_frame(
+        mut self: std::pin::Pin<&mut Self>,
+        _: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<http_body::Frame<Bytes>, Self::Error>>> {
+        self.0 += 1;
+        if self.0 > 2 {
+            panic!("the body exploded after two chunks");
+        }
+        std::task::Poll::Ready(Some(Ok(http_body::Frame::data(Bytes::from_static(b"chunk ")))))
+    }
 }
 
 pub(crate) struct Answer {
@@ -250,7 +284,11 @@ impl Answer {
     }
 }
 
-pub(crate) async fn collect(response: Response<Body>) -> Answer {
+pub(crate) async fn collect<B>(response: Response<B>) -> Answer
+where
+    B: http_body::Body<Data = Bytes>,
+    B::Error: std::fmt::Debug,
+{
     let (parts, body) = response.into_parts();
     Answer {
         status: parts.status,
@@ -275,9 +313,9 @@ pub(crate) async fn get_with_id(app: Router, uri: &str, id: &str) -> Answer {
 /// A service whose `call` itself panics, behind the request id and capture layers.
 pub(crate) fn panicking_in_call() -> impl tower::Service<
     Request<Body>,
-    Response = Response<Body>,
+    Response = Response<crate::CaptureBody<Body>>,
     Error = Infallible,
-    Future = impl std::future::Future<Output = Result<Response<Body>, Infallible>>,
+    Future = impl std::future::Future<Output = Result<Response<crate::CaptureBody<Body>>, Infallible>>,
 > + Clone {
     tower::ServiceBuilder::new()
         .layer(RequestIdLayer::new())

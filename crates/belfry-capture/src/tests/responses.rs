@@ -222,3 +222,63 @@ async fn without_a_sentry_client_responses_are_the_same() {
     assert_eq!(capture_events_for("resp-off-1").len(), 1);
     assert_eq!(capture_events_for("resp-off-2").len(), 1);
 }
+
+#[tokio::test]
+async fn a_body_that_panics_while_streaming_ends_with_an_error_and_is_reported() {
+    setup();
+    let request = Request::get("/stream-panic")
+        .header("x-request-id", "resp-stream-1")
+        .body(Body::empty())
+        .unwrap();
+    let response = app(CaptureLayer::new()).oneshot(request).await.unwrap();
+    assert_eq!(
+        response.status(),
+        StatusCode::OK,
+        "the headers were sent before the panic"
+    );
+    let (_, mut body) = response.into_parts();
+    let mut sent = Vec::new();
+    let error = loop {
+        match http_body_util::BodyExt::frame(&mut body).await {
+            Some(Ok(frame)) => sent.extend_from_slice(frame.data_ref().unwrap()),
+            Some(Err(error)) => break error,
+            None => panic!("the body must end with an error, not as complete"),
+        }
+    };
+    assert_eq!(sent, b"chunk chunk ");
+    let source = std::error::Error::source(&error).expect("axum wraps the body's error");
+    let body_error = source
+        .downcast_ref::<belfry_timing::BodyError>()
+        .expect("a BodyError");
+    assert!(body_error.is_panic());
+
+    let events = capture_events_for("resp-stream-1");
+    assert_eq!(events.len(), 1, "{events:?}");
+    let event = &events[0];
+    assert_eq!(event.level, Level::ERROR);
+    assert_eq!(event.message, "request panicked");
+    assert_eq!(
+        event.field("panic.message"),
+        Some("the body exploded after two chunks")
+    );
+    assert_eq!(event.field("http.route"), Some("/stream-panic"));
+    assert_eq!(event.field("http.response.status_code"), Some("200"));
+    assert_eq!(
+        event.field("code.lineno"),
+        Some(BODY_PANIC_LINE.to_string().as_str())
+    );
+}
+
+#[tokio::test]
+async fn a_panic_caught_inside_the_request_is_still_logged_once() {
+    setup();
+    let answer = get_with_id(app(CaptureLayer::new()), "/caught-inside", "resp-caught-1").await;
+    assert_eq!(answer.status, StatusCode::OK);
+    assert_eq!(answer.body, "recovered");
+    let events = capture_events_for("resp-caught-1");
+    assert_eq!(events.len(), 1, "{events:?}");
+    let event = &events[0];
+    assert_eq!(event.message, "thread panicked");
+    assert_eq!(event.field("panic.message"), Some(CAUGHT_INSIDE_MESSAGE));
+    assert_eq!(event.field("code.filepath"), Some(PANIC_FILE));
+}

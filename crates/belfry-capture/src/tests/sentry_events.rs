@@ -358,3 +358,42 @@ async fn a_sampled_request_continues_the_caller_s_trace_in_its_transaction() {
         "the event belongs to the transaction"
     );
 }
+
+#[tokio::test]
+async fn a_panic_while_the_body_streams_is_one_event_with_the_request() {
+    setup();
+    let envelopes = with_sentry(ClientOptions::default(), async {
+        let request = Request::get("/stream-panic?page=3")
+            .header("x-request-id", "sentry-stream-1")
+            .header("host", "api.example.com")
+            .header("authorization", "Bearer s3cr3t-bearer")
+            .body(Body::empty())
+            .unwrap();
+        let response = app(CaptureLayer::new()).oneshot(request).await.unwrap();
+        assert_eq!(response.status(), StatusCode::OK);
+        assert!(http_body_util::BodyExt::collect(response.into_body())
+            .await
+            .is_err());
+    })
+    .await;
+    let events = events(&envelopes);
+    assert_eq!(events.len(), 1, "{events:#?}");
+    let event = &events[0];
+    assert_eq!(event.tags["request_id"], "sentry-stream-1");
+    assert_eq!(event.transaction.as_deref(), Some("GET /stream-panic"));
+    let exception = &event.exception[0];
+    assert_eq!(exception.ty, "panic");
+    assert_eq!(
+        exception.value.as_deref(),
+        Some("the body exploded after two chunks")
+    );
+    let frames = &exception.stacktrace.as_ref().expect("the location").frames;
+    assert_eq!(
+        frames.len(),
+        1,
+        "no resolved stack trace unless asked for: {frames:#?}"
+    );
+    let request = event.request.as_ref().expect("the request");
+    assert_eq!(request.headers["authorization"], "[REDACTED]");
+    assert_eq!(request.query_string.as_deref(), Some("page=3"));
+}

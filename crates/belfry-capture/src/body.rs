@@ -1,0 +1,109 @@
+//! [`CaptureBody`]: the response body, with panics while it streams caught and reported.
+
+use std::{
+    pin::Pin,
+    task::{Context, Poll},
+};
+
+use belfry_timing::BodyError;
+use http::StatusCode;
+use http_body::{Body, Frame, SizeHint};
+use pin_project_lite::pin_project;
+use tracing::Span;
+
+use crate::{
+    panic::catching,
+    request::RequestInfo,
+    sentry_hub::{panic_event, SentryRequest},
+};
+
+type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+/// What a streaming body needs to report a panic like a handler's: the request's span (its
+/// `request_id`, `trace_id`), what the logs say of it, the status already sent, and — with
+/// Sentry on — its hub and context.
+pub(crate) struct BodyContext {
+    pub(crate) info: RequestInfo,
+    pub(crate) span: Span,
+    pub(crate) status: StatusCode,
+    pub(crate) sentry: Option<SentryRequest>,
+}
+
+pin_project! {
+    /// Response body of [`Capture`](crate::Capture): the inner body, with a panic in its
+    /// `poll_frame` caught.
+    ///
+    /// The headers are gone by then, so the panic cannot become a `500`: it is logged as
+    /// `request panicked` (ERROR, in the request's span, with the status that was sent) and sent
+    /// to Sentry like a handler's panic, and the body ends with a [`BodyError::panicked`] — the
+    /// server ends the response as failed (hyper closes the connection, or resets the stream)
+    /// rather than leaving the client waiting or sending a truncated body as complete. The
+    /// access log logs `error.type: "panic"`, and metrics count the request as an error. Errors
+    /// of the inner body pass through as [`BodyError::from_inner`].
+    ///
+    /// Polled with the request's Sentry hub bound when Sentry is on; without Sentry, a poll
+    /// costs one `catch_unwind` (no allocation, no lock).
+    pub struct CaptureBody<B> {
+        #[pin]
+        inner: B,
+        context: Option<BodyContext>,
+        panicked: bool,
+    }
+}
+
+impl<B> CaptureBody<B> {
+    pub(crate) fn new(inner: B, context: Option<BodyContext>) -> Self {
+        Self {
+            inner,
+            context,
+            panicked: false,
+        }
+    }
+}
+
+impl<B> Body for CaptureBody<B>
+where
+    B: Body,
+    B::Error: Into<BoxError>,
+{
+    type Data = B::Data;
+    type Error = BodyError;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Self::Data>, Self::Error>>> {
+        let this = self.project();
+        if *this.panicked {
+            return Poll::Ready(None);
+        }
+        let sentry = this.context.as_ref().and_then(|context| context.sentry.as_ref());
+        let inner = this.inner;
+        match catching(sentry, || inner.poll_frame(cx)) {
+            Ok(Poll::Ready(Some(Err(error)))) => Poll::Ready(Some(Err(BodyError::from_inner(error)))),
+            Ok(Poll::Ready(Some(Ok(frame)))) => Poll::Ready(Some(Ok(frame))),
+            Ok(Poll::Ready(None)) => Poll::Ready(None),
+            Ok(Poll::Pending) => Poll::Pending,
+            Err(panic) => {
+                *this.panicked = true;
+                if let Some(context) = this.context.take() {
+                    context
+                        .span
+                        .in_scope(|| context.info.log_panic(&panic, context.status));
+                    if let Some(sentry) = &context.sentry {
+                        sentry.capture(panic_event(&panic, sentry::Level::Error));
+                    }
+                }
+                Poll::Ready(Some(Err(BodyError::panicked())))
+            }
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.panicked || self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.inner.size_hint()
+    }
+}
