@@ -88,6 +88,10 @@ const KEPT_CAPACITY: usize = 16 * 1024;
 /// Buffers kept for reuse.
 const POOL_SIZE: usize = 1024;
 
+/// Buffers allocated up front, so that logging threads do not allocate while the pool fills
+/// (32 KiB).
+const POOL_PREFILL: usize = 32;
+
 /// The queue's two bounds, in lines waiting to be written.
 ///
 /// ```
@@ -325,6 +329,9 @@ impl NonBlockingBuilder {
     {
         let (lines, queue) = crossbeam_channel::bounded(self.bounds.urgent_lines);
         let (pool_return, pool) = crossbeam_channel::bounded(POOL_SIZE);
+        for _ in 0..POOL_PREFILL {
+            let _ = pool_return.try_send(Vec::with_capacity(1024));
+        }
         let make_writer = Arc::new(make_writer);
         let write_now: WriteNow = {
             let make_writer = Arc::clone(&make_writer);
