@@ -61,6 +61,14 @@ impl<B> CaptureBody<B> {
     }
 }
 
+/// An empty body (`B::default()`), for layers that answer on their own — a timeout's `408`, a
+/// CORS preflight — inside belfry's stack.
+impl<B: Default> Default for CaptureBody<B> {
+    fn default() -> Self {
+        Self::new(B::default(), None)
+    }
+}
+
 impl<B> Body for CaptureBody<B>
 where
     B: Body,

@@ -26,6 +26,7 @@
 pub mod audit;
 mod config;
 mod sentry_setup;
+pub mod serve;
 mod stack;
 pub mod task;
 pub mod telemetry;
@@ -45,4 +46,5 @@ pub use belfry_trace_context as trace_context;
 pub use belfry_trace_context::TraceContext;
 pub use config::ConfigError;
 pub use sentry_setup::{DEFAULT_SAMPLE_RATE, DEFAULT_SENTRY_FLUSH_TIMEOUT, DEFAULT_TRACES_SAMPLE_RATE};
+pub use serve::{ConnectionErrorKind, Serve};
 pub use stack::Belfry;

@@ -1,8 +1,8 @@
 //! [`Belfry`]: the one builder that composes belfry's layers in the order they need.
 
-use std::time::Duration;
+use std::{convert::Infallible, time::Duration};
 
-use axum::Router;
+use axum::{body::Body, routing::Route, Router};
 use belfry_capture::CaptureLayer;
 use belfry_health::{Health, Status};
 use belfry_metrics::{HealthCheckSample, HealthCheckStatus, HttpMetricsLayer, Metrics};
@@ -10,13 +10,17 @@ use belfry_request_id::RequestIdLayer;
 use belfry_scrub::ScrubPolicy;
 use belfry_timing::{AccessLogLayer, TrustedProxy};
 use belfry_trace_context::{RatioSampler, TraceContextLayer, TrustIncoming};
-use http::HeaderName;
-use tower_layer::Layer;
+use bytes::Bytes;
+use http::{HeaderName, Request, Response};
+use tower_layer::{Identity, Layer};
+use tower_service::Service;
 
 use crate::{
     config::{env_bool, env_ratio, env_var, ConfigError, TRACES_SAMPLE_RATE},
     task::Tasks,
 };
+
+type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
 /// Belfry's whole middleware stack, configured once and applied to a [`Router`] with
 /// [`wrap`](Self::wrap).
@@ -36,12 +40,25 @@ use crate::{
 ///    response, so it logs the status the client really got.
 /// 4. **Metrics** ([`HttpMetricsLayer`]): RED metrics by route template, measured to the end of
 ///    the body. Above panic capture, so a panic counts as the 500 the client got.
-/// 5. **Capture** ([`CaptureLayer`]): turns a panic into a `problem+json` 500 with the request
+/// 5. **The application's layers**, given to [`wrap_with`](Self::wrap_with) (none with
+///    [`wrap`](Self::wrap)): below the request id, access log and metrics, so their own answers
+///    are logged, counted and carry the request id.
+/// 6. **Capture** ([`CaptureLayer`]): turns a panic into a `problem+json` 500 with the request
 ///    id, reports panics and 5xx responses (ERROR log; Sentry event, with a hub per request when
 ///    Sentry is on). Innermost, so it catches panics from the handler and everything below.
 ///
 /// `wrap` applies the stack with [`Router::layer`], so it runs after routing, for every route
 /// and the fallback: the route template (`MatchedPath`) is known to every layer.
+///
+/// **The application's own layers** (a timeout, CORS, authentication, compression, rate limits)
+/// go between metrics and capture, with [`wrap_with`](Self::wrap_with): inside the request id,
+/// the access log and the metrics, so what they answer themselves — a timeout's `408`, a rate
+/// limiter's `429`, an authentication layer's `401`, a CORS preflight — is logged with its
+/// status and request id, counted under its status, and carries `x-request-id`; outside
+/// capture, whose problem document needs the router's own body type. A layer applied after
+/// `wrap` (`belfry.wrap(router).layer(TimeoutLayer::new(..))`) sits outside belfry, which then
+/// sees only a dropped request: the access log says `error.type: "cancelled"` and, when the
+/// server is belfry's [`serve`](crate::serve), warns once naming `wrap_with`.
 ///
 /// ```
 /// use axum::{routing::get, Router};
@@ -349,53 +366,109 @@ impl Belfry {
             .metrics(self.metrics.http_client())
     }
 
-    /// The stack as one tower layer, for [`wrap`](Self::wrap) only: applied around the router
+    /// The stack as one tower layer, for [`wrap`](Self::wrap) and [`wrap_with`](Self::wrap_with) only: applied around the router
     /// instead of with [`Router::layer`], it would run before routing, where the route template
     /// is unknown — so it is not public, and `wrap` is the one way to apply the stack.
-    fn layer(&self) -> BelfryLayer {
+    fn layer<L>(&self, application: L) -> BelfryLayer<L> {
         BelfryLayer {
             trace_context: self.trace_context.clone(),
             request_id: self.request_id.clone(),
             access_log: self.access_log.clone(),
             metrics: self.metrics.layer(),
+            application,
             capture: self.capture.clone(),
         }
     }
 
     /// Applies the stack to every route of `router` and to its fallback. Call it last, after
-    /// every route, `nest` and `merge`: routes added afterwards are not covered.
+    /// every route, `nest` and `merge`: routes added afterwards are not covered. The
+    /// application's own layers go in [`wrap_with`](Self::wrap_with), not after `wrap`.
     pub fn wrap<S>(&self, router: Router<S>) -> Router<S>
     where
         S: Clone + Send + Sync + 'static,
     {
-        router.layer(self.layer())
+        router.layer(self.layer(Identity::new()))
+    }
+
+    /// Applies the stack with the application's own tower `layers` at the depth where belfry
+    /// sees what they answer: inside the request id, the access log and the metrics, outside
+    /// capture (see [`Belfry`]'s order). Several layers go in one
+    /// [`ServiceBuilder`](https://docs.rs/tower/latest/tower/struct.ServiceBuilder.html), outermost first. Call it last, like
+    /// [`wrap`](Self::wrap).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// use axum::{body::Body, routing::get, Router};
+    /// use http::{Request, StatusCode};
+    /// use tower::ServiceExt;
+    /// use tower_http::timeout::TimeoutLayer;
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let belfry = belfry::Belfry::new();
+    /// let router = Router::new().route(
+    ///     "/slow",
+    ///     get(|| async {
+    ///         tokio::time::sleep(Duration::from_secs(60)).await;
+    ///         "late"
+    ///     }),
+    /// );
+    /// let timeout = TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, Duration::from_millis(10));
+    /// let app = belfry.wrap_with(router, timeout);
+    ///
+    /// let response = app.oneshot(Request::get("/slow").body(Body::empty()).unwrap()).await.unwrap();
+    /// assert_eq!(response.status(), StatusCode::REQUEST_TIMEOUT);
+    /// assert!(response.headers().contains_key("x-request-id"), "the timeout's answer carries the id");
+    /// let metrics = belfry.metrics().render();
+    /// assert!(metrics.contains(r#"http_route="/slow",http_response_status_code="408"} 1"#), "{metrics}");
+    /// # }
+    /// ```
+    pub fn wrap_with<S, L, B>(&self, router: Router<S>, layers: L) -> Router<S>
+    where
+        S: Clone + Send + Sync + 'static,
+        L: Layer<belfry_capture::Capture<Route>> + Clone + Send + Sync + 'static,
+        L::Service: Service<Request<Body>, Response = Response<B>, Error = Infallible>
+            + Clone
+            + Send
+            + Sync
+            + 'static,
+        <L::Service as Service<Request<Body>>>::Future: Send + 'static,
+        B: http_body::Body<Data = Bytes> + Send + 'static,
+        B::Error: Into<BoxError> + 'static,
+    {
+        router.layer(self.layer(layers))
     }
 }
 
-/// [`Belfry`]'s stack as a tower layer; see `Belfry::layer`.
+/// [`Belfry`]'s stack as a tower layer, with the application's layers `L`; see `Belfry::layer`.
 #[derive(Clone, Debug)]
-struct BelfryLayer {
+struct BelfryLayer<L> {
     trace_context: TraceContextLayer,
     request_id: RequestIdLayer,
     access_log: AccessLogLayer,
     metrics: HttpMetricsLayer,
+    application: L,
     capture: CaptureLayer,
 }
 
 /// The service [`BelfryLayer`] wraps a route in.
 type BelfryService<S> = belfry_trace_context::SetTraceContext<
     belfry_request_id::SetRequestId<
-        belfry_timing::AccessLog<belfry_metrics::HttpMetrics<belfry_capture::Capture<S>>>,
+        belfry_timing::AccessLog<belfry_metrics::HttpMetrics<S>>,
         belfry_request_id::MakeRequestUuidV7,
     >,
     RatioSampler,
 >;
 
-impl<S> Layer<S> for BelfryLayer {
-    type Service = BelfryService<S>;
+impl<S, L> Layer<S> for BelfryLayer<L>
+where
+    L: Layer<belfry_capture::Capture<S>>,
+{
+    type Service = BelfryService<L::Service>;
 
     fn layer(&self, inner: S) -> Self::Service {
-        let inner = self.capture.layer(inner);
+        let inner = self.application.layer(self.capture.layer(inner));
         let inner = self
             .request_id
             .layer(self.access_log.layer(self.metrics.layer(inner)));
