@@ -2,10 +2,12 @@
 
 use std::sync::Arc;
 
-use crate::policy::{HeaderMode, Rules};
-use crate::ScrubPolicy;
+use crate::policy::Rules;
+use crate::{HeaderMode, ScrubPolicy};
 
-/// Header names redacted by default (lowercase, exact match).
+/// Header names redacted by default (lowercase, exact match): besides the names caught by a
+/// substring, the identities that gateways and auth proxies (oauth2-proxy behind nginx or
+/// Traefik, Apache, IIS) forward, and DPoP proofs.
 pub(crate) const DEFAULT_SENSITIVE_HEADERS: &[&str] = &[
     "authorization",
     "proxy-authorization",
@@ -15,11 +17,103 @@ pub(crate) const DEFAULT_SENSITIVE_HEADERS: &[&str] = &[
     "x-auth-token",
     "x-csrf-token",
     "x-xsrf-token",
+    "apikey",
+    "x-forwarded-authorization",
+    "x-goog-iap-jwt-assertion",
+    "cf-access-jwt-assertion",
+    "x-hub-signature",
+    "x-hub-signature-256",
+    "x-forwarded-user",
+    "x-forwarded-email",
+    "x-forwarded-preferred-username",
+    "x-forwarded-groups",
+    "x-remote-user",
+    "remote-user",
+    "x-webauth-user",
+    "dpop",
 ];
 
-/// A header whose name contains one of these is redacted by default.
-pub(crate) const DEFAULT_SENSITIVE_HEADER_SUBSTRINGS: &[&str] =
-    &["token", "secret", "password", "session", "api-key"];
+/// A header whose name contains one of these is redacted by default. `auth` covers
+/// `authorization`, `x-forwarded-authorization`, `x-auth-request-*` (oauth2-proxy with nginx
+/// `auth_request`), `x-goog-authenticated-user-*` (Google IAP); `jwt`/`assertion` the signed
+/// identities of Google IAP, Cloudflare Access, Pomerium, WSO2 and Envoy's `jwt_authn`
+/// payloads; `amzn-oidc` AWS ALB's `x-amzn-oidc-accesstoken`/`-identity`/`-data`; `cf-access`
+/// Cloudflare Access; `cert` client certificates forwarded by Envoy (`x-forwarded-client-cert`),
+/// nginx, Traefik and Azure; `signature`/`hmac` webhook signatures (GitHub, Stripe, Slack,
+/// Shopify, Twilio); `principal` Azure App Service's `x-ms-client-principal*`; `userinfo`
+/// Google Cloud Endpoints and API Gateway's `x-endpoint-api-userinfo`; `claim` claims copied
+/// into headers (Istio, Pomerium); `key` API keys (`apikey`, `ocp-apim-subscription-key`,
+/// `x-functions-key`).
+pub(crate) const DEFAULT_SENSITIVE_HEADER_SUBSTRINGS: &[&str] = &[
+    "token",
+    "secret",
+    "passw",
+    "pwd",
+    "session",
+    "sessid",
+    "api-key",
+    "key",
+    "auth",
+    "cookie",
+    "jwt",
+    "assertion",
+    "signature",
+    "hmac",
+    "credential",
+    "csrf",
+    "xsrf",
+    "cert",
+    "amzn-oidc",
+    "cf-access",
+    "principal",
+    "userinfo",
+    "claim",
+];
+
+/// The headers [`HeaderMode::AllowList`] shows by default: useful to read an error report, and
+/// carrying no credentials. `host`, `origin` and `referer` are scrubbed as URLs.
+pub(crate) const DEFAULT_ALLOWED_HEADERS: &[&str] = &[
+    "accept",
+    "accept-charset",
+    "accept-encoding",
+    "accept-language",
+    "cache-control",
+    "connection",
+    "content-encoding",
+    "content-language",
+    "content-length",
+    "content-type",
+    "dnt",
+    "expect",
+    "host",
+    "if-match",
+    "if-modified-since",
+    "if-none-match",
+    "if-range",
+    "if-unmodified-since",
+    "max-forwards",
+    "origin",
+    "pragma",
+    "range",
+    "referer",
+    "sec-fetch-dest",
+    "sec-fetch-mode",
+    "sec-fetch-site",
+    "sec-fetch-user",
+    "te",
+    "transfer-encoding",
+    "upgrade",
+    "user-agent",
+    "via",
+    "x-forwarded-proto",
+    "x-request-id",
+    "x-correlation-id",
+    "x-requested-with",
+    "traceparent",
+    "tracestate",
+    "sentry-trace",
+    "baggage",
+];
 
 /// A query parameter whose name contains one of these (ignoring ASCII case) is
 /// redacted by default.
@@ -96,6 +190,7 @@ pub struct ScrubPolicyBuilder {
     sensitive_headers: Vec<Box<str>>,
     sensitive_header_substrings: Vec<Box<str>>,
     shown_headers: Vec<Box<str>>,
+    allowed_headers: Vec<Box<str>>,
     sensitive_query_params: Vec<Box<str>>,
     sensitive_query_param_substrings: Vec<Box<str>>,
     shown_query_params: Vec<Box<str>>,
@@ -122,10 +217,11 @@ impl ScrubPolicyBuilder {
     pub fn new() -> Self {
         let boxed = |list: &[&str]| list.iter().map(|s| lowercase(s)).collect();
         Self {
-            header_mode: HeaderMode::RedactListed,
+            header_mode: HeaderMode::AllowList,
             sensitive_headers: boxed(DEFAULT_SENSITIVE_HEADERS),
             sensitive_header_substrings: boxed(DEFAULT_SENSITIVE_HEADER_SUBSTRINGS),
             shown_headers: Vec::new(),
+            allowed_headers: boxed(DEFAULT_ALLOWED_HEADERS),
             sensitive_query_params: boxed(DEFAULT_SENSITIVE_QUERY_PARAMS),
             sensitive_query_param_substrings: boxed(DEFAULT_SENSITIVE_QUERY_PARAM_SUBSTRINGS),
             shown_query_params: Vec::new(),
@@ -134,8 +230,8 @@ impl ScrubPolicyBuilder {
         }
     }
 
-    /// Redacts the header `name` (exact match, case-insensitive). In
-    /// [allow-list mode](Self::show_only_headers) this removes it from the
+    /// Redacts the header `name` (exact match, case-insensitive), as a credential: shown as
+    /// [`REDACTED`](crate::REDACTED) in either [`HeaderMode`]. Also removes it from the
     /// allow-list.
     ///
     /// ```
@@ -148,14 +244,13 @@ impl ScrubPolicyBuilder {
     pub fn redact_header(mut self, name: impl AsRef<str>) -> Self {
         let name = lowercase(name.as_ref());
         self.shown_headers.retain(|shown| *shown != name);
+        self.allowed_headers.retain(|allowed| *allowed != name);
         insert(&mut self.sensitive_headers, name);
         self
     }
 
-    /// Shows the header `name` (exact match, case-insensitive) even if it is
-    /// in the sensitive list or its name contains a sensitive substring. In
-    /// [allow-list mode](Self::show_only_headers) this adds it to the
-    /// allow-list.
+    /// Shows the header `name` (exact match, case-insensitive): adds it to the allow-list, and
+    /// exempts it from the credential list and substrings.
     ///
     /// ```
     /// use belfry_scrub::ScrubPolicy;
@@ -212,9 +307,9 @@ impl ScrubPolicyBuilder {
         self
     }
 
-    /// Switches to allow-list mode: only the headers in `names` (and those
-    /// later passed to [`show_header`](Self::show_header)) are shown; every
-    /// other header is redacted. Replaces any previously shown headers.
+    /// Switches to [`HeaderMode::AllowList`] with only the headers in `names` (and those later
+    /// passed to [`show_header`](Self::show_header)) on the allow-list, instead of the default
+    /// list. Replaces any previously shown headers.
     ///
     /// ```
     /// use belfry_scrub::ScrubPolicy;
@@ -223,19 +318,37 @@ impl ScrubPolicyBuilder {
     /// let policy = ScrubPolicy::builder()
     ///     .show_only_headers([header::USER_AGENT, header::ACCEPT])
     ///     .build();
-    /// assert!(!policy.is_sensitive_header(&header::USER_AGENT));
-    /// assert!(policy.is_sensitive_header(&header::REFERER));
+    /// assert!(policy.is_shown_header(&header::USER_AGENT));
+    /// assert!(!policy.is_shown_header(&header::REFERER));
     /// ```
     pub fn show_only_headers<I>(mut self, names: I) -> Self
     where
         I: IntoIterator,
         I::Item: AsRef<str>,
     {
-        self.header_mode = HeaderMode::ShowOnlyListed;
+        self.header_mode = HeaderMode::AllowList;
         self.shown_headers.clear();
+        self.allowed_headers.clear();
         names
             .into_iter()
             .fold(self, |builder, name| builder.show_header(name))
+    }
+
+    /// Chooses how headers that are not credentials are shown by [`ScrubPolicy::headers`]:
+    /// [`HeaderMode::AllowList`] (the default) or [`HeaderMode::DenyList`]. Credentials are
+    /// redacted in both.
+    ///
+    /// ```
+    /// use belfry_scrub::{HeaderMode, ScrubPolicy};
+    /// use http::{header, HeaderName};
+    ///
+    /// let policy = ScrubPolicy::builder().header_mode(HeaderMode::DenyList).build();
+    /// assert!(policy.is_shown_header(&HeaderName::from_static("x-tenant")));
+    /// assert!(!policy.is_shown_header(&header::AUTHORIZATION));
+    /// ```
+    pub fn header_mode(mut self, mode: HeaderMode) -> Self {
+        self.header_mode = mode;
+        self
     }
 
     /// Redacts the query parameter `name` (exact match of the decoded name,
@@ -361,6 +474,7 @@ impl ScrubPolicyBuilder {
             sensitive_headers: without_names_containing(self.sensitive_headers, &header_substrings),
             sensitive_header_substrings: header_substrings,
             shown_headers: self.shown_headers,
+            allowed_headers: self.allowed_headers,
             sensitive_query_params: without_names_containing(
                 self.sensitive_query_params,
                 &query_param_substrings,
@@ -421,7 +535,16 @@ mod tests {
         let rules = &policy.rules;
         assert_eq!(
             &*rules.sensitive_headers,
-            ["authorization", "proxy-authorization", "cookie", "set-cookie"].map(Box::from)
+            [
+                "x-forwarded-user",
+                "x-forwarded-email",
+                "x-forwarded-preferred-username",
+                "x-forwarded-groups",
+                "x-remote-user",
+                "remote-user",
+                "dpop"
+            ]
+            .map(Box::from)
         );
         // The OpenTelemetry names all contain a substring (`signature`, `credential`, ...).
         assert_eq!(
@@ -475,11 +598,30 @@ mod tests {
             .show_header("user-agent")
             .redact_header("accept")
             .build();
-        assert!(!policy.is_sensitive_header(&http::header::AUTHORIZATION));
-        assert!(!policy.is_sensitive_header(&http::header::USER_AGENT));
+        assert!(policy.is_shown_header(&http::header::AUTHORIZATION));
+        assert!(policy.is_shown_header(&http::header::USER_AGENT));
         assert!(policy.is_sensitive_header(&http::header::ACCEPT));
-        assert!(policy.is_sensitive_header(&header("x-dropped")));
-        assert!(policy.is_sensitive_header(&header("x-request-id")));
+        assert!(!policy.is_shown_header(&header("x-dropped")));
+        assert!(!policy.is_sensitive_header(&header("x-dropped")));
+        assert!(!policy.is_shown_header(&header("x-request-id")));
+    }
+
+    #[test]
+    fn default_allow_list_and_deny_list_mode() {
+        let policy = ScrubPolicy::default();
+        for name in DEFAULT_ALLOWED_HEADERS {
+            assert!(policy.is_shown_header(&header(name)), "{name}");
+            assert!(!policy.is_sensitive_header(&header(name)), "{name}");
+        }
+        assert!(!policy.is_shown_header(&header("x-tenant")));
+        let deny = ScrubPolicy::builder().header_mode(HeaderMode::DenyList).build();
+        assert!(deny.is_shown_header(&header("x-tenant")));
+        assert!(!deny.is_shown_header(&header("x-goog-iap-jwt-assertion")));
+        let shown = ScrubPolicy::builder().show_header("x-tenant").build();
+        assert!(shown.is_shown_header(&header("x-tenant")));
+        let removed = ScrubPolicy::builder().redact_header("via").build();
+        assert!(!removed.is_shown_header(&header("via")));
+        assert!(removed.is_sensitive_header(&header("via")));
     }
 
     #[test]

@@ -5,8 +5,8 @@ use std::sync::{Arc, LazyLock};
 use http::{HeaderMap, HeaderName, HeaderValue};
 
 use crate::{
-    headers::URL_HEADERS, ScrubPolicyBuilder, ScrubbedHeaderValue, ScrubbedHeaders, ScrubbedPath,
-    ScrubbedQuery, ScrubbedUrl,
+    headers::{is_url_header, Treatment},
+    ScrubPolicyBuilder, ScrubbedHeaderValue, ScrubbedHeaders, ScrubbedPath, ScrubbedQuery, ScrubbedUrl,
 };
 
 static DEFAULT_POLICY: LazyLock<ScrubPolicy> = LazyLock::new(|| ScrubPolicyBuilder::new().build());
@@ -57,7 +57,9 @@ impl ScrubPolicy {
         ScrubPolicyBuilder::new()
     }
 
-    /// Returns `true` if values of the header `name` must be redacted.
+    /// Returns `true` if the header `name` carries credentials (its values are shown as
+    /// [`REDACTED`](crate::REDACTED) in either [`HeaderMode`]): listed, or its name contains a
+    /// sensitive substring, and not exempted with [`ScrubPolicyBuilder::show_header`].
     ///
     /// Cheap: `HeaderName`s are already lowercase, so this compares and
     /// searches bytes without allocating.
@@ -205,17 +207,59 @@ impl ScrubPolicy {
     /// assert_eq!(policy.header_value(&header::USER_AGENT, &agent).to_string(), "curl/8");
     /// ```
     pub fn header_value<'a>(&'a self, name: &HeaderName, value: &'a HeaderValue) -> ScrubbedHeaderValue<'a> {
-        let url_valued = URL_HEADERS.contains(&name.as_str());
-        ScrubbedHeaderValue::new(value, self.is_sensitive_header(name), url_valued.then_some(self))
+        ScrubbedHeaderValue::new(value, self, self.rules.header_treatment(name.as_str()))
+    }
+
+    /// Returns `true` if the values of the header `name` are shown (scrubbed as a URL if the
+    /// header carries one) by [`headers`](Self::headers) and
+    /// [`header_value`](Self::header_value): not a credential, and, in
+    /// [`HeaderMode::AllowList`], on the allow-list.
+    ///
+    /// ```
+    /// use belfry_scrub::ScrubPolicy;
+    /// use http::{header, HeaderName};
+    ///
+    /// let policy = ScrubPolicy::default();
+    /// assert!(policy.is_shown_header(&header::USER_AGENT));
+    /// assert!(!policy.is_shown_header(&HeaderName::from_static("x-tenant")));
+    /// assert!(!policy.is_shown_header(&header::AUTHORIZATION));
+    /// ```
+    pub fn is_shown_header(&self, name: &HeaderName) -> bool {
+        !matches!(
+            self.rules.header_treatment(name.as_str()),
+            Treatment::Redacted | Treatment::Filtered
+        )
+    }
+
+    /// How whole header maps are shown: [`HeaderMode::AllowList`] unless the builder said
+    /// otherwise.
+    ///
+    /// ```
+    /// use belfry_scrub::{HeaderMode, ScrubPolicy};
+    ///
+    /// assert_eq!(ScrubPolicy::default().header_mode(), HeaderMode::AllowList);
+    /// ```
+    pub fn header_mode(&self) -> HeaderMode {
+        self.rules.header_mode
     }
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum HeaderMode {
-    /// Listed headers (and those containing a substring) are redacted.
-    RedactListed,
-    /// Only shown headers are shown; everything else is redacted.
-    ShowOnlyListed,
+/// How [`ScrubPolicy::headers`] and [`ScrubPolicy::header_value`] treat headers that are not
+/// credentials. Credentials ([`ScrubPolicy::is_sensitive_header`]) are [`REDACTED`] in both.
+///
+/// [`REDACTED`]: crate::REDACTED
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum HeaderMode {
+    /// The default: only the headers on the allow-list are shown (the list in the
+    /// [crate documentation](crate), changed with [`ScrubPolicyBuilder::show_header`],
+    /// [`ScrubPolicyBuilder::redact_header`] and [`ScrubPolicyBuilder::show_only_headers`]);
+    /// every other header keeps its name and is sent as [`FILTERED`](crate::FILTERED). A header
+    /// a gateway adds tomorrow is hidden until someone decides it is safe.
+    #[default]
+    AllowList,
+    /// Every header is shown except the credentials: the deny-list, for tools that need to see
+    /// everything and accept that a credential header belfry does not know by name is shown.
+    DenyList,
 }
 
 /// The compiled lists, all lowercase and without redundant entries.
@@ -225,6 +269,7 @@ pub(crate) struct Rules {
     pub(crate) sensitive_headers: Vec<Box<str>>,
     pub(crate) sensitive_header_substrings: Vec<Box<str>>,
     pub(crate) shown_headers: Vec<Box<str>>,
+    pub(crate) allowed_headers: Vec<Box<str>>,
     pub(crate) sensitive_query_params: Vec<Box<str>>,
     pub(crate) sensitive_query_param_substrings: Vec<Box<str>>,
     pub(crate) shown_query_params: Vec<Box<str>>,
@@ -235,21 +280,34 @@ pub(crate) struct Rules {
 impl Rules {
     /// `name` must be lowercase, as `HeaderName`s are.
     fn is_sensitive_header(&self, name: &str) -> bool {
-        let shown = self.shown_headers.iter().any(|shown| **shown == *name);
-        match self.header_mode {
-            HeaderMode::ShowOnlyListed => !shown,
-            HeaderMode::RedactListed => {
-                !shown
-                    && (self.sensitive_headers.iter().any(|listed| **listed == *name)
-                        || self
-                            .sensitive_header_substrings
-                            .iter()
-                            .any(|substring| name.contains(&**substring)))
-            }
+        !self.shown_headers.iter().any(|shown| **shown == *name)
+            && (self.sensitive_headers.iter().any(|listed| **listed == *name)
+                || self
+                    .sensitive_header_substrings
+                    .iter()
+                    .any(|substring| name.contains(&**substring)))
+    }
+
+    /// `name` must be lowercase, as `HeaderName`s are.
+    pub(crate) fn header_treatment(&self, name: &str) -> Treatment {
+        let listed = |list: &[Box<str>]| list.iter().any(|listed| **listed == *name);
+        if self.is_sensitive_header(name) {
+            Treatment::Redacted
+        } else if self.header_mode == HeaderMode::AllowList
+            && !listed(&self.allowed_headers)
+            && !listed(&self.shown_headers)
+        {
+            Treatment::Filtered
+        } else if name == "forwarded" {
+            Treatment::Forwarded
+        } else if is_url_header(name) {
+            Treatment::Url
+        } else {
+            Treatment::Shown
         }
     }
 
-    fn is_sensitive_query_param(&self, name: &str) -> bool {
+    pub(crate) fn is_sensitive_query_param(&self, name: &str) -> bool {
         !self.is_shown_query_param(name) && self.matches_sensitive_query_param(name)
     }
 

@@ -1,5 +1,5 @@
-//! Query strings: [`ScrubbedQuery`], and the scanner for sensitive values that
-//! URLs share.
+//! Query strings: [`ScrubbedQuery`], and the scanner of `name=value` pairs that URLs and nested
+//! values share.
 
 use std::borrow::Cow;
 use std::fmt;
@@ -7,8 +7,9 @@ use std::ops::Range;
 
 use percent_encoding::percent_decode;
 
+use crate::nested::scrub_value;
 use crate::policy::Rules;
-use crate::rewrite::{edited_cow, write_edited, Edit};
+use crate::rewrite::{scrubbed_cow, write_scrubbed, EditSink};
 use crate::{ScrubPolicy, REDACTED};
 
 /// A query string with sensitive values redacted, computed lazily.
@@ -53,17 +54,17 @@ impl<'a> ScrubbedQuery<'a> {
     /// assert_eq!(policy.query("token=t").to_cow(), "token=[REDACTED]");
     /// ```
     pub fn to_cow(&self) -> Cow<'a, str> {
-        edited_cow(self.query, self.edits())
+        scrubbed_cow(self.query, |sink| self.scan(sink))
     }
 
-    fn edits(&self) -> SensitiveValues<'a> {
-        SensitiveValues::new(self.rules, self.query, 0..self.query.len())
+    fn scan(&self, sink: &mut dyn EditSink) {
+        scrub_pairs(self.rules, self.query, 0..self.query.len(), 0, sink);
     }
 }
 
 impl fmt::Display for ScrubbedQuery<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write_edited(f, self.query, self.edits())
+        write_scrubbed(f, self.query, |sink| self.scan(sink))
     }
 }
 
@@ -73,55 +74,40 @@ impl fmt::Debug for ScrubbedQuery<'_> {
     }
 }
 
-/// Iterates over the values to redact in `input[range]`, read as
-/// `&`/`;`-separated `name=value` pairs.
+/// Scrubs `text[range]`, read as `&`/`;`-separated `name=value` pairs, at nesting `depth`.
 ///
-/// A pair's value is redacted when it is non-empty and its name is
-/// sensitive, either as sent or once decoded (unless the decoded name is
-/// explicitly shown).
-pub(crate) struct SensitiveValues<'a> {
-    rules: &'a Rules,
-    input: &'a str,
-    position: usize,
-    end: usize,
-}
-
-impl<'a> SensitiveValues<'a> {
-    pub(crate) fn new(rules: &'a Rules, input: &'a str, range: Range<usize>) -> Self {
-        Self {
-            rules,
-            input,
-            position: range.start,
-            end: range.end,
+/// A pair's value is redacted when it is non-empty and its name is sensitive, either as sent
+/// or once decoded (unless the decoded name is explicitly shown). Any other value is scrubbed
+/// for what it may hold: a URL, a query string, or either encoded again (see
+/// [`crate::nested`]).
+pub(crate) fn scrub_pairs(
+    rules: &Rules,
+    text: &str,
+    range: Range<usize>,
+    depth: u8,
+    sink: &mut dyn EditSink,
+) {
+    let bytes = text.as_bytes();
+    let mut position = range.start;
+    while position < range.end {
+        let start = position;
+        let pair_end = bytes[start..range.end]
+            .iter()
+            .position(|&b| b == b'&' || b == b';')
+            .map_or(range.end, |offset| start + offset);
+        position = pair_end + 1;
+        let Some(equals) = bytes[start..pair_end].iter().position(|&b| b == b'=') else {
+            continue;
+        };
+        let value = start + equals + 1..pair_end;
+        if value.is_empty() {
+            continue;
         }
-    }
-}
-
-impl Iterator for SensitiveValues<'_> {
-    type Item = Edit;
-
-    fn next(&mut self) -> Option<Edit> {
-        let bytes = self.input.as_bytes();
-        while self.position < self.end {
-            let start = self.position;
-            let pair_end = bytes[start..self.end]
-                .iter()
-                .position(|&b| b == b'&' || b == b';')
-                .map_or(self.end, |offset| start + offset);
-            self.position = pair_end + 1;
-            let Some(equals) = bytes[start..pair_end].iter().position(|&b| b == b'=') else {
-                continue;
-            };
-            let value = start + equals + 1..pair_end;
-            let name = &self.input[start..start + equals];
-            if !value.is_empty() && is_sensitive_encoded_name(self.rules, name) {
-                return Some(Edit {
-                    range: value,
-                    replacement: REDACTED,
-                });
-            }
+        if is_sensitive_encoded_name(rules, &text[start..start + equals]) {
+            sink.edit(value, REDACTED);
+        } else {
+            scrub_value(rules, text, value, depth + 1, sink);
         }
-        None
     }
 }
 

@@ -5,8 +5,8 @@ use std::fmt;
 use std::ops::Range;
 
 use crate::policy::Rules;
-use crate::query::SensitiveValues;
-use crate::rewrite::{edited_cow, write_edited, Edit};
+use crate::query::scrub_pairs;
+use crate::rewrite::{scrubbed_cow, write_scrubbed, EditSink};
 use crate::ScrubPolicy;
 
 /// A URL or request target with userinfo removed and sensitive query values
@@ -62,31 +62,13 @@ impl<'a> ScrubbedUrl<'a> {
     /// assert_eq!(policy.url("http://a:b@host/").to_cow(), "http://host/");
     /// ```
     pub fn to_cow(&self) -> Cow<'a, str> {
-        edited_cow(self.url, self.edits())
-    }
-
-    fn edits(&self) -> impl Iterator<Item = Edit> + 'a {
-        let UrlParts {
-            userinfo,
-            query,
-            fragment,
-        } = UrlParts::split(self.url);
-        let (rules, url) = (self.rules, self.url);
-        let values = move |range| SensitiveValues::new(rules, url, range);
-        userinfo
-            .map(|range| Edit {
-                range,
-                replacement: "",
-            })
-            .into_iter()
-            .chain(query.into_iter().flat_map(values))
-            .chain(fragment.into_iter().flat_map(values))
+        scrubbed_cow(self.url, |sink| scrub_url(self.rules, self.url, 0, true, sink))
     }
 }
 
 impl fmt::Display for ScrubbedUrl<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write_edited(f, self.url, self.edits())
+        write_scrubbed(f, self.url, |sink| scrub_url(self.rules, self.url, 0, true, sink))
     }
 }
 
@@ -94,6 +76,27 @@ impl fmt::Debug for ScrubbedUrl<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         fmt::Debug::fmt(&*self.to_cow(), f)
     }
+}
+
+/// Scrubs the URL `url` at nesting `depth`: its userinfo is removed (when `remove_userinfo`),
+/// its query and fragment are scrubbed as `name=value` pairs.
+pub(crate) fn scrub_url(rules: &Rules, url: &str, depth: u8, remove_userinfo: bool, sink: &mut dyn EditSink) {
+    let UrlParts {
+        userinfo,
+        query,
+        fragment,
+    } = UrlParts::split(url);
+    if let Some(range) = userinfo.filter(|_| remove_userinfo) {
+        sink.edit(range, "");
+    }
+    for range in [query, fragment].into_iter().flatten() {
+        scrub_pairs(rules, url, range, depth, sink);
+    }
+}
+
+/// Whether `bytes` starts with `scheme://`.
+pub(crate) fn has_scheme(bytes: &[u8]) -> bool {
+    scheme_separator_end(bytes).is_some()
 }
 
 /// Byte ranges of the parts of a URL that may need scrubbing.
