@@ -3,7 +3,7 @@
 //! readable by error reporting.
 //!
 //! The fields live in the extensions of the belfry request span (target
-//! [`REQUEST_SPAN_TARGET`](belfry_request_id::REQUEST_SPAN_TARGET)), found from the current span
+//! [`belfry_request_id::REQUEST_SPAN_TARGET`]), found from the current span
 //! through the registry. Outside a request, or under a subscriber that is not a
 //! `tracing_subscriber::Registry`, [`record`] does nothing and returns `false`.
 //!

@@ -1,59 +1,4 @@
-//! [`NonBlocking`]: lines handed to a writer thread through a bounded queue, so a stalled output
-//! (a log pipe nobody reads, a full disk) never stalls the threads that log.
-//!
-//! # What happens to a line
-//!
-//! The thread that logs formats the line (as before) and copies it into a buffer taken from a
-//! pool (buffers come back from the writer thread: no allocation per line once warm), which goes
-//! into a queue bounded in **lines**. The writer thread takes lines off the queue and writes them
-//! in batches of whole lines (up to 64 KiB per `write_all`).
-//!
-//! - While fewer than [`QueueBounds::lines`] lines wait, every line is queued.
-//! - From that bound on, TRACE, DEBUG and INFO lines are dropped and counted; WARN and ERROR
-//!   lines are still queued, up to [`QueueBounds::urgent_lines`] waiting lines in all. Past that
-//!   bound they are dropped and counted too.
-//! - When the writer has caught up (the queue is empty again) after drops, it writes one WARN
-//!   line itself: `"N log lines dropped"`, with the counts per level.
-//! - [`NonBlocking::dropped`] returns the drop counts since start, per level (belfry exports them
-//!   as `belfry_log_lines_dropped_total{level}`).
-//!
-//! Order is kept: one queue, one writer. Dropping the [`WriterGuard`] writes what is queued,
-//! waiting at most its flush timeout; from then on lines are written synchronously, on the
-//! thread that logs. A process killed with SIGKILL loses what is queued: at most
-//! `urgent_lines` lines.
-//!
-//! ```
-//! use std::{io, sync::{Arc, Mutex}, time::Duration};
-//! use belfry_log::{JsonLines, NonBlocking, QueueBounds};
-//! use tracing_subscriber::layer::SubscriberExt;
-//!
-//! #[derive(Clone, Default)]
-//! struct Output(Arc<Mutex<Vec<u8>>>);
-//! impl io::Write for Output {
-//!     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-//!         self.0.lock().unwrap().extend_from_slice(buf);
-//!         Ok(buf.len())
-//!     }
-//!     fn flush(&mut self) -> io::Result<()> { Ok(()) }
-//! }
-//!
-//! let output = Output::default();
-//! let writer = output.clone();
-//! let (non_blocking, guard) = NonBlocking::builder()
-//!     .bounds(QueueBounds::new(1000, 2000))
-//!     .flush_timeout(Duration::from_secs(1))
-//!     .finish(move || writer.clone());
-//! let subscriber = tracing_subscriber::registry().with(JsonLines::new(non_blocking.clone()));
-//! tracing::subscriber::with_default(subscriber, || {
-//!     for i in 0..10 {
-//!         tracing::info!(i, "queued");
-//!     }
-//! });
-//! drop(guard); // writes what is queued
-//! let text = String::from_utf8(output.0.lock().unwrap().clone()).unwrap();
-//! assert_eq!(text.lines().count(), 10);
-//! assert_eq!(non_blocking.dropped().total(), 0);
-//! ```
+//! [`NonBlocking`]: lines handed to a writer thread through a bounded queue.
 
 use std::{
     fmt,
@@ -248,7 +193,62 @@ impl Shared {
     }
 }
 
-/// A [`MakeWriter`] handing each line to a writer thread; see the [module docs](self).
+/// A [`MakeWriter`] handing each line to a writer thread, so a stalled output (a log pipe nobody
+/// reads, a full disk) never stalls the threads that log.
+///
+/// # What happens to a line
+///
+/// The thread that logs formats the line (as before) and copies it into a buffer taken from a
+/// pool (buffers come back from the writer thread: no allocation per line once warm), which goes
+/// into a queue bounded in **lines**. The writer thread takes lines off the queue and writes them
+/// in batches of whole lines (up to 64 KiB per `write_all`).
+///
+/// - While fewer than [`QueueBounds::lines`] lines wait, every line is queued.
+/// - From that bound on, TRACE, DEBUG and INFO lines are dropped and counted; WARN and ERROR
+///   lines are still queued, up to [`QueueBounds::urgent_lines`] waiting lines in all. Past that
+///   bound they are dropped and counted too.
+/// - When the writer has caught up (the queue is empty again) after drops, it writes one WARN
+///   line itself: `"N log lines dropped"`, with the counts per level.
+/// - [`NonBlocking::dropped`] returns the drop counts since start, per level (belfry exports
+///   them as `belfry_log_lines_dropped_total{level}`).
+///
+/// Order is kept: one queue, one writer. Dropping the [`WriterGuard`] writes what is queued,
+/// waiting at most its flush timeout; from then on lines are written synchronously, on the
+/// thread that logs. A process killed with SIGKILL loses what is queued: at most
+/// `urgent_lines` lines.
+///
+/// ```
+/// use std::{io, sync::{Arc, Mutex}, time::Duration};
+/// use belfry_log::{JsonLines, NonBlocking, QueueBounds};
+/// use tracing_subscriber::layer::SubscriberExt;
+///
+/// #[derive(Clone, Default)]
+/// struct Output(Arc<Mutex<Vec<u8>>>);
+/// impl io::Write for Output {
+///     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+///         self.0.lock().unwrap().extend_from_slice(buf);
+///         Ok(buf.len())
+///     }
+///     fn flush(&mut self) -> io::Result<()> { Ok(()) }
+/// }
+///
+/// let output = Output::default();
+/// let writer = output.clone();
+/// let (non_blocking, guard) = NonBlocking::builder()
+///     .bounds(QueueBounds::new(1000, 2000))
+///     .flush_timeout(Duration::from_secs(1))
+///     .finish(move || writer.clone());
+/// let subscriber = tracing_subscriber::registry().with(JsonLines::new(non_blocking.clone()));
+/// tracing::subscriber::with_default(subscriber, || {
+///     for i in 0..10 {
+///         tracing::info!(i, "queued");
+///     }
+/// });
+/// drop(guard); // writes what is queued
+/// let text = String::from_utf8(output.0.lock().unwrap().clone()).unwrap();
+/// assert_eq!(text.lines().count(), 10);
+/// assert_eq!(non_blocking.dropped().total(), 0);
+/// ```
 ///
 /// Each `write` call is taken as one line (or several whole ones): [`JsonLines`](crate::JsonLines)
 /// and tracing-subscriber's `fmt` layer write each event with one `write_all`. The level used
