@@ -99,6 +99,7 @@ impl RequestContext {
                 &self.method,
                 &self.uri,
                 &self.headers,
+                self.route.as_ref().map(MatchedPath::as_str),
                 &self.scrub,
             ));
         }
@@ -297,6 +298,7 @@ fn sampled_transaction(
         &context.method,
         &context.uri,
         &context.headers,
+        context.route.as_ref().map(MatchedPath::as_str),
         &context.scrub,
     ));
     if let Some(id) = &context.request_id {
@@ -388,15 +390,28 @@ fn sampling_seed() -> u64 {
 }
 
 /// The request as Sentry shows it: method, URL and headers scrubbed by `scrub`, no cookies, no
-/// body. Sensitive headers keep their name with the value `[REDACTED]`.
-fn sentry_request(method: &Method, uri: &Uri, headers: &HeaderMap, scrub: &ScrubPolicy) -> protocol::Request {
+/// body. The URL's path has the segments bound to sensitive parameters of `route` (the route
+/// template) redacted; its userinfo is removed and its query scrubbed. Headers follow the
+/// policy's [`HeaderMode`](belfry_scrub::HeaderMode), by default the allow-list: credentials keep
+/// their name with the value `[REDACTED]`, headers off the list `[Filtered]`.
+fn sentry_request(
+    method: &Method,
+    uri: &Uri,
+    headers: &HeaderMap,
+    route: Option<&str>,
+    scrub: &ScrubPolicy,
+) -> protocol::Request {
     let authority = uri
         .authority()
         .map(|authority| authority.as_str())
         .or_else(|| headers.get(header::HOST)?.to_str().ok());
     let url = authority.and_then(|authority| {
-        let target = uri.path_and_query().map_or("/", |target| target.as_str());
-        let url = format!("{}://{authority}{target}", uri.scheme_str().unwrap_or("http"));
+        let scheme = uri.scheme_str().unwrap_or("http");
+        let path = scrub.path(uri.path(), route);
+        let url = match uri.query() {
+            Some(query) => format!("{scheme}://{authority}{path}?{query}"),
+            None => format!("{scheme}://{authority}{path}"),
+        };
         scrub.url(&url).to_string().parse().ok()
     });
     let mut scrubbed = protocol::Map::new();
@@ -523,6 +538,7 @@ mod tests {
             request.method(),
             request.uri(),
             request.headers(),
+            Some("/cb"),
             &ScrubPolicy::default(),
         );
         assert_eq!(
@@ -549,6 +565,7 @@ mod tests {
             request.method(),
             request.uri(),
             request.headers(),
+            None,
             &ScrubPolicy::default(),
         )
         .url
@@ -559,10 +576,73 @@ mod tests {
             request.method(),
             request.uri(),
             request.headers(),
+            None,
             &ScrubPolicy::default()
         )
         .url
         .is_none());
+    }
+
+    #[test]
+    fn path_parameters_and_headers_off_the_allow_list_are_hidden() {
+        let request = Request::get("/reset-password/S3CR3T?page=2&redirect=%2Fcb%3Fjwt%3DS3CR3T")
+            .header("host", "alice:S3CR3T@api.example.com")
+            .header("user-agent", "curl/8")
+            .header("x-tenant", "acme")
+            .header("x-goog-iap-jwt-assertion", "S3CR3T")
+            .header("x-original-uri", "/reset-password/S3CR3T?token=S3CR3T")
+            .header("forwarded", "for=192.0.2.1;host=\"u:S3CR3T@api.example.com\"")
+            .body(())
+            .unwrap();
+        let route = Some("/reset-password/{token}");
+        let default = sentry_request(
+            request.method(),
+            request.uri(),
+            request.headers(),
+            route,
+            &ScrubPolicy::default(),
+        );
+        assert_eq!(
+            default.url.as_ref().unwrap().as_str(),
+            "http://api.example.com/reset-password/[REDACTED]?page=2&redirect=%2Fcb%3Fjwt%3D[REDACTED]"
+        );
+        assert_eq!(default.headers["user-agent"], "curl/8");
+        assert_eq!(default.headers["host"], "api.example.com");
+        assert_eq!(default.headers["x-tenant"], "[Filtered]");
+        assert_eq!(default.headers["x-original-uri"], "[Filtered]");
+        assert_eq!(default.headers["forwarded"], "[Filtered]");
+        assert_eq!(default.headers["x-goog-iap-jwt-assertion"], "[REDACTED]");
+
+        let deny_list = ScrubPolicy::builder()
+            .header_mode(belfry_scrub::HeaderMode::DenyList)
+            .build();
+        let shown = sentry_request(
+            request.method(),
+            request.uri(),
+            request.headers(),
+            route,
+            &deny_list,
+        );
+        assert_eq!(shown.headers["x-tenant"], "acme");
+        assert_eq!(
+            shown.headers["x-original-uri"],
+            "/reset-password/S3CR3T?token=[REDACTED]"
+        );
+        assert_eq!(
+            shown.headers["forwarded"],
+            "for=192.0.2.1;host=\"api.example.com\""
+        );
+        assert_eq!(shown.headers["x-goog-iap-jwt-assertion"], "[REDACTED]");
+        let text = |request: &protocol::Request| {
+            format!(
+                "{:?} {:?} {:?}",
+                request.url, request.query_string, request.headers
+            )
+        };
+        assert!(!text(&default).contains("S3CR3T"), "{}", text(&default));
+        // In the deny-list mode, the one left is the path of X-Original-URI: no route template
+        // says which of its segments are parameters.
+        assert_eq!(text(&shown).matches("S3CR3T").count(), 1, "{}", text(&shown));
     }
 
     #[test]
