@@ -8,9 +8,10 @@
 //! async fn main() -> Result<(), Box<dyn std::error::Error>> {
 //!     let _telemetry = belfry::telemetry::init(); // JSON logs on stdout; flushed on drop
 //!     let router = Router::new().route("/", get(|| async { "hello" }));
-//!     let app = Belfry::from_env()?.wrap(router); // request ids, access log, ...
+//!     let belfry = Belfry::from_env()?;
+//!     let app = belfry.wrap(router); // request ids, access log, ...
 //!     let listener = tokio::net::TcpListener::bind("127.0.0.1:3000").await?;
-//!     axum::serve(listener, app).await?;
+//!     belfry.serve(listener, app).await?; // with connection errors counted
 //!     Ok(())
 //! }
 //! ```

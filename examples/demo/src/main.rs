@@ -7,6 +7,7 @@ mod error;
 mod health;
 mod inventory;
 mod jobs;
+mod lifecycle;
 mod metrics;
 mod routes;
 mod tenants;
@@ -17,6 +18,7 @@ use belfry::{health::GracefulShutdown, Belfry};
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    lifecycle::install_application_panic_hook(); // belfry's panic hook chains to it
     let _telemetry = belfry::telemetry::init(); // dropped last: flushes logs
     let belfry = Belfry::from_env()?;
 
@@ -30,33 +32,29 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .env()?
         .readiness(health.readiness().clone())
         .build();
-    belfry.export_health_checks(&health);
     // belfry_log_lines_dropped_total{level}: lines the log writer had to drop.
     belfry::telemetry::export_log_metrics(belfry.metrics());
-    // Keeps the health-check metrics fresh between probes.
-    let _refresh = health.spawn_refresh(std::time::Duration::from_secs(10));
     let state = routes::AppState {
         metrics: metrics::DemoMetrics::register(belfry.metrics()),
         tasks: belfry.tasks(),
         inventory: inventory::Inventory::from_env(&belfry),
     };
-    // `wrap` comes last, so the stack covers every route, the health and metrics routes too.
-    let app = belfry.wrap(
-        routes::router(state)
-            .merge(health.routes())
-            .merge(belfry.metrics().router()),
-    );
+    let router = routes::router(state)
+        .merge(health.routes())
+        .merge(belfry.metrics().router());
+    // `wrap_with` comes last, so the stack covers every route, the health and metrics routes
+    // too; the demo's own layer (a request timeout) goes in it, inside belfry's request id,
+    // access log and metrics.
+    let app = lifecycle::apply_stack(&belfry, router)?;
 
     let listener = tokio::net::TcpListener::bind(address).await?;
-    tracing::info!(address = %listener.local_addr()?, "listening");
     health.readiness().mark_started(); // nothing to warm up: ready at once
-
-    let serve = axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
-        .with_graceful_shutdown(shutdown.signal());
-    match shutdown.run(serve).await {
-        Ok(served) => served?,
-        Err(timed_out) => tracing::warn!("{timed_out}"),
-    }
+                                       // Logs `listening`; counts what hyper rejects; drains on SIGTERM; refreshes health checks.
+    belfry
+        .serve(listener, app)
+        .health(&health)
+        .graceful_shutdown(shutdown)
+        .await?;
     tracing::info!("stopped");
     Ok(())
 }
