@@ -217,6 +217,54 @@ pub fn fields() -> Vec<RequestField> {
     .unwrap_or_default()
 }
 
+/// The request fields of the request `span` belongs to (the request span itself or any span
+/// inside it), for code that holds a span but does not run inside it. Empty when `span` is not
+/// in a request.
+///
+/// ```
+/// use belfry_log::{request, JsonLines};
+/// use belfry_request_id::REQUEST_SPAN_TARGET;
+/// use tracing_subscriber::layer::SubscriberExt;
+///
+/// let subscriber = tracing_subscriber::registry().with(JsonLines::new(std::io::sink));
+/// tracing::subscriber::with_default(subscriber, || {
+///     let span = tracing::error_span!(target: REQUEST_SPAN_TARGET, "request", request_id = "r-1");
+///     span.in_scope(|| request::record("tenant", "acme"));
+///     // Outside the span:
+///     assert_eq!(request::fields_of(&span)[0].value, request::FieldValue::from("acme"));
+///     assert!(request::fields().is_empty());
+/// });
+/// ```
+pub fn fields_of(span: &tracing::Span) -> Vec<RequestField> {
+    let Some(id) = span.id() else {
+        return Vec::new();
+    };
+    let mut found = Vec::new();
+    span.with_subscriber(|(_, dispatch)| {
+        if let Some(registry) = dispatch.downcast_ref::<Registry>() {
+            found = request_span_fields(registry.span(&id));
+        }
+    });
+    found
+}
+
+fn request_span_fields(
+    span: Option<tracing_subscriber::registry::SpanRef<'_, Registry>>,
+) -> Vec<RequestField> {
+    span.and_then(|span| {
+        span.scope()
+            .find(|span| span.metadata().target() == REQUEST_SPAN_TARGET)
+    })
+    .and_then(|request| {
+        request
+            .extensions()
+            .get::<SpanFields>()
+            .and_then(|stored| stored.request.as_ref())
+            .map(|fields| fields.values.clone())
+    })
+    .unwrap_or_default()
+}
+
 /// Runs `f` on the request span enclosing the current span, if there is one.
 fn with_request_span<R>(
     f: impl FnOnce(tracing_subscriber::registry::SpanRef<'_, Registry>) -> R,
