@@ -105,6 +105,6 @@ mod writer;
 pub use fields::{RENAMED_PREFIX, SPAN_ID_FIELD, TRACE_ID_FIELD};
 pub use layer::JsonLines;
 pub use writer::{
-    DroppedLines, NonBlocking, NonBlockingBuilder, QueueBounds, QueuedLine, WriterGuard,
+    DropReport, DroppedLines, NonBlocking, NonBlockingBuilder, QueueBounds, QueuedLine, WriterGuard,
     DEFAULT_FLUSH_TIMEOUT, DROPPED_LINES_TARGET,
 };

@@ -274,6 +274,18 @@ pub struct NonBlockingBuilder {
     bounds: QueueBounds,
     flush_timeout: Duration,
     thread_name: String,
+    report: DropReport,
+}
+
+/// How the writer thread's `N log lines dropped` line is written.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum DropReport {
+    /// One JSON object, like [`JsonLines`](crate::JsonLines)' lines.
+    #[default]
+    Json,
+    /// One line of text, for human-readable output:
+    /// `2026-11-23T15:04:05.123456Z  WARN belfry_log::writer: 12 log lines dropped: …`.
+    Text,
 }
 
 impl NonBlocking {
@@ -283,6 +295,7 @@ impl NonBlocking {
             bounds: QueueBounds::default(),
             flush_timeout: DEFAULT_FLUSH_TIMEOUT,
             thread_name: "belfry-log-writer".to_owned(),
+            report: DropReport::Json,
         }
     }
 
@@ -315,6 +328,12 @@ impl NonBlockingBuilder {
     /// How long dropping the [`WriterGuard`] waits for the queue to be written.
     pub fn flush_timeout(mut self, timeout: Duration) -> Self {
         self.flush_timeout = timeout;
+        self
+    }
+
+    /// How the `N log lines dropped` line is written (default [`DropReport::Json`]).
+    pub fn drop_report(mut self, report: DropReport) -> Self {
+        self.report = report;
         self
     }
 
@@ -353,6 +372,7 @@ impl NonBlockingBuilder {
             pool: pool_return,
             shared: Arc::downgrade(&shared),
             reported: DroppedLines::default(),
+            report: self.report,
             batch: Vec::with_capacity(BATCH_BYTES),
             acks: Vec::new(),
         };
@@ -458,6 +478,7 @@ struct Worker {
     pool: Sender<Vec<u8>>,
     shared: std::sync::Weak<Shared>,
     reported: DroppedLines,
+    report: DropReport,
     batch: Vec<u8>,
     acks: Vec<Sender<()>>,
 }
@@ -521,9 +542,33 @@ impl Worker {
             return;
         }
         self.reported = now;
-        let line = dropped_lines_report(&new, SystemTime::now());
+        let line = match self.report {
+            DropReport::Json => dropped_lines_report(&new, SystemTime::now()),
+            DropReport::Text => dropped_lines_text(&new, SystemTime::now()),
+        };
         let _ = make_writer.make_writer().write_all(line.as_bytes());
     }
+}
+
+/// [`dropped_lines_report`] as a line of text.
+fn dropped_lines_text(new: &DroppedLines, now: SystemTime) -> String {
+    let mut line = String::with_capacity(160);
+    push_timestamp(&mut line, now);
+    line.push_str("  WARN ");
+    line.push_str(DROPPED_LINES_TARGET);
+    line.push_str(": ");
+    push_u64(&mut line, new.total());
+    line.push_str(" log lines dropped: the log output could not keep up");
+    for (level, count) in new.by_level() {
+        if count > 0 {
+            line.push_str(" dropped_");
+            line.push_str(level);
+            line.push('=');
+            push_u64(&mut line, count);
+        }
+    }
+    line.push('\n');
+    line
 }
 
 /// The WARN line saying how many lines were dropped since the last one.
@@ -663,6 +708,15 @@ mod tests {
         drop(guard);
         send(&writer, Level::INFO, "after");
         assert!(output.text().ends_with("after\n"));
+    }
+
+    #[test]
+    fn the_text_report_is_one_line() {
+        let mut dropped = super::DroppedLines::default();
+        dropped.counts[2] = 5;
+        let line = super::dropped_lines_text(&dropped, std::time::SystemTime::now());
+        assert!(line.ends_with("WARN belfry_log::writer: 5 log lines dropped: the log output could not keep up dropped_info=5\n"), "{line}");
+        assert_eq!(line.lines().count(), 1);
     }
 
     #[test]

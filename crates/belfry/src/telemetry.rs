@@ -57,7 +57,7 @@ use std::{
     time::Duration,
 };
 
-use belfry_log::{DroppedLines, JsonLines, NonBlocking, QueueBounds, WriterGuard};
+use belfry_log::{DropReport, DroppedLines, JsonLines, NonBlocking, QueueBounds, WriterGuard};
 use belfry_metrics::Metrics;
 
 use tracing_subscriber::{
@@ -293,9 +293,14 @@ impl Telemetry {
         let (output, writer_guard) = if self.blocking {
             (output_layer(self.format, separate_audit, writer), None)
         } else {
+            let report = match self.format {
+                LogFormat::Json => DropReport::Json,
+                LogFormat::Pretty => DropReport::Text,
+            };
             let (non_blocking, guard) = NonBlocking::builder()
                 .bounds(QueueBounds::lines_then_double(self.queue_lines))
                 .flush_timeout(self.flush_timeout)
+                .drop_report(report)
                 .finish(writer);
             let _ = WRITER.set(non_blocking.clone());
             (
