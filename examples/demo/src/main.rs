@@ -9,6 +9,7 @@ mod inventory;
 mod jobs;
 mod lifecycle;
 mod metrics;
+mod password_reset;
 mod routes;
 mod tenants;
 

@@ -42,6 +42,7 @@ pub fn router(state: AppState) -> Router {
         .route("/jobs/reindex", post(jobs::reindex))
         .route("/jobs/explode", post(jobs::explode))
         .route("/tenants/{tenant}/report", get(tenants::report))
+        .route("/reset-password/{token}", get(crate::password_reset::check))
         .merge(crate::lifecycle::routes())
         .with_state(state)
 }
