@@ -483,9 +483,9 @@ impl ShutdownConfigError {
     /// The name of the variable, e.g. `BELFRY_DRAIN_DELAY_MS`.
     ///
     /// ```
-    /// # fn show(err: belfry_health::ShutdownConfigError) {
-    /// eprintln!("fix {}", err.variable());
-    /// # }
+    /// std::env::set_var("BELFRY_SHUTDOWN_TIMEOUT_MS", "soon");
+    /// let err = belfry_health::GracefulShutdown::from_env().unwrap_err();
+    /// assert_eq!(err.variable(), "BELFRY_SHUTDOWN_TIMEOUT_MS");
     /// ```
     pub fn variable(&self) -> &'static str {
         self.variable
@@ -508,8 +508,19 @@ impl Error for ShutdownConfigError {}
 /// timeout.
 ///
 /// ```
-/// # fn show(err: belfry_health::ShutdownTimedOut) {
-/// eprintln!("{err}"); // in-flight requests did not finish within 30s of shutdown
+/// use std::time::Duration;
+/// use belfry_health::GracefulShutdown;
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// let shutdown = GracefulShutdown::builder()
+///     .drain_delay(Duration::ZERO)
+///     .shutdown_timeout(Duration::from_millis(10))
+///     .listen_for_signals(false)
+///     .build();
+/// shutdown.trigger();
+/// let err = shutdown.run(std::future::pending::<()>()).await.unwrap_err();
+/// assert_eq!(err.to_string(), "in-flight requests did not finish within 10ms of shutdown");
 /// # }
 /// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -521,8 +532,19 @@ impl ShutdownTimedOut {
     /// The shutdown timeout that passed.
     ///
     /// ```
-    /// # fn show(err: belfry_health::ShutdownTimedOut) {
-    /// assert!(err.timeout() > std::time::Duration::ZERO);
+    /// use std::time::Duration;
+    /// use belfry_health::GracefulShutdown;
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let shutdown = GracefulShutdown::builder()
+    ///     .drain_delay(Duration::ZERO)
+    ///     .shutdown_timeout(Duration::from_millis(20))
+    ///     .listen_for_signals(false)
+    ///     .build();
+    /// shutdown.trigger();
+    /// let err = shutdown.run(std::future::pending::<()>()).await.unwrap_err();
+    /// assert_eq!(err.timeout(), Duration::from_millis(20));
     /// # }
     /// ```
     pub fn timeout(&self) -> Duration {
