@@ -711,6 +711,41 @@ mod tests {
     }
 
     #[test]
+    fn lines_from_many_threads_arrive_whole_and_in_order_per_thread() {
+        let output = Gated::default();
+        output.open();
+        let out = output.clone();
+        let (writer, guard) = NonBlocking::builder()
+            .bounds(QueueBounds::new(100_000, 100_000))
+            .finish(move || out.clone());
+        std::thread::scope(|scope| {
+            for thread in 0..4 {
+                let writer = &writer;
+                scope.spawn(move || {
+                    for n in 0..1000 {
+                        send(
+                            writer,
+                            Level::INFO,
+                            &format!("{{\"t\":{thread},\"n\":{n},\"pad\":\"{}\"}}", "x".repeat(n % 300)),
+                        );
+                    }
+                });
+            }
+        });
+        assert!(guard.flush(Duration::from_secs(10)));
+        let text = output.text();
+        let mut next = [0u64; 4];
+        for line in text.lines() {
+            let line: serde_json::Value = serde_json::from_str(line).unwrap();
+            let thread = line["t"].as_u64().unwrap() as usize;
+            assert_eq!(line["n"].as_u64().unwrap(), next[thread]);
+            next[thread] += 1;
+        }
+        assert_eq!(next, [1000; 4]);
+        assert_eq!(writer.dropped().total(), 0);
+    }
+
+    #[test]
     fn the_text_report_is_one_line() {
         let mut dropped = super::DroppedLines::default();
         dropped.counts[2] = 5;
