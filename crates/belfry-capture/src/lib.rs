@@ -6,6 +6,9 @@
 //! - A panic in a handler is caught and answered with `500 Internal Server Error` and an RFC 9457
 //!   problem document carrying the request id, never the panic message. It is logged as
 //!   `request panicked` with its message and — with [`install_panic_hook`] — its location.
+//! - A panic in the response body while it streams (after the headers were sent) is caught by
+//!   [`CaptureBody`]: the body ends with an error (the server ends the response as failed), and
+//!   the panic is logged and sent to Sentry in the request's context like a handler's.
 //! - A `5xx` built by the application is sent untouched and logged as `request failed`, with
 //!   the error the application attached as an [`ErrorReport`].
 //! - When a Sentry client is bound, each request gets its own hub (tagged with the `request_id`,
