@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use crate::policy::Rules;
+use crate::policy::{NameFilter, Rules};
 use crate::{HeaderMode, ScrubPolicy};
 
 /// Header names redacted by default (lowercase, exact match): besides the names caught by a
@@ -481,8 +481,19 @@ impl ScrubPolicyBuilder {
             ),
             sensitive_query_param_substrings: query_param_substrings,
             shown_query_params: self.shown_query_params,
+            name_filter: None,
             sensitive_path_params: self.sensitive_path_params,
             shown_path_params: self.shown_path_params,
+        };
+        let rules = Rules {
+            name_filter: NameFilter::new(
+                rules
+                    .sensitive_query_param_substrings
+                    .iter()
+                    .chain(&rules.sensitive_query_params)
+                    .map(|pattern| &**pattern),
+            ),
+            ..rules
         };
         ScrubPolicy {
             rules: Arc::new(rules),

@@ -68,10 +68,11 @@ impl<'a> ScrubbedPath<'a> {
     }
 
     fn edits(&self) -> PathEdits<'a> {
-        // Most templates have no parameter at all: one byte search, and nothing else to do.
+        // Most templates have no sensitive parameter: a look at each parameter name (a few
+        // instructions for `{id}`, see `NameFilter`), and nothing else to do.
         let template = self
             .route
-            .filter(|route| route.as_bytes().contains(&b'{'))
+            .filter(|route| has_sensitive_param(self.rules, route))
             .unwrap_or("");
         PathEdits {
             rules: self.rules,
@@ -140,6 +141,32 @@ fn redact(range: std::ops::Range<usize>) -> Edit {
         range,
         replacement: REDACTED,
     }
+}
+
+/// Whether some `{name}` or `{*name}` of `template` is sensitive.
+fn has_sensitive_param(rules: &Rules, template: &str) -> bool {
+    let bytes = template.as_bytes();
+    let mut at = 0;
+    while let Some(offset) = bytes[at..].iter().position(|&b| b == b'{') {
+        let open = at + offset;
+        if bytes.get(open + 1) == Some(&b'{') {
+            at = open + 2;
+            continue;
+        }
+        let close = bytes[open..]
+            .iter()
+            .position(|&b| b == b'}')
+            .map_or(bytes.len(), |offset| open + offset);
+        let name = &template[open + 1..close];
+        if rules.is_sensitive_path_param(name.strip_prefix('*').unwrap_or(name)) {
+            return true;
+        }
+        if close >= bytes.len() {
+            return false;
+        }
+        at = close + 1;
+    }
+    false
 }
 
 /// The index of the `/` ending the segment starting at `start`, or `bytes.len()`.

@@ -275,6 +275,46 @@ pub(crate) struct Rules {
     pub(crate) shown_query_params: Vec<Box<str>>,
     pub(crate) sensitive_path_params: Vec<Box<str>>,
     pub(crate) shown_path_params: Vec<Box<str>>,
+    /// Rejects most names that are not sensitive query or path parameters in a few
+    /// instructions; `None` when a pattern is too short for it.
+    pub(crate) name_filter: Option<NameFilter>,
+}
+
+/// A quick "certainly not sensitive" test for parameter names: the set of the first two bytes
+/// (ASCII-lowercased, hashed into 2048 bits) of every sensitive name and substring. A name that
+/// contains none of them at any position cannot contain, or be, a sensitive pattern. Route
+/// templates are checked on every printed path; with the filter, `{id}` costs a few
+/// instructions instead of a pass over every pattern.
+#[derive(Debug)]
+pub(crate) struct NameFilter {
+    bits: [u64; 32],
+}
+
+impl NameFilter {
+    /// `None` if a pattern is shorter than two bytes.
+    pub(crate) fn new<'a>(patterns: impl IntoIterator<Item = &'a str>) -> Option<Self> {
+        let mut bits = [0u64; 32];
+        for pattern in patterns {
+            let &[first, second, ..] = pattern.as_bytes() else {
+                return None;
+            };
+            let index = Self::index(first, second);
+            bits[index / 64] |= 1 << (index % 64);
+        }
+        Some(Self { bits })
+    }
+
+    fn index(first: u8, second: u8) -> usize {
+        ((usize::from(first.to_ascii_lowercase()) << 5) ^ usize::from(second.to_ascii_lowercase())) & 2047
+    }
+
+    /// `false` when `name` certainly matches no pattern.
+    pub(crate) fn may_match(&self, name: &str) -> bool {
+        name.as_bytes().windows(2).any(|pair| {
+            let index = Self::index(pair[0], pair[1]);
+            self.bits[index / 64] & (1 << (index % 64)) != 0
+        })
+    }
 }
 
 impl Rules {
@@ -327,6 +367,13 @@ impl Rules {
     /// Whether `name` is listed or contains a sensitive substring, ignoring
     /// exemptions.
     pub(crate) fn matches_sensitive_query_param(&self, name: &str) -> bool {
+        if self
+            .name_filter
+            .as_ref()
+            .is_some_and(|filter| !filter.may_match(name))
+        {
+            return false;
+        }
         self.sensitive_query_param_substrings
             .iter()
             .any(|substring| contains_ignore_ascii_case(name, substring))
@@ -402,6 +449,59 @@ mod tests {
     fn default_is_shared() {
         let (a, b) = (ScrubPolicy::default(), ScrubPolicy::default());
         assert!(Arc::ptr_eq(&a.rules, &b.rules));
+    }
+
+    /// The matching without the filter.
+    fn matches_unfiltered(rules: &Rules, name: &str) -> bool {
+        rules
+            .sensitive_query_param_substrings
+            .iter()
+            .any(|substring| contains_ignore_ascii_case(name, substring))
+            || rules
+                .sensitive_query_params
+                .iter()
+                .any(|listed| listed.eq_ignore_ascii_case(name))
+    }
+
+    #[test]
+    fn the_name_filter_rejects_common_names_and_no_sensitive_one() {
+        let policy = ScrubPolicy::default();
+        let filter = policy
+            .rules
+            .name_filter
+            .as_ref()
+            .expect("the default lists have a filter");
+        for name in ["id", "tenant", "slug", "uuid", "org", "lang"] {
+            assert!(!filter.may_match(name), "{name}");
+        }
+        for name in DEFAULT_SENSITIVE_QUERY_PARAM_SUBSTRINGS
+            .iter()
+            .chain(DEFAULT_SENSITIVE_QUERY_PARAMS)
+        {
+            assert!(
+                filter.may_match(name) && filter.may_match(&name.to_uppercase()),
+                "{name}"
+            );
+        }
+        let short = ScrubPolicy::builder().redact_query_params_containing("x").build();
+        assert!(short.rules.name_filter.is_none());
+        assert!(short.is_sensitive_query_param("box"));
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn the_name_filter_never_changes_the_outcome(
+            name in "([a-zA-Z_.-]|%[0-9a-fA-F]{2}|é|token|KEY|Sig|pw|jwt|otp|sessid){0,8}",
+            extra in "[a-z]{2,6}",
+        ) {
+            for policy in [ScrubPolicy::default(), ScrubPolicy::builder().redact_query_param(&extra).redact_query_params_containing(&extra).build()] {
+                proptest::prop_assert_eq!(
+                    policy.rules.matches_sensitive_query_param(&name),
+                    matches_unfiltered(&policy.rules, &name),
+                    "{}", name
+                );
+            }
+        }
     }
 
     #[test]
