@@ -25,7 +25,7 @@ impl RequestInfo {
             method: request.method().clone(),
             route: extensions.get::<MatchedPath>().cloned(),
             request_id: extensions.get::<RequestId>().cloned(),
-            trace: extensions.get::<TraceContext>().cloned(),
+            trace: TraceContext::current(),
             probe: false,
         }
     }

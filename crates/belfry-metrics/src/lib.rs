@@ -85,11 +85,10 @@
 //!     Ok::<_, Infallible>(Response::new(String::new()))
 //! }));
 //! let sampled = TraceContext::new_root(true);
-//! let request = Request::get("/").extension(sampled.clone()).body(()).unwrap();
-//! drop(service.clone().oneshot(request).await.unwrap());
+//! // belfry's trace-context layer makes the request's context current; here by hand:
+//! drop(sampled.clone().scope(service.clone().oneshot(Request::new(()))).await.unwrap());
 //! let unsampled = TraceContext::new_root(false);
-//! let request = Request::get("/").extension(unsampled.clone()).body(()).unwrap();
-//! drop(service.oneshot(request).await.unwrap());
+//! drop(unsampled.clone().scope(service.oneshot(Request::new(()))).await.unwrap());
 //!
 //! let text = metrics.render();
 //! assert!(text.contains(&format!(r#" # {{trace_id="{}"}} "#, sampled.trace_id())));

@@ -161,13 +161,11 @@ fn sampled_requests_record_their_exemplar_without_allocating() {
         )))))
     }));
     let sampled = belfry_trace_context::TraceContext::new_root(true);
-    let build = || {
-        let mut request = Request::new(());
-        request.extensions_mut().insert(sampled.clone());
-        request
-    };
+    let build = || Request::new(());
     let mut record = |request: Request<()>| {
-        let Poll::Ready(Ok(response)) = poll_once(pin!(service.call(request))) else {
+        // As belfry's trace-context layer does: the context is current during the call.
+        let call = sampled.in_scope(|| service.call(request));
+        let Poll::Ready(Ok(response)) = poll_once(pin!(call)) else {
             panic!("the inner service is ready at once");
         };
         let mut body = pin!(response.into_body());

@@ -50,8 +50,8 @@ async fn scrapes(accepts: &[Option<&str>]) -> Vec<(String, String)> {
     // Sampled requests leave exemplars; an unsampled one does not.
     let traces = [true, false, true].map(TraceContext::new_root);
     for (path, trace) in ["/users/1", "/users/2", "/missing"].into_iter().zip(traces) {
-        let request = Request::get(path).extension(trace).body(Body::empty()).unwrap();
-        let response = app.clone().oneshot(request).await.unwrap();
+        let request = Request::get(path).body(Body::empty()).unwrap();
+        let response = trace.scope(app.clone().oneshot(request)).await.unwrap();
         response.into_body().collect().await.unwrap();
     }
     let client = metrics.http_client();

@@ -54,7 +54,7 @@ where
 
     fn call(&mut self, mut request: Request<ReqBody>) -> Self::Future {
         let id = self.request_id(&request);
-        let span = match request.extensions().get::<TraceContext>() {
+        let span = TraceContext::with_current(|trace| match trace {
             // An edge service that started a new trace: the caller's is logged beside it.
             Some(trace) if trace.incoming_trace_id().is_some() => {
                 let (trace_id, span_id) = (trace.trace_id().to_hex(), trace.span_id().to_hex());
@@ -81,7 +81,7 @@ where
             None => {
                 tracing::error_span!(target: crate::REQUEST_SPAN_TARGET, "request", request_id = id.as_str())
             }
-        };
+        });
         request.extensions_mut().insert(id.clone());
         let future = span.in_scope(|| crate::current::in_scope(&id, || self.inner.call(request)));
         ResponseFuture::new(future, span, self.header_name.clone(), id)

@@ -93,12 +93,12 @@ async fn handler_events_carry_the_request_id() {
 #[tokio::test]
 async fn handler_events_carry_the_trace_of_a_traced_request() {
     let trace = TraceContext::new_root(true);
-    let mut request = Request::get("/")
+    let request = Request::get("/")
         .header("x-request-id", "req-8")
         .body(())
         .unwrap();
-    request.extensions_mut().insert(trace.clone());
-    let recorded = serve(request).await;
+    // As the trace-context layer does: the context is current while the request is served.
+    let recorded = trace.clone().scope(serve(request)).await;
     let fields = recorded[1]
         .as_ref()
         .expect("the handler's event is in the request span");

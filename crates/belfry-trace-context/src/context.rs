@@ -19,8 +19,8 @@ use crate::{OutgoingContext, SpanId, TraceId};
 /// the one sampling decision of the trace, and the vendor state to forward.
 ///
 /// [`TraceContextLayer`](crate::TraceContextLayer) builds one per request from the incoming
-/// headers (see the [crate docs](crate) for the rules), puts it in the request extensions and
-/// makes it [current](Self::current) while the request is served. Cloning is cheap: a copy of
+/// headers (see the [crate docs](crate) for the rules) and makes it [current](Self::current)
+/// while the request is served. Cloning is cheap: a copy of
 /// 64 bytes, plus one reference-count increment when there is forwarded state (`tracestate`,
 /// `baggage`); never an allocation.
 ///

@@ -29,20 +29,16 @@ use crate::TraceContext;
 impl<S: Sync> FromRequestParts<S> for TraceContext {
     type Rejection = MissingTraceContext;
 
-    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
-        parts
-            .extensions
-            .get::<TraceContext>()
-            .cloned()
-            .ok_or(MissingTraceContext)
+    async fn from_request_parts(_parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        Self::current().ok_or(MissingTraceContext)
     }
 }
 
 impl<S: Sync> OptionalFromRequestParts<S> for TraceContext {
     type Rejection = Infallible;
 
-    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Option<Self>, Self::Rejection> {
-        Ok(parts.extensions.get::<TraceContext>().cloned())
+    async fn from_request_parts(_parts: &mut Parts, _state: &S) -> Result<Option<Self>, Self::Rejection> {
+        Ok(Self::current())
     }
 }
 

@@ -7,9 +7,10 @@ use crate::{RatioSampler, Sampler, SetTraceContext, TrustIncoming};
 /// Gives every request a [`TraceContext`](crate::TraceContext), continued from the incoming
 /// headers or new (see the [crate docs](crate) for the rules).
 ///
-/// The context is put in the request extensions before the inner service is called, and is
-/// [current](crate::TraceContext::current) while the inner service's `call` runs and while its
-/// future is polled.
+/// The context is [current](crate::TraceContext::current) while the inner service's `call` runs
+/// and while its future is polled — everything a request runs, layers and handler alike, runs
+/// there. It is not put in the request extensions: that would cost an allocation per request.
+/// Handlers take it as an extractor (feature `axum`) or call `TraceContext::current()`.
 ///
 /// ```
 /// use belfry_trace_context::{RatioSampler, TraceContext, TraceContextLayer, TrustIncoming};
@@ -22,9 +23,8 @@ use crate::{RatioSampler, Sampler, SetTraceContext, TrustIncoming};
 /// let service = ServiceBuilder::new()
 ///     .layer(TraceContextLayer::new().trust_incoming(TrustIncoming::Continue).sampler(RatioSampler::new(0.1)))
 ///     .service(service_fn(|request: Request<()>| async move {
-///         let from_extensions = request.extensions().get::<TraceContext>().unwrap().clone();
-///         assert_eq!(TraceContext::current(), Some(from_extensions.clone()));
-///         Ok::<_, Infallible>(Response::new(from_extensions.trace_id().to_string()))
+///         let context = TraceContext::current().unwrap();
+///         Ok::<_, Infallible>(Response::new(context.trace_id().to_string()))
 ///     }));
 ///
 /// let request = Request::get("/")

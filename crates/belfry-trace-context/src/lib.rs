@@ -4,8 +4,9 @@
 //! [`TraceContextLayer`] gives every request a [`TraceContext`]: a trace id (16 bytes, incoming
 //! or new), the request's own span id (8 bytes, always new), the caller's span id when the trace
 //! is continued, the trace's sampling decision, and the `tracestate` and `baggage` to forward.
-//! The context is in the request extensions (and is an axum extractor with the `axum` feature),
-//! and is [`TraceContext::current`] while the request is served. [`TraceContext::child`] gives
+//! The context is [`TraceContext::current`] while the request is served (and an axum extractor
+//! with the `axum` feature); it is not in the request extensions, which would cost an
+//! allocation per request. [`TraceContext::child`] gives
 //! the headers for one downstream call.
 //!
 //! ```

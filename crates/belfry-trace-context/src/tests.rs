@@ -190,21 +190,23 @@ fn restart_keeps_the_incoming_trace_id_apart() {
 }
 
 #[tokio::test]
-async fn layer_sets_extension_and_current_and_restores_it() {
+async fn layer_makes_the_context_current_across_polls_and_restores_it() {
     let service = TraceContextLayer::new().layer(service_fn(|request: Request<()>| async move {
-        let extension = request.extensions().get::<TraceContext>().cloned();
+        let in_call = TraceContext::current();
         tokio::task::yield_now().await;
-        let current = TraceContext::current();
-        Ok::<_, Infallible>(Response::new((extension, current)))
+        let after_yield = TraceContext::current();
+        let in_extensions = request.extensions().get::<TraceContext>().is_some();
+        Ok::<_, Infallible>(Response::new((in_call, after_yield, in_extensions)))
     }));
     let request = Request::get("/")
         .header("traceparent", traceparent("01"))
         .body(())
         .unwrap();
-    let (extension, current) = service.oneshot(request).await.unwrap().into_body();
-    let extension = extension.unwrap();
-    assert_eq!(extension.trace_id().to_string(), TRACE);
-    assert_eq!(Some(extension), current);
+    let (in_call, after_yield, in_extensions) = service.oneshot(request).await.unwrap().into_body();
+    let in_call = in_call.unwrap();
+    assert_eq!(in_call.trace_id().to_string(), TRACE);
+    assert_eq!(Some(in_call), after_yield);
+    assert!(!in_extensions, "no allocation for an extension");
     assert!(
         TraceContext::current().is_none(),
         "not current once the future returned"

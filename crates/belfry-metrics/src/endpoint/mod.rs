@@ -104,12 +104,10 @@ mod tests {
         String::from_utf8(body.to_vec()).unwrap()
     }
 
+    /// Sends a request served in `trace`, as belfry's trace-context layer makes it current.
     async fn send_traced(app: &Router, path: &str, trace: &TraceContext) {
-        let request = Request::get(path)
-            .extension(trace.clone())
-            .body(Body::empty())
-            .unwrap();
-        let response = app.clone().oneshot(request).await.unwrap();
+        let request = Request::get(path).body(Body::empty()).unwrap();
+        let response = trace.clone().scope(app.clone().oneshot(request)).await.unwrap();
         response.into_body().collect().await.unwrap();
     }
 

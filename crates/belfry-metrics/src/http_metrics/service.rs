@@ -54,9 +54,11 @@ impl<S> HttpMetrics<S> {
 /// The trace id of a request that is sampled, for the duration exemplar. Unsampled requests
 /// (and requests served without belfry's trace context) have none.
 #[inline]
-fn sampled_trace_id<B>(request: &Request<B>) -> Option<[u8; 16]> {
-    let trace = request.extensions().get::<TraceContext>()?;
-    trace.is_sampled().then(|| trace.trace_id().to_bytes())
+fn sampled_trace_id() -> Option<[u8; 16]> {
+    TraceContext::with_current(|trace| {
+        let trace = trace?;
+        trace.is_sampled().then(|| trace.trace_id().to_bytes())
+    })
 }
 
 impl<S, ReqBody, ResBody> Service<Request<ReqBody>> for HttpMetrics<S>
@@ -75,7 +77,7 @@ where
     fn call(&mut self, request: Request<ReqBody>) -> Self::Future {
         let method = MethodLabel::of(request.method());
         let series = self.routes.series(request.extensions().get::<MatchedPath>());
-        let active = ActiveRequest::start(series, method, sampled_trace_id(&request));
+        let active = ActiveRequest::start(series, method, sampled_trace_id());
         ResponseFuture::new(self.inner.call(request), active)
     }
 }
