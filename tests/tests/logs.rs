@@ -5,7 +5,9 @@
 //!   with its own target;
 //! - with stdout not read for 5 s, requests stay fast, INFO lines are dropped and counted, a WARN
 //!   says how many once stdout drains, and no WARN/ERROR line below the second bound is lost;
-//! - on SIGTERM under load, every answered request has its access-log line.
+//! - on SIGTERM under load, every answered request has its access-log line;
+//! - request fields reach the request's Sentry event in the real server: as tags, and `user.id`
+//!   as the user only when `SENTRY_SEND_DEFAULT_PII` is on.
 
 use std::{
     collections::HashSet,
@@ -14,7 +16,7 @@ use std::{
     time::{Duration, Instant},
 };
 
-use belfry_tests::{get, Demo, KeepAlive, StdoutGate};
+use belfry_tests::{get, Demo, KeepAlive, SentryServer, StdoutGate};
 use serde_json::Value;
 
 const LINE_TIMEOUT: Duration = Duration::from_secs(10);
@@ -280,4 +282,39 @@ fn on_sigterm_under_load_every_answered_request_has_its_access_line() {
             .all(|line| !line.contains("log lines dropped")),
         "lines were dropped"
     );
+}
+
+#[test]
+fn request_fields_reach_the_sentry_event_and_the_user_only_with_pii() {
+    let sentry = SentryServer::shared();
+    for send_pii in [false, true] {
+        let demo = Demo::builder()
+            .env("SENTRY_DSN", sentry.dsn())
+            .env("SENTRY_SEND_DEFAULT_PII", if send_pii { "true" } else { "false" })
+            .start();
+        let request_id = belfry_tests::unique("request-fields");
+        let response = get(
+            &demo.url("/tenants/broken/report"),
+            &[("x-request-id", &request_id)],
+        );
+        assert_eq!(response.status, 200);
+        let line = demo
+            .logs()
+            .wait_for_request(&request_id, "request completed", LINE_TIMEOUT)
+            .expect("the access line");
+        assert_eq!(line["user.id"], "broken-admin", "{line}");
+        let events = sentry.wait_for_events(&request_id, Duration::from_secs(20));
+        assert_eq!(events.len(), 1, "one event for the ERROR line: {events:?}");
+        let event = &events[0];
+        assert_eq!(event["tags"]["plan"], "enterprise", "{event}");
+        if send_pii {
+            assert_eq!(event["user"]["id"], "broken-admin", "{event}");
+        } else {
+            assert!(
+                event["user"]["id"].is_null(),
+                "no user id without SENTRY_SEND_DEFAULT_PII: {event}"
+            );
+            assert!(!event.to_string().contains("broken-admin"), "{event}");
+        }
+    }
 }

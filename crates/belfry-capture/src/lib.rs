@@ -86,7 +86,8 @@ pub use layer::{CaptureLayer, DEFAULT_PROBE_ROUTES};
 pub use panic::{capture_panic_stacktraces, install_panic_hook, panic_message, replace_panic_hook};
 pub use report::{ErrorReport, WithErrorReport};
 pub use sentry_hub::{
-    enrich_event, limit_traces_per_second, prepare_client_options, DEFAULT_MAX_TRACES_PER_SECOND,
+    enrich_event, limit_traces_per_second, prepare_client_options, with_request_span,
+    DEFAULT_MAX_TRACES_PER_SECOND,
 };
 pub use service::Capture;
 pub use spawn::{bind_request_context, spawn, WithRequestContext};

@@ -57,6 +57,10 @@ pub(crate) struct RequestContext {
     headers: HeaderMap,
     scrub: ScrubPolicy,
     started: SystemTime,
+    /// The span the request is served in (belfry's `request` span), for what `before_send`
+    /// hooks read from it: inside a `tracing` layer's callback, as when the tracing bridge sends
+    /// an event, the current span cannot be looked up.
+    span: tracing::Span,
 }
 
 impl RequestContext {
@@ -70,6 +74,7 @@ impl RequestContext {
             headers: request.headers().clone(),
             scrub: scrub.clone(),
             started: SystemTime::now(),
+            span: tracing::Span::current(),
         }
     }
 
@@ -151,6 +156,19 @@ impl Drop for RestoreContext {
         let previous = self.0.take();
         let _ = ACTIVE_CONTEXT.try_with(|active| active.replace(previous));
     }
+}
+
+/// Calls `f` with the span of the request being served on this thread (the span current when
+/// the capture layer was called: belfry's `request` span), when Sentry is on and a request is
+/// being served. For `before_send` hooks that read the request's span — its
+/// [request fields](https://docs.rs/belfry) — where `tracing::Span::current()` is not available
+/// (inside a `tracing` layer's callback, such as the tracing bridge's).
+///
+/// ```
+/// assert!(belfry_capture::with_request_span(|_| ()).is_none()); // not serving a request
+/// ```
+pub fn with_request_span<R>(f: impl FnOnce(&tracing::Span) -> R) -> Option<R> {
+    RequestContext::active().map(|context| f(&context.span))
 }
 
 /// Completes an event sent while serving a request with that request's context: the

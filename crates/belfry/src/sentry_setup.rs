@@ -97,12 +97,57 @@ impl SentrySettings {
     /// Starts the Sentry client.
     pub(crate) fn init(self) -> SentryGuard {
         let flush_timeout = self.options.shutdown_timeout;
-        // Events sent while serving a request get its id, transaction name and scrubbed request.
-        let guard = sentry::init(belfry_capture::prepare_client_options(self.options));
+        // Events sent while serving a request get its id, transaction name and scrubbed request,
+        // then its request fields.
+        let options = with_request_fields(belfry_capture::prepare_client_options(self.options));
+        let guard = sentry::init(options);
         SentryGuard {
             guard: Some(guard),
             flush_timeout,
         }
+    }
+}
+
+/// Adds the request fields (`belfry::request::record`) of the request an event is sent from:
+/// each as a tag, and `user.id` as Sentry's user — that one only with `send_default_pii`, which
+/// is off unless `SENTRY_SEND_DEFAULT_PII=true`: a user id is personal data. Runs after belfry's
+/// own `before_send` (and any the application set), only for events actually sent.
+fn with_request_fields(mut options: sentry::ClientOptions) -> sentry::ClientOptions {
+    let send_user = options.send_default_pii;
+    let next = options.before_send.take();
+    options.before_send = Some(Arc::new(move |event| {
+        let mut event = match &next {
+            Some(next) => next(event)?,
+            None => event,
+        };
+        // From the request's span as the capture layer saw it: `belfry::request::fields()` looks
+        // up the current span, which a `tracing` layer's callback (the tracing bridge's) cannot.
+        let fields = belfry_capture::with_request_span(crate::request::fields_of).unwrap_or_default();
+        apply_request_fields(&mut event, &fields, send_user);
+        Some(event)
+    }));
+    options
+}
+
+fn apply_request_fields(
+    event: &mut sentry::protocol::Event<'static>,
+    fields: &[crate::request::RequestField],
+    send_user: bool,
+) {
+    for field in fields {
+        if field.key == crate::request::USER_ID {
+            if send_user && event.user.is_none() {
+                event.user = Some(sentry::User {
+                    id: Some(field.value.to_string()),
+                    ..Default::default()
+                });
+            }
+            continue;
+        }
+        event
+            .tags
+            .entry(field.key.to_string())
+            .or_insert_with(|| field.value.to_string());
     }
 }
 
@@ -226,5 +271,37 @@ where
             Level::WARN | Level::INFO => self.breadcrumbs.on_event(event, context),
             _ => {}
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::apply_request_fields;
+    use crate::request::RequestField;
+
+    fn fields() -> Vec<RequestField> {
+        vec![
+            RequestField {
+                key: "user.id".into(),
+                value: "u-42".into(),
+            },
+            RequestField {
+                key: "tenant_id".into(),
+                value: "acme".into(),
+            },
+        ]
+    }
+
+    #[test]
+    fn request_fields_become_tags_and_the_user_only_with_pii() {
+        let mut event = sentry::protocol::Event::default();
+        apply_request_fields(&mut event, &fields(), false);
+        assert_eq!(event.tags["tenant_id"], "acme");
+        assert!(event.user.is_none(), "a user id is personal data");
+        assert!(!event.tags.contains_key("user.id"));
+
+        let mut event = sentry::protocol::Event::default();
+        apply_request_fields(&mut event, &fields(), true);
+        assert_eq!(event.user.unwrap().id.as_deref(), Some("u-42"));
     }
 }

@@ -88,6 +88,7 @@ impl Belfry {
     pub fn new() -> Self {
         let metrics = Metrics::new();
         let tasks = Tasks::register(&metrics);
+        crate::telemetry::export_log_metrics(&metrics);
         Self {
             trace_context: TraceContextLayer::new()
                 .sampler(RatioSampler::new(f64::from(crate::DEFAULT_TRACES_SAMPLE_RATE))),
@@ -277,6 +278,7 @@ impl Belfry {
     /// process metrics), for applications that already have one.
     pub fn with_metrics(mut self, metrics: Metrics) -> Self {
         self.tasks = Tasks::register(&metrics);
+        crate::telemetry::export_log_metrics(&metrics);
         self.metrics = metrics;
         self
     }

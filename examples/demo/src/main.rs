@@ -33,8 +33,6 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .env()?
         .readiness(health.readiness().clone())
         .build();
-    // belfry_log_lines_dropped_total{level}: lines the log writer had to drop.
-    belfry::telemetry::export_log_metrics(belfry.metrics());
     let state = routes::AppState {
         metrics: metrics::DemoMetrics::register(belfry.metrics()),
         tasks: belfry.tasks(),

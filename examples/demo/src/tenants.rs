@@ -6,7 +6,9 @@ use serde_json::{json, Value};
 
 /// Builds a pretend report. Every line logged inside carries `tenant_id` (an `#[instrument]`
 /// field) and, once recorded, `report.rows`; the request's `request completed` line carries
-/// `user.id` and `plan` (request fields).
+/// `user.id` and `plan` (request fields). Tenant `broken` logs an ERROR instead: with Sentry on,
+/// its event carries `plan` as a tag, and `user.id` as the user when `SENTRY_SEND_DEFAULT_PII`
+/// is on.
 #[tracing::instrument(skip_all, fields(tenant_id = %tenant, report.rows = tracing::field::Empty))]
 pub async fn report(Path(tenant): Path<String>) -> Json<Value> {
     // Request fields: on every later line of this request, the access log line included.
@@ -16,7 +18,12 @@ pub async fn report(Path(tenant): Path<String>) -> Json<Value> {
     let rows = legacy_billing::invoice_rows(&tenant);
     // A span field known only now.
     tracing::Span::current().record("report.rows", rows);
-    tracing::info!(rows, "report built");
+    if tenant == "broken" {
+        // An ERROR line: with Sentry on, an event that carries the request fields too.
+        tracing::error!(rows, "report inconsistent");
+    } else {
+        tracing::info!(rows, "report built");
+    }
     Json(json!({ "tenant": tenant, "rows": rows }))
 }
 
