@@ -64,29 +64,35 @@ impl<'a> ScrubbedPath<'a> {
     /// assert_eq!(policy.path("/verify/123456", Some("/verify/{code}")).to_cow(), "/verify/[REDACTED]");
     /// ```
     pub fn to_cow(&self) -> Cow<'a, str> {
-        edited_cow(self.path, self.edits())
+        match self.edits() {
+            Some(edits) => edited_cow(self.path, edits),
+            None => Cow::Borrowed(self.path),
+        }
     }
 
-    fn edits(&self) -> PathEdits<'a> {
-        // Most templates have no sensitive parameter: a look at each parameter name (a few
-        // instructions for `{id}`, see `NameFilter`), and nothing else to do.
+    /// `None` when the template has no sensitive parameter, which is what most templates are
+    /// told apart by: one pass over the template, and a look at each parameter name (a few
+    /// instructions for `{id}`, see `NameFilter`).
+    fn edits(&self) -> Option<PathEdits<'a>> {
         let template = self
             .route
-            .filter(|route| has_sensitive_param(self.rules, route))
-            .unwrap_or("");
-        PathEdits {
+            .filter(|route| has_sensitive_param(self.rules, route))?;
+        Some(PathEdits {
             rules: self.rules,
             path: self.path,
             template,
             path_at: 0,
             template_at: 0,
-        }
+        })
     }
 }
 
 impl fmt::Display for ScrubbedPath<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write_edited(f, self.path, self.edits())
+        match self.edits() {
+            Some(edits) => write_edited(f, self.path, edits),
+            None => f.write_str(self.path),
+        }
     }
 }
 
@@ -147,8 +153,12 @@ fn redact(range: std::ops::Range<usize>) -> Edit {
 fn has_sensitive_param(rules: &Rules, template: &str) -> bool {
     let bytes = template.as_bytes();
     let mut at = 0;
-    while let Some(offset) = bytes[at..].iter().position(|&b| b == b'{') {
-        let open = at + offset;
+    while at < bytes.len() {
+        if bytes[at] != b'{' {
+            at += 1;
+            continue;
+        }
+        let open = at;
         if bytes.get(open + 1) == Some(&b'{') {
             at = open + 2;
             continue;

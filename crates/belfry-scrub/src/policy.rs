@@ -352,6 +352,15 @@ impl Rules {
     }
 
     pub(crate) fn is_sensitive_path_param(&self, name: &str) -> bool {
+        // The common case first: nothing listed for paths, and a name no pattern can match.
+        if self.sensitive_path_params.is_empty()
+            && self
+                .name_filter
+                .as_ref()
+                .is_some_and(|filter| !filter.may_match(name))
+        {
+            return false;
+        }
         let listed = |list: &[Box<str>]| list.iter().any(|listed| listed.eq_ignore_ascii_case(name));
         !listed(&self.shown_path_params)
             && (listed(&self.sensitive_path_params) || self.is_sensitive_query_param(name))
