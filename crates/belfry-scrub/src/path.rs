@@ -153,30 +153,39 @@ fn redact(range: std::ops::Range<usize>) -> Edit {
 fn has_sensitive_param(rules: &Rules, template: &str) -> bool {
     let bytes = template.as_bytes();
     let mut at = 0;
-    while at < bytes.len() {
-        if bytes[at] != b'{' {
-            at += 1;
-            continue;
-        }
-        let open = at;
+    while let Some(open) = find_byte(bytes, at, b'{') {
         if bytes.get(open + 1) == Some(&b'{') {
             at = open + 2;
             continue;
         }
-        let close = bytes[open..]
-            .iter()
-            .position(|&b| b == b'}')
-            .map_or(bytes.len(), |offset| open + offset);
+        let close = find_byte(bytes, open, b'}').unwrap_or(bytes.len());
         let name = &template[open + 1..close];
         if rules.is_sensitive_path_param(name.strip_prefix('*').unwrap_or(name)) {
             return true;
         }
-        if close >= bytes.len() {
-            return false;
-        }
         at = close + 1;
     }
     false
+}
+
+/// The index of the first `needle` in `bytes[from..]`, eight bytes at a time: route templates
+/// are searched on every printed path, and most are a few words long.
+fn find_byte(bytes: &[u8], from: usize, needle: u8) -> Option<usize> {
+    const ONES: u64 = u64::from_ne_bytes([1; 8]);
+    const HIGHS: u64 = u64::from_ne_bytes([0x80; 8]);
+    let pattern = ONES * u64::from(needle);
+    let mut at = from;
+    while let Some(chunk) = bytes.get(at..at + 8) {
+        let word = u64::from_le_bytes(chunk.try_into().expect("eight bytes")) ^ pattern;
+        // The lowest byte that is zero sets the lowest bit found (little-endian order).
+        let found = word.wrapping_sub(ONES) & !word & HIGHS;
+        if found != 0 {
+            return Some(at + (found.trailing_zeros() / 8) as usize);
+        }
+        at += 8;
+    }
+    let rest = bytes.get(at..)?;
+    rest.iter().position(|&b| b == needle).map(|offset| at + offset)
 }
 
 /// The index of the `/` ending the segment starting at `start`, or `bytes.len()`.
@@ -297,6 +306,27 @@ mod tests {
         assert_eq!(scrub("/{token}/x", "/{{token}}/{id}"), "/{token}/x");
         assert_eq!(scrub("/{a}/S", "/{{a}}/{secret}"), "/{a}/[REDACTED]");
         assert_eq!(scrub("/x/S", "/x/{token"), "/x/[REDACTED]");
+    }
+
+    #[test]
+    fn byte_search() {
+        let text = b"0123456789abcdef{}{x";
+        for needle in [b'{', b'}', b'x', b'0', b'f', b'q'] {
+            for from in 0..=text.len() + 1 {
+                let expected = text
+                    .get(from..)
+                    .and_then(|rest| rest.iter().position(|&b| b == needle))
+                    .map(|offset| from + offset);
+                assert_eq!(
+                    find_byte(text, from, needle),
+                    expected,
+                    "{} from {from}",
+                    needle as char
+                );
+            }
+        }
+        assert_eq!(find_byte(&[0x80, 0x7b, 0xfb], 0, b'{'), Some(1));
+        assert_eq!(find_byte(&[0xfb; 16], 0, b'{'), None);
     }
 
     #[test]

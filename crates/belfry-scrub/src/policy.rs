@@ -309,6 +309,7 @@ impl NameFilter {
     }
 
     /// `false` when `name` certainly matches no pattern.
+    #[inline]
     pub(crate) fn may_match(&self, name: &str) -> bool {
         name.as_bytes().windows(2).any(|pair| {
             let index = Self::index(pair[0], pair[1]);
@@ -351,6 +352,7 @@ impl Rules {
         !self.is_shown_query_param(name) && self.matches_sensitive_query_param(name)
     }
 
+    #[inline]
     pub(crate) fn is_sensitive_path_param(&self, name: &str) -> bool {
         // The common case first: nothing listed for paths, and a name no pattern can match.
         if self.sensitive_path_params.is_empty()
