@@ -122,7 +122,7 @@ fn send(demo: &Demo, run: &str, route: (&'static str, &'static str, u16), varian
     let proxy_credentials = base64(format!("proxy:{}", plant("proxy-authorization")).as_bytes());
     encoded.push((proxy_credentials.clone(), "proxy-authorization (base64)"));
     let mut request = format!(
-        "GET {target} HTTP/1.1\r\nhost: {address}\r\nconnection: close\r\nuser-agent: belfry-reliability\r\n\
+        "GET {target} HTTP/1.1\r\nhost: {address}\r\nconnection: close\r\nuser-agent: belfry-reliability/{visible}\r\n\
          x-request-id: {request_id}\r\nx-trace-note: {visible}\r\nauthorization: {authorization}\r\n\
          proxy-authorization: Basic {proxy_credentials}\r\n"
     );
@@ -313,10 +313,12 @@ fn no_planted_secret_reaches_stdout_or_sentry_and_the_rest_is_kept() {
         let event_request = &mine[0]["request"];
         let headers = &event_request["headers"];
         assert_eq!(
-            headers["x-trace-note"],
-            request.visible.as_str(),
+            headers["user-agent"],
+            format!("belfry-reliability/{}", request.visible).as_str(),
             "{label}: {event_request}"
         );
+        // Not on the allow-list: the name is kept, the value is not sent.
+        assert_eq!(headers["x-trace-note"], "[Filtered]", "{label}: {event_request}");
         assert_eq!(headers["authorization"], "[REDACTED]", "{label}: {event_request}");
         assert_eq!(
             headers["x-session-token"], "[REDACTED]",
@@ -363,5 +365,443 @@ fn host_userinfo_and_referer_tokens_do_not_reach_sentry() {
         !text.contains(&referer_secret),
         "Referer token leaked: {}",
         events[0]["request"]
+    );
+}
+
+/// Where a vector puts its secret: `{S}` in the template is replaced by the secret.
+#[derive(Clone, Copy)]
+enum Place {
+    /// A request header: `(name, value)`.
+    Header(&'static str, &'static str),
+    /// A `name=value` pair of the query.
+    Query(&'static str),
+    /// The `{token}` segment of `/reset-password/{token}`.
+    Path,
+}
+
+/// The issue's vectors, then credentials and URL-carrying headers that gateways and identity
+/// proxies add (Envoy, nginx with oauth2-proxy, Traefik, AWS ALB and API Gateway, Google IAP and
+/// Cloud Endpoints, Cloudflare Access, GitHub and other webhook senders, Azure), then query
+/// names and nested URLs.
+const VECTORS: &[(&str, Place)] = &[
+    // The issue's.
+    (
+        "issue: x-forwarded-authorization",
+        Place::Header("x-forwarded-authorization", "Bearer {S}"),
+    ),
+    (
+        "issue: google iap jwt",
+        Place::Header("x-goog-iap-jwt-assertion", "eyJhbGciOiJFUzI1NiJ9.{S}.c2ln"),
+    ),
+    ("issue: apikey", Place::Header("apikey", "{S}")),
+    (
+        "issue: x-original-uri",
+        Place::Header("x-original-uri", "/panic?token={S}&page=2"),
+    ),
+    (
+        "issue: x-forwarded-uri",
+        Place::Header("x-forwarded-uri", "/login?jwt={S}"),
+    ),
+    (
+        "issue: forwarded host userinfo",
+        Place::Header(
+            "forwarded",
+            "for=192.0.2.60;proto=https;host=\"alice:{S}@api.example\"",
+        ),
+    ),
+    ("issue: jwt query", Place::Query("jwt={S}")),
+    (
+        "issue: nested redirect",
+        Place::Query("redirect=https%3A%2F%2Fx%2F%3Ftoken%3D{S}"),
+    ),
+    ("issue: reset-password path", Place::Path),
+    // Envoy.
+    (
+        "envoy: x-forwarded-client-cert",
+        Place::Header(
+            "x-forwarded-client-cert",
+            "By=spiffe://cluster.local/ns/default/sa/api;Hash={S};Subject=\"CN=client\"",
+        ),
+    ),
+    (
+        "envoy: x-envoy-original-path",
+        Place::Header("x-envoy-original-path", "/panic?access_token={S}"),
+    ),
+    ("envoy: jwt_authn payload", Place::Header("x-jwt-payload", "{S}")),
+    (
+        "envoy: forwarded unquoted",
+        Place::Header("forwarded", "for=192.0.2.61;host=bob:{S}@api.example"),
+    ),
+    // nginx (auth_request with oauth2-proxy, ingress-nginx), IIS.
+    (
+        "nginx: x-auth-request-access-token",
+        Place::Header("x-auth-request-access-token", "{S}"),
+    ),
+    (
+        "nginx: x-auth-request-email",
+        Place::Header("x-auth-request-email", "{S}@example.com"),
+    ),
+    (
+        "nginx: x-auth-request-user",
+        Place::Header("x-auth-request-user", "{S}"),
+    ),
+    (
+        "nginx: x-auth-request-redirect",
+        Place::Header("x-auth-request-redirect", "https://app.example/cb?code={S}"),
+    ),
+    (
+        "nginx: x-forwarded-access-token",
+        Place::Header("x-forwarded-access-token", "{S}"),
+    ),
+    (
+        "nginx: x-forwarded-user",
+        Place::Header("x-forwarded-user", "{S}"),
+    ),
+    (
+        "nginx: x-forwarded-email",
+        Place::Header("x-forwarded-email", "{S}@example.com"),
+    ),
+    (
+        "nginx: x-original-url",
+        Place::Header("x-original-url", "https://api.example/panic?code={S}"),
+    ),
+    (
+        "nginx: x-ssl-client-cert",
+        Place::Header("x-ssl-client-cert", "-----BEGIN%20CERTIFICATE-----{S}"),
+    ),
+    (
+        "iis: x-rewrite-url",
+        Place::Header("x-rewrite-url", "/panic?pwd={S}"),
+    ),
+    // Traefik.
+    (
+        "traefik: x-forwarded-tls-client-cert",
+        Place::Header("x-forwarded-tls-client-cert", "{S}"),
+    ),
+    (
+        "traefik: x-forwarded-tls-client-cert-info",
+        Place::Header("x-forwarded-tls-client-cert-info", "Subject%3D%22CN%3D{S}%22"),
+    ),
+    (
+        "traefik: x-forwarded-host userinfo",
+        Place::Header("x-forwarded-host", "alice:{S}@api.example"),
+    ),
+    (
+        "traefik: basicauth header field",
+        Place::Header("x-webauth-user", "{S}"),
+    ),
+    (
+        "traefik: x-forwarded-prefix",
+        Place::Header("x-forwarded-prefix", "/api?token={S}"),
+    ),
+    // AWS ALB and API Gateway.
+    (
+        "aws alb: x-amzn-oidc-accesstoken",
+        Place::Header("x-amzn-oidc-accesstoken", "{S}"),
+    ),
+    (
+        "aws alb: x-amzn-oidc-identity",
+        Place::Header("x-amzn-oidc-identity", "{S}"),
+    ),
+    (
+        "aws alb: x-amzn-oidc-data",
+        Place::Header("x-amzn-oidc-data", "eyJ0eXAiOiJKV1QifQ.{S}.c2ln"),
+    ),
+    (
+        "aws: x-amz-security-token",
+        Place::Header("x-amz-security-token", "{S}"),
+    ),
+    (
+        "aws: X-Amz-Credential query",
+        Place::Query("X-Amz-Credential={S}"),
+    ),
+    // Google Cloud.
+    (
+        "google iap: authenticated user email",
+        Place::Header(
+            "x-goog-authenticated-user-email",
+            "accounts.google.com:{S}@example.com",
+        ),
+    ),
+    (
+        "google iap: authenticated user id",
+        Place::Header("x-goog-authenticated-user-id", "accounts.google.com:{S}"),
+    ),
+    (
+        "google endpoints: x-endpoint-api-userinfo",
+        Place::Header("x-endpoint-api-userinfo", "{S}"),
+    ),
+    (
+        "google api gateway: userinfo",
+        Place::Header("x-apigateway-api-userinfo", "{S}"),
+    ),
+    (
+        "google cloud run: x-serverless-authorization",
+        Place::Header("x-serverless-authorization", "Bearer {S}"),
+    ),
+    // Cloudflare Access.
+    (
+        "cloudflare: cf-access-jwt-assertion",
+        Place::Header("cf-access-jwt-assertion", "{S}"),
+    ),
+    (
+        "cloudflare: cf-access-client-id",
+        Place::Header("cf-access-client-id", "{S}.access"),
+    ),
+    (
+        "cloudflare: cf-access-client-secret",
+        Place::Header("cf-access-client-secret", "{S}"),
+    ),
+    (
+        "cloudflare: authenticated user email",
+        Place::Header("cf-access-authenticated-user-email", "{S}@example.com"),
+    ),
+    (
+        "cloudflare: CF_Authorization cookie",
+        Place::Header("cookie", "CF_Authorization={S}"),
+    ),
+    // Webhooks.
+    (
+        "github: x-hub-signature",
+        Place::Header("x-hub-signature", "sha1={S}"),
+    ),
+    (
+        "github: x-hub-signature-256",
+        Place::Header("x-hub-signature-256", "sha256={S}"),
+    ),
+    ("gitlab: x-gitlab-token", Place::Header("x-gitlab-token", "{S}")),
+    (
+        "stripe: stripe-signature",
+        Place::Header("stripe-signature", "t=1700000000,v1={S}"),
+    ),
+    (
+        "slack: x-slack-signature",
+        Place::Header("x-slack-signature", "v0={S}"),
+    ),
+    (
+        "shopify: x-shopify-hmac-sha256",
+        Place::Header("x-shopify-hmac-sha256", "{S}"),
+    ),
+    // Azure, DPoP, callback URLs, browsers.
+    (
+        "azure apim: subscription key",
+        Place::Header("ocp-apim-subscription-key", "{S}"),
+    ),
+    (
+        "azure app service: client principal",
+        Place::Header("x-ms-client-principal", "{S}"),
+    ),
+    (
+        "azure app service: aad token",
+        Place::Header("x-ms-token-aad-access-token", "{S}"),
+    ),
+    (
+        "dpop proof",
+        Place::Header("dpop", "eyJ0eXAiOiJkcG9wK2p3dCJ9.{S}.c2ln"),
+    ),
+    (
+        "callback url header",
+        Place::Header("x-my-callback-url", "https://hooks.example/cb?sig={S}"),
+    ),
+    (
+        "referer with nested url",
+        Place::Header(
+            "referer",
+            "https://app.example/login?next=https%3A%2F%2Fapp.example%2Fcb%3Ftoken%3D{S}",
+        ),
+    ),
+    (
+        "origin userinfo",
+        Place::Header("origin", "https://alice:{S}@app.example"),
+    ),
+    // Query names and nested URLs.
+    ("query: pwd", Place::Query("pwd={S}")),
+    ("query: pass", Place::Query("pass={S}")),
+    ("query: SAMLResponse", Place::Query("SAMLResponse={S}")),
+    ("query: cas ticket", Place::Query("ticket=ST-{S}")),
+    ("query: PHPSESSID", Place::Query("PHPSESSID={S}")),
+    ("query: client_assertion", Place::Query("client_assertion={S}")),
+    ("query: raw nested path", Place::Query("next=/cb?code={S}")),
+    (
+        "query: doubly encoded",
+        Place::Query("return_to=https%253A%252F%252Fx%252F%253Fapi_key%253D{S}"),
+    ),
+    (
+        "query: encoded query in a value",
+        Place::Query("state=a%3D1%26id_token%3D{S}"),
+    ),
+    (
+        "query: nested userinfo",
+        Place::Query("u=https%3A%2F%2Falice%3A{S}%40x.example%2F"),
+    ),
+];
+
+/// The requests the vectors ride on: (name, path before the query, status, reported to Sentry).
+const SHAPES: [(&str, &str, u16, bool); 3] = [
+    ("panic", "/panic", 500, true),
+    ("reset-down", "/reset-password/{S}", 503, true),
+    ("reset", "/reset-password/{S}", 200, false),
+];
+
+/// The harmless header that must reach Sentry as sent.
+const USER_AGENT: &str = "belfry-gateway-vectors/1.0";
+
+#[test]
+fn gateway_vectors_leave_no_secret_in_sentry_stdout_or_metrics() {
+    let started = Instant::now();
+    let sentry = SentryServer::shared();
+    let demo = Demo::builder().env("SENTRY_DSN", sentry.dsn()).start();
+    let run: String = unique("g").chars().filter(char::is_ascii_digit).collect();
+    let mut secrets: BTreeMap<String, String> = BTreeMap::new();
+    let mut sent = Vec::new();
+    for (shape, path, status, reported) in SHAPES {
+        let mut plant = |label: &str| {
+            let secret = format!("sk{run}{shape}{}", secrets.len()).replace('-', "");
+            secrets.insert(secret.clone(), format!("{shape}: {label}"));
+            secret
+        };
+        let mut target = path.replace("{S}", &plant("issue: reset-password path"));
+        target.push_str("?page=2");
+        if shape == "reset-down" {
+            target.push_str("&identity=down");
+        }
+        let mut headers = String::new();
+        for (label, place) in VECTORS {
+            match place {
+                Place::Header(name, value) => {
+                    headers.push_str(&format!("{name}: {}\r\n", value.replace("{S}", &plant(label))));
+                }
+                Place::Query(pair) => {
+                    target.push('&');
+                    target.push_str(&pair.replace("{S}", &plant(label)));
+                }
+                Place::Path => {}
+            }
+        }
+        let request_id = format!("gateway-{run}-{shape}");
+        let request = format!(
+            "GET {target} HTTP/1.1\r\nhost: {}\r\nconnection: close\r\nuser-agent: {USER_AGENT}\r\n\
+             x-request-id: {request_id}\r\nx-tenant: acme\r\n{headers}\r\n",
+            demo.address()
+        );
+        let response = raw_request(demo.address(), request.as_bytes());
+        assert_eq!(response.status, status, "{shape}: {response:?}");
+        sent.push((shape, request_id, reported, response));
+    }
+    let planted_vectors = VECTORS.len();
+    assert!(planted_vectors >= 7 + 30, "{planted_vectors} vectors");
+
+    // Wait for what could carry a secret: every access log line, every event, the metrics.
+    let mut lines = Vec::new();
+    for (shape, request_id, _, _) in &sent {
+        let line = demo
+            .logs()
+            .wait_for_request(request_id, "request completed", LOG_WAIT)
+            .unwrap_or_else(|| panic!("{shape}: no access log line"));
+        lines.push((*shape, line));
+    }
+    let mut events = BTreeMap::new();
+    for (shape, request_id, reported, _) in &sent {
+        if *reported {
+            let mine = sentry.wait_for_events(request_id, EVENT_WAIT);
+            assert_eq!(mine.len(), 1, "{shape}: one event per failure: {mine:?}");
+            events.insert(*shape, mine.into_iter().next().unwrap());
+        }
+    }
+    let deadline = Instant::now() + LOG_WAIT;
+    let metrics = loop {
+        let metrics = belfry_tests::get(&demo.url("/metrics"), &[]).body;
+        let reset_series = metrics
+            .lines()
+            .filter(|line| {
+                line.starts_with("http_server_request_duration_seconds_count")
+                    && line.contains("http_route=\"/reset-password/{token}\"")
+            })
+            .count();
+        if reset_series >= 2 || Instant::now() >= deadline {
+            break metrics;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    };
+
+    // The scan: every stdout line, every stored event, the whole exposition.
+    let stdout = demo.logs().all();
+    let stored: Vec<String> = sentry.events().iter().map(Value::to_string).collect();
+    let mut hits = Vec::new();
+    for (secret, label) in &secrets {
+        hits.extend(
+            stdout
+                .iter()
+                .filter(|line| line.contains(secret))
+                .map(|line| format!("stdout: {label}: {line}")),
+        );
+        hits.extend(
+            stored
+                .iter()
+                .filter(|event| event.contains(secret))
+                .map(|event| format!("sentry: {label}: {event}")),
+        );
+        if metrics.contains(secret) {
+            hits.push(format!("metrics: {label}"));
+        }
+    }
+    println!(
+        "gateway vectors: {planted_vectors} vectors x {} requests, {} distinct secrets; {} stdout lines, {} stored \
+         events, {} bytes of /metrics scanned: {} hits, {:.1} s",
+        SHAPES.len(),
+        secrets.len(),
+        stdout.len(),
+        stored.len(),
+        metrics.len(),
+        hits.len(),
+        started.elapsed().as_secs_f64()
+    );
+    assert!(hits.is_empty(), "secrets leaked:\n{}", hits.join("\n"));
+
+    // Not silence: `page=2`, the route and a harmless header are still there.
+    for (shape, line) in &lines {
+        let query = line["url.query"].as_str().unwrap_or_default();
+        assert!(query.starts_with("page=2&"), "{shape}: {line}");
+        assert!(query.contains("jwt=[REDACTED]"), "{shape}: {line}");
+        assert_eq!(line["user_agent.original"], USER_AGENT, "{shape}: {line}");
+        if *shape == "panic" {
+            assert_eq!(line["http.route"], "/panic", "{shape}: {line}");
+            assert_eq!(line["url.path"], "/panic", "{shape}: {line}");
+        } else {
+            assert_eq!(line["http.route"], "/reset-password/{token}", "{shape}: {line}");
+            assert_eq!(line["url.path"], "/reset-password/[REDACTED]", "{shape}: {line}");
+        }
+    }
+    for (shape, event) in &events {
+        let request = &event["request"];
+        let headers = &request["headers"];
+        assert_eq!(headers["user-agent"], USER_AGENT, "{shape}: {request}");
+        assert_eq!(headers["x-tenant"], "[Filtered]", "{shape}: {request}");
+        assert_eq!(headers["x-original-uri"], "[Filtered]", "{shape}: {request}");
+        assert_eq!(
+            headers["x-forwarded-authorization"], "[REDACTED]",
+            "{shape}: {request}"
+        );
+        assert_eq!(
+            headers["x-goog-iap-jwt-assertion"], "[REDACTED]",
+            "{shape}: {request}"
+        );
+        let query = request["query_string"].as_str().unwrap_or_default();
+        assert!(query.starts_with("page=2&"), "{shape}: {request}");
+        let url = request["url"].as_str().unwrap_or_default();
+        let url = url.split('?').next().unwrap_or_default();
+        if *shape == "panic" {
+            assert!(url.ends_with("/panic"), "{shape}: {url}");
+        } else {
+            assert!(url.ends_with("/reset-password/[REDACTED]"), "{shape}: {url}");
+            assert_eq!(
+                event["transaction"], "GET /reset-password/{token}",
+                "{shape}: {event}"
+            );
+        }
+    }
+    assert!(
+        metrics.contains("http_route=\"/reset-password/{token}\""),
+        "the route is on /metrics"
     );
 }
