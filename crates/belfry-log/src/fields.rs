@@ -18,19 +18,13 @@
 use std::fmt::{self, Write as _};
 
 use belfry_request_id::REQUEST_ID_FIELD;
+pub use belfry_request_id::{SPAN_ID_FIELD, TRACE_ID_FIELD};
 use tracing::field::{Field, Visit};
 
 use crate::{
     escape::{push_escaped, Escaping},
     number::{push_f64, push_i64, push_u64},
 };
-
-/// Name of the request span's field holding the W3C trace id (32 lowercase hex digits).
-pub const TRACE_ID_FIELD: &str = "trace_id";
-
-/// Name of the request span's field holding the id of the request's own span (16 lowercase hex
-/// digits).
-pub const SPAN_ID_FIELD: &str = "span_id";
 
 /// Prefix of a field whose name is a key the line or the request span owns.
 pub const RENAMED_PREFIX: &str = "fields.";
