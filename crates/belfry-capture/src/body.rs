@@ -5,25 +5,27 @@ use std::{
     task::{Context, Poll},
 };
 
+use axum::extract::MatchedPath;
 use belfry_timing::BodyError;
-use http::StatusCode;
+use http::{Method, StatusCode};
 use http_body::{Body, Frame, SizeHint};
 use pin_project_lite::pin_project;
 use tracing::Span;
 
 use crate::{
     panic::catching,
-    request::RequestInfo,
+    request::log_panic,
     sentry_hub::{panic_event, SentryRequest},
 };
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
 /// What a streaming body needs to report a panic like a handler's: the request's span (its
-/// `request_id`, `trace_id`), what the logs say of it, the status already sent, and — with
-/// Sentry on — its hub and context.
+/// `request_id`, `trace_id`), method and route, the status already sent, and — with Sentry on —
+/// its hub and context. Kept small: the body is moved by every layer that wraps it.
 pub(crate) struct BodyContext {
-    pub(crate) info: RequestInfo,
+    pub(crate) method: Method,
+    pub(crate) route: Option<MatchedPath>,
     pub(crate) span: Span,
     pub(crate) status: StatusCode,
     pub(crate) sentry: Option<SentryRequest>,
@@ -95,9 +97,10 @@ where
             Err(panic) => {
                 *this.panicked = true;
                 if let Some(context) = this.context.take() {
+                    let route = context.route.as_ref().map(MatchedPath::as_str);
                     context
                         .span
-                        .in_scope(|| context.info.log_panic(&panic, context.status));
+                        .in_scope(|| log_panic(&context.method, route, &panic, context.status));
                     if let Some(sentry) = &context.sentry {
                         sentry.capture(panic_event(&panic, sentry::Level::Error));
                     }

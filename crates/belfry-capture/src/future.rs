@@ -116,7 +116,8 @@ where
         let context = match (streams, this.info.take()) {
             // Polled inside the request's span: the body keeps it to report a panic in it.
             (true, Some(info)) => Some(BodyContext {
-                info,
+                method: info.method,
+                route: info.route,
                 span: Span::current(),
                 status,
                 sentry,

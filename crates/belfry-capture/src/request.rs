@@ -43,19 +43,7 @@ impl RequestInfo {
     /// Logs `request panicked`; `status` is the status the client got: the `500` answered for
     /// a handler's panic, or the status already sent when the body panicked while streaming.
     pub(crate) fn log_panic(&self, panic: &CaughtPanic, status: StatusCode) {
-        let location = panic.location.as_ref();
-        tracing::event!(
-            target: crate::TARGET,
-            tracing::Level::ERROR,
-            http.request.method = self.method.as_str(),
-            http.route = self.route(),
-            http.response.status_code = status.as_u16(),
-            panic.message = panic.message.as_str(),
-            code.filepath = location.map(|location| location.file.as_str()),
-            code.lineno = location.map(|location| location.line),
-            code.column = location.map(|location| location.column),
-            "request panicked"
-        );
+        log_panic(&self.method, self.route(), panic, status);
     }
 
     /// Logs `request failed` for a 5xx answered by the application.
@@ -72,6 +60,23 @@ impl RequestInfo {
             "request failed"
         );
     }
+}
+
+/// Logs `request panicked` for a request to `route` with `method`; see [`RequestInfo::log_panic`].
+pub(crate) fn log_panic(method: &Method, route: Option<&str>, panic: &CaughtPanic, status: StatusCode) {
+    let location = panic.location.as_ref();
+    tracing::event!(
+        target: crate::TARGET,
+        tracing::Level::ERROR,
+        http.request.method = method.as_str(),
+        http.route = route,
+        http.response.status_code = status.as_u16(),
+        panic.message = panic.message.as_str(),
+        code.filepath = location.map(|location| location.file.as_str()),
+        code.lineno = location.map(|location| location.line),
+        code.column = location.map(|location| location.column),
+        "request panicked"
+    );
 }
 
 #[cfg(test)]

@@ -97,15 +97,13 @@ impl HungRequestWatch {
         u64::try_from(at.saturating_duration_since(self.epoch).as_millis()).unwrap_or(u64::MAX >> 3)
     }
 
-    /// Moves `data` of a request that started at `start` into a free slot and returns its
-    /// index, or gives `data` back when the table is full.
-    // The data comes back by value: boxing it would allocate for every request.
-    #[allow(clippy::result_large_err)]
+    /// Writes the data of a request that started at `start` (made by `make`, in place) into a
+    /// free slot and returns its index; `None` when the table is full (`make` is not called).
     pub(crate) fn register(
         self: &Arc<Self>,
         start: Instant,
-        data: RequestData,
-    ) -> Result<usize, RequestData> {
+        make: impl FnOnce() -> RequestData,
+    ) -> Option<usize> {
         self.watcher.call_once(|| spawn_watcher(Arc::downgrade(self)));
         let state = (self.millis_since_epoch(start) + 1) << START_SHIFT;
         let len = self.slots.len();
@@ -123,17 +121,18 @@ impl HungRequestWatch {
                 .is_ok()
             {
                 // SAFETY: this thread holds `LOCKED`.
-                unsafe { *slot.data.get() = Some(data) };
+                unsafe { *slot.data.get() = Some(make()) };
                 slot.state.store(state, Ordering::Release);
-                return Ok(index);
+                return Some(index);
             }
         }
         self.unwatched.fetch_add(1, Ordering::Relaxed);
-        Err(data)
+        None
     }
 
-    /// Takes the data of a finished request back and frees its slot.
-    pub(crate) fn release(&self, index: usize) -> RequestData {
+    /// Runs `f` on the data of a finished request where it lies, then drops it and frees the
+    /// slot. The watcher skips a slot held this way.
+    pub(crate) fn finish<R>(&self, index: usize, f: impl FnOnce(&RequestData) -> R) -> R {
         let slot = &self.slots[index];
         let mut spins = 0_u32;
         loop {
@@ -154,10 +153,24 @@ impl HungRequestWatch {
                 std::thread::yield_now();
             }
         }
-        // SAFETY: this thread holds `LOCKED`.
-        let data = unsafe { (*slot.data.get()).take() };
-        slot.state.store(0, Ordering::Release);
-        data.expect("a claimed slot holds its request's data")
+        /// Frees the slot even if `f` unwinds.
+        struct Free<'a>(&'a Slot);
+        impl Drop for Free<'_> {
+            fn drop(&mut self) {
+                // SAFETY: this thread holds `LOCKED`.
+                unsafe { *self.0.data.get() = None };
+                self.0.state.store(0, Ordering::Release);
+            }
+        }
+        let _free = Free(slot);
+        // SAFETY: this thread holds `LOCKED` until `_free` drops.
+        let data = unsafe { (*slot.data.get()).as_ref() };
+        f(data.expect("a claimed slot holds its request's data"))
+    }
+
+    /// Frees the slot of a request that ends without a line.
+    pub(crate) fn release(&self, index: usize) {
+        self.finish(index, |_| ());
     }
 
     /// Whether the request in `index` has been reported as still running.
@@ -247,16 +260,15 @@ mod tests {
         let (events, ()) = capture_events(|| {
             let start = Instant::now();
             let index = watch
-                .register(start, data_for("/hung/{id}", "/hung/7"))
-                .ok()
+                .register(start, || data_for("/hung/{id}", "/hung/7"))
                 .unwrap();
             assert_eq!(watch.scan(start + Duration::from_secs(59)), 0);
             assert!(!watch.is_reported(index));
             assert_eq!(watch.scan(start + Duration::from_secs(61)), 1);
             assert!(watch.is_reported(index));
             assert_eq!(watch.scan(start + Duration::from_secs(120)), 0, "reported once");
-            let data = watch.release(index);
-            assert_eq!(data.route_for_test(), Some("/hung/{id}"));
+            let route = watch.finish(index, |data| data.route_for_test().map(str::to_owned));
+            assert_eq!(route.as_deref(), Some("/hung/{id}"));
             assert_eq!(
                 watch.scan(start + Duration::from_secs(180)),
                 0,
@@ -279,24 +291,20 @@ mod tests {
         let watch = HungRequestWatch::new(Duration::from_secs(60), PROBES, ScrubPolicy::default());
         let start = Instant::now();
         let claimed: Vec<_> = (0..PROBES)
-            .map(|_| watch.register(start, data_for("/a", "/a")).ok().unwrap())
+            .map(|_| watch.register(start, || data_for("/a", "/a")).unwrap())
             .collect();
-        let returned = watch.register(start, data_for("/b", "/b"));
-        assert_eq!(
-            returned.err().unwrap().route_for_test(),
-            Some("/b"),
-            "the data comes back"
-        );
+        let returned = watch.register(start, || unreachable!("not made when the table is full"));
+        assert_eq!(returned, None);
         assert_eq!(watch.unwatched(), 1);
         watch.release(claimed[0]);
-        assert!(watch.register(start, data_for("/c", "/c")).is_ok());
+        assert!(watch.register(start, || data_for("/c", "/c")).is_some());
     }
 
     #[test]
     fn released_slots_are_reused() {
         let watch = HungRequestWatch::new(Duration::from_secs(60), 8, ScrubPolicy::default());
         for _ in 0..1000 {
-            let index = watch.register(Instant::now(), data_for("/a", "/a")).ok().unwrap();
+            let index = watch.register(Instant::now(), || data_for("/a", "/a")).unwrap();
             watch.release(index);
         }
         assert_eq!(watch.unwatched(), 0);
@@ -316,8 +324,8 @@ mod tests {
             })
         };
         for _ in 0..20_000 {
-            let index = watch.register(Instant::now(), data_for("/a", "/a")).ok().unwrap();
-            assert_eq!(watch.release(index).route_for_test(), Some("/a"));
+            let index = watch.register(Instant::now(), || data_for("/a", "/a")).unwrap();
+            assert!(watch.finish(index, |data| data.route_for_test() == Some("/a")));
         }
         let _ = scanner.join().unwrap();
     }

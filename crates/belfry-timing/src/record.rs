@@ -69,12 +69,12 @@ impl RequestRecord {
         let start = Instant::now();
         let extensions = request.extensions();
         let headers = request.headers();
-        let forwarded_for = if config.trusted_proxies.is_empty() {
-            None
-        } else {
-            headers.get_all("x-forwarded-for").iter().next_back().cloned()
-        };
-        let data = RequestData {
+        let make = || RequestData {
+            forwarded_for: if config.trusted_proxies.is_empty() {
+                None
+            } else {
+                headers.get_all("x-forwarded-for").iter().next_back().cloned()
+            },
             method: request.method().clone(),
             route: extensions.get::<MatchedPath>().cloned(),
             uri: request.uri().clone(),
@@ -82,16 +82,16 @@ impl RequestRecord {
             peer: extensions
                 .get::<ConnectInfo<SocketAddr>>()
                 .map(|info| info.0.ip()),
-            forwarded_for,
             span: Span::current(),
             connection: extensions.get::<ConnectionStatus>().cloned(),
         };
+        // Made where it will stay: in its slot when watched.
         let place = match config.hung.as_ref() {
-            Some(watch) => match watch.register(start, data) {
-                Ok(index) => Place::Watched(index),
-                Err(data) => Place::Inline(data),
+            Some(watch) => match watch.register(start, make) {
+                Some(index) => Place::Watched(index),
+                None => Place::Inline(make()),
             },
-            None => Place::Inline(data),
+            None => Place::Inline(make()),
         };
         Self {
             start,
@@ -101,33 +101,33 @@ impl RequestRecord {
         }
     }
 
-    /// Takes the data back (freeing the hung-request slot); `None` once logged.
-    fn take_data(&mut self) -> Option<RequestData> {
+    /// Writes the `request completed` event: `status` is the status sent (if any), `bytes` the
+    /// body bytes handed to the server. A watched request is logged from its slot, where its
+    /// data lies, then the slot is freed.
+    pub(crate) fn complete(mut self, status: Option<StatusCode>, ending: Ending, bytes: u64) {
+        let duration = self.start.elapsed();
+        let config = &*self.config;
         match std::mem::replace(&mut self.place, Place::Done) {
             Place::Watched(index) => {
-                let watch = self.config.hung.as_ref().expect("a watched request has a watch");
-                Some(watch.release(index))
+                let watch = config.hung.as_ref().expect("a watched request has a watch");
+                watch.finish(index, |data| {
+                    data.completed(config, status, ending, bytes, duration)
+                });
             }
-            Place::Inline(data) => Some(data),
-            Place::Done => None,
+            Place::Inline(data) => data.completed(config, status, ending, bytes, duration),
+            Place::Done => {}
         }
-    }
-
-    /// Writes the `request completed` event: `status` is the status sent (if any), `bytes` the
-    /// body bytes handed to the server.
-    pub(crate) fn complete(mut self, status: Option<StatusCode>, ending: Ending, bytes: u64) {
-        let Some(data) = self.take_data() else {
-            return;
-        };
-        let duration = self.start.elapsed();
-        data.completed(&self.config, status, ending, bytes, duration);
     }
 }
 
 impl Drop for RequestRecord {
     fn drop(&mut self) {
         // Frees the slot of a record never completed.
-        drop(self.take_data());
+        if let Place::Watched(index) = self.place {
+            if let Some(watch) = self.config.hung.as_ref() {
+                watch.release(index);
+            }
+        }
     }
 }
 
