@@ -33,13 +33,12 @@ pub(crate) struct RequestData {
 }
 
 /// Where a request's data is while it runs.
-// Inline on purpose: boxing the data would allocate for every request.
-#[allow(clippy::large_enum_variant)]
 enum Place {
-    /// In this slot of the hung-request watch.
+    /// In this slot of the hung-request watch (the default): no allocation, and the record stays
+    /// small, so the response future and body that carry it through every layer move little.
     Watched(usize),
-    /// Here: the watch is off or was full.
-    Inline(RequestData),
+    /// On the heap: the watch is off or was full.
+    Inline(Box<RequestData>),
     /// Already logged.
     Done,
 }
@@ -89,9 +88,9 @@ impl RequestRecord {
         let place = match config.hung.as_ref() {
             Some(watch) => match watch.register(start, make) {
                 Some(index) => Place::Watched(index),
-                None => Place::Inline(make()),
+                None => Place::Inline(Box::new(make())),
             },
-            None => Place::Inline(make()),
+            None => Place::Inline(Box::new(make())),
         };
         Self {
             start,
