@@ -482,17 +482,12 @@ impl ScrubPolicyBuilder {
             sensitive_query_param_substrings: query_param_substrings,
             shown_query_params: self.shown_query_params,
             name_filter: None,
+            template_verdicts: Default::default(),
             sensitive_path_params: self.sensitive_path_params,
             shown_path_params: self.shown_path_params,
         };
         let rules = Rules {
-            name_filter: NameFilter::new(
-                rules
-                    .sensitive_query_param_substrings
-                    .iter()
-                    .chain(&rules.sensitive_query_params)
-                    .map(|pattern| &**pattern),
-            ),
+            name_filter: NameFilter::new(rules.sensitive_query_param_substrings.iter().map(|s| &**s)),
             ..rules
         };
         ScrubPolicy {

@@ -64,33 +64,39 @@ impl<'a> ScrubbedPath<'a> {
     /// assert_eq!(policy.path("/verify/123456", Some("/verify/{code}")).to_cow(), "/verify/[REDACTED]");
     /// ```
     pub fn to_cow(&self) -> Cow<'a, str> {
-        match self.edits() {
-            Some(edits) => edited_cow(self.path, edits),
+        match self.sensitive_template() {
+            Some(template) => edited_cow(self.path, self.edits(template)),
             None => Cow::Borrowed(self.path),
         }
     }
 
-    /// `None` when the template has no sensitive parameter, which is what most templates are
-    /// told apart by: one pass over the template, and a look at each parameter name (a few
-    /// instructions for `{id}`, see `NameFilter`).
-    fn edits(&self) -> Option<PathEdits<'a>> {
-        let template = self
-            .route
-            .filter(|route| has_sensitive_param(self.rules, route))?;
-        Some(PathEdits {
+    /// The template, if it has a sensitive parameter. A template met before is told apart by one
+    /// string comparison (`TemplateVerdicts`); a new one by a pass over its bytes and a look at
+    /// each parameter name (see `NameFilter`).
+    #[inline]
+    fn sensitive_template(&self) -> Option<&'a str> {
+        self.route.filter(|template| {
+            self.rules
+                .template_verdicts
+                .get(template, || has_sensitive_param(self.rules, template))
+        })
+    }
+
+    fn edits(&self, template: &'a str) -> PathEdits<'a> {
+        PathEdits {
             rules: self.rules,
             path: self.path,
             template,
             path_at: 0,
             template_at: 0,
-        })
+        }
     }
 }
 
 impl fmt::Display for ScrubbedPath<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self.edits() {
-            Some(edits) => write_edited(f, self.path, edits),
+        match self.sensitive_template() {
+            Some(template) => write_edited(f, self.path, self.edits(template)),
             None => f.write_str(self.path),
         }
     }
@@ -149,43 +155,70 @@ fn redact(range: std::ops::Range<usize>) -> Edit {
     }
 }
 
-/// Whether some `{name}` or `{*name}` of `template` is sensitive.
+/// Whether some `{name}` or `{*name}` of `template` is sensitive. This runs for every printed
+/// path: the search for `{` goes eight bytes at a time and stays small (inlined), and the names
+/// are looked at out of line, through `NameFilter` first.
+#[inline]
 fn has_sensitive_param(rules: &Rules, template: &str) -> bool {
+    match find_open_brace(template.as_bytes(), 0) {
+        Some(open) => has_sensitive_param_from(rules, template, open),
+        None => false,
+    }
+}
+
+/// [`has_sensitive_param`] from the first `{`, at `open`.
+#[inline(never)]
+fn has_sensitive_param_from(rules: &Rules, template: &str, first: usize) -> bool {
     let bytes = template.as_bytes();
-    let mut at = 0;
-    while let Some(open) = find_byte(bytes, at, b'{') {
+    let mut next = Some(first);
+    while let Some(open) = next {
         if bytes.get(open + 1) == Some(&b'{') {
-            at = open + 2;
+            next = find_open_brace(bytes, open + 2);
             continue;
         }
-        let close = find_byte(bytes, open, b'}').unwrap_or(bytes.len());
-        let name = &template[open + 1..close];
-        if rules.is_sensitive_path_param(name.strip_prefix('*').unwrap_or(name)) {
+        let mut start = open + 1;
+        if bytes.get(start) == Some(&b'*') {
+            start += 1;
+        }
+        let mut end = start;
+        while end < bytes.len() && bytes[end] != b'}' {
+            end += 1;
+        }
+        // `{`, `*` and `}` are ASCII: both ends are character boundaries.
+        if rules.is_sensitive_path_param(&template[start..end]) {
             return true;
         }
-        at = close + 1;
+        next = find_open_brace(bytes, end + 1);
     }
     false
 }
 
-/// The index of the first `needle` in `bytes[from..]`, eight bytes at a time: route templates
-/// are searched on every printed path, and most are a few words long.
-fn find_byte(bytes: &[u8], from: usize, needle: u8) -> Option<usize> {
-    const ONES: u64 = u64::from_ne_bytes([1; 8]);
+/// The index of the first `{` in `bytes[from..]`, eight bytes at a time.
+#[inline]
+fn find_open_brace(bytes: &[u8], from: usize) -> Option<usize> {
+    const ONES: u64 = u64::from_ne_bytes([0x01; 8]);
     const HIGHS: u64 = u64::from_ne_bytes([0x80; 8]);
-    let pattern = ONES * u64::from(needle);
+    const BRACES: u64 = u64::from_ne_bytes([b'{'; 8]);
     let mut at = from;
-    while let Some(chunk) = bytes.get(at..at + 8) {
-        let word = u64::from_le_bytes(chunk.try_into().expect("eight bytes")) ^ pattern;
-        // The lowest byte that is zero sets the lowest bit found (little-endian order).
+    while at + 8 <= bytes.len() {
+        let mut chunk = [0; 8];
+        chunk.copy_from_slice(&bytes[at..at + 8]);
+        let word = u64::from_le_bytes(chunk) ^ BRACES;
+        // The lowest zero byte of `word` sets the lowest bit of `found` (no false positive below
+        // the first zero byte), so the first `{` is found exactly.
         let found = word.wrapping_sub(ONES) & !word & HIGHS;
         if found != 0 {
             return Some(at + (found.trailing_zeros() / 8) as usize);
         }
         at += 8;
     }
-    let rest = bytes.get(at..)?;
-    rest.iter().position(|&b| b == needle).map(|offset| at + offset)
+    while at < bytes.len() {
+        if bytes[at] == b'{' {
+            return Some(at);
+        }
+        at += 1;
+    }
+    None
 }
 
 /// The index of the `/` ending the segment starting at `start`, or `bytes.len()`.
@@ -309,24 +342,43 @@ mod tests {
     }
 
     #[test]
-    fn byte_search() {
-        let text = b"0123456789abcdef{}{x";
-        for needle in [b'{', b'}', b'x', b'0', b'f', b'q'] {
-            for from in 0..=text.len() + 1 {
-                let expected = text
-                    .get(from..)
-                    .and_then(|rest| rest.iter().position(|&b| b == needle))
-                    .map(|offset| from + offset);
+    fn brace_search() {
+        let text = b"0123456789abcdef{}{x{";
+        for from in 0..=text.len() + 1 {
+            let expected = text
+                .get(from..)
+                .and_then(|rest| rest.iter().position(|&b| b == b'{'))
+                .map(|offset| from + offset);
+            assert_eq!(find_open_brace(text, from), expected, "from {from}");
+        }
+        assert_eq!(find_open_brace(&[0xfb; 16], 0), None);
+        assert_eq!(
+            find_open_brace(&[0x80, 0x7a, 0xfb, 0, 0, 0, 0, 0, 0x7b], 0),
+            Some(8)
+        );
+        assert_eq!(find_open_brace(&[0x7c, 0x7a, 0x7b, 0x7b, 0, 0, 0, 0], 0), Some(2));
+    }
+
+    #[test]
+    fn remembered_verdicts_hold_for_every_template() {
+        // More templates than slots, so slots are shared: each must still be decided right,
+        // the first time and after.
+        let policy = ScrubPolicy::default();
+        for round in 0..3 {
+            for i in 0..100 {
+                let (route, expected) = if i % 2 == 0 {
+                    (format!("/r{i}/{{token}}"), format!("/r{i}/[REDACTED]"))
+                } else {
+                    (format!("/r{i}/{{id}}"), format!("/r{i}/S"))
+                };
+                let path = format!("/r{i}/S");
                 assert_eq!(
-                    find_byte(text, from, needle),
+                    policy.path(&path, Some(&route)).to_string(),
                     expected,
-                    "{} from {from}",
-                    needle as char
+                    "{route} round {round}"
                 );
             }
         }
-        assert_eq!(find_byte(&[0x80, 0x7b, 0xfb], 0, b'{'), Some(1));
-        assert_eq!(find_byte(&[0xfb; 16], 0, b'{'), None);
     }
 
     #[test]
