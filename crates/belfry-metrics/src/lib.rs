@@ -56,6 +56,8 @@
 //! | [`http_client_request_duration_seconds`](HTTP_CLIENT_REQUEST_DURATION) | histogram, [`HTTP_DURATION_BUCKETS`], recorded with [`Metrics::http_client`] | `http_request_method`, [`server_address`](SERVER_ADDRESS), `http_response_status_code`, [`error_type`](ERROR_TYPE) |
 //! | [`process_cpu_seconds_total`](PROCESS_CPU_SECONDS), [`process_resident_memory_bytes`](PROCESS_RESIDENT_MEMORY), [`process_virtual_memory_bytes`](PROCESS_VIRTUAL_MEMORY), [`process_open_fds`](PROCESS_OPEN_FDS), [`process_max_fds`](PROCESS_MAX_FDS), [`process_start_time_seconds`](PROCESS_START_TIME) | counter / gauges, Linux only, read from `/proc/self` at scrape time | — |
 //! | [`belfry_health_check_status`](HEALTH_CHECK_STATUS) (1 pass, 0.5 warn, 0 fail), [`belfry_health_check_duration_seconds`](HEALTH_CHECK_DURATION) | gauges, once [`Metrics::register_health_checks`] is called | [`check`](HEALTH_CHECK_LABEL) |
+//! | [`belfry_sentry_events_dropped_total`](SENTRY_EVENTS_DROPPED), [`belfry_sentry_transactions_dropped_total`](SENTRY_TRANSACTIONS_DROPPED) | counters, once [`Metrics::register_sentry_dropped`] is called | [`reason`](SENTRY_DROP_REASON_LABEL) |
+//! | [`belfry_log_lines_dropped_total`](LOG_LINES_DROPPED), [`belfry_log_lines_suppressed_total`](LOG_LINES_SUPPRESSED) | counters, once registered | [`level`](LOG_LEVEL_LABEL) |
 //!
 //! The HTTP names and labels follow the OpenTelemetry HTTP semantic conventions as Prometheus
 //! spells them. A request lasts from the call into the service to the end of its response body,
@@ -168,6 +170,7 @@ mod metrics;
 mod names;
 #[cfg(target_os = "linux")]
 mod process;
+mod telemetry_drops;
 
 pub use health::{HealthCheckSample, HealthCheckStatus};
 pub use histogram::AtomicHistogram;
@@ -179,3 +182,6 @@ pub use names::*;
 /// The metrics library, re-exported so applications can define their own metrics without a
 /// second dependency to keep in step.
 pub use prometheus_client;
+pub use telemetry_drops::{
+    LOG_LINES_SUPPRESSED, SENTRY_DROP_REASON_LABEL, SENTRY_EVENTS_DROPPED, SENTRY_TRANSACTIONS_DROPPED,
+};

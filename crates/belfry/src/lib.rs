@@ -26,7 +26,10 @@
 
 pub mod audit;
 mod config;
+pub mod sentry_budget;
+mod sentry_drops;
 mod sentry_setup;
+mod sentry_transport;
 pub mod serve;
 mod stack;
 pub mod task;

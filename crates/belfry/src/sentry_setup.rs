@@ -2,8 +2,6 @@
 
 use std::{sync::Arc, time::Duration};
 
-use sentry::{transports::UreqHttpTransportOptions, Transport, TransportOptions};
-
 use sentry::integrations::tracing::{BreadcrumbLayer, ErrorLayer};
 use tracing::Level;
 use tracing_subscriber::{layer::Context, registry::LookupSpan, Layer};
@@ -22,6 +20,7 @@ pub const DEFAULT_SAMPLE_RATE: f32 = 1.0;
 #[derive(Clone, Debug)]
 pub(crate) struct SentrySettings {
     options: sentry::ClientOptions,
+    budget: crate::sentry_budget::BudgetSettings,
 }
 
 impl SentrySettings {
@@ -42,14 +41,18 @@ impl SentrySettings {
         options.dsn = Some(dsn);
         options.environment = non_empty("SENTRY_ENVIRONMENT").map(Into::into);
         options.release = non_empty("SENTRY_RELEASE").map(Into::into);
-        // `rate` keeps both within 0..=1, where these setters do not panic.
-        options = options
-            .sample_rate(rate("SENTRY_SAMPLE_RATE", DEFAULT_SAMPLE_RATE, problems))
-            .traces_sample_rate(rate(
-                crate::config::TRACES_SAMPLE_RATE,
-                DEFAULT_TRACES_SAMPLE_RATE,
-                problems,
-            ));
+        // `rate` keeps both within 0..=1, where these setters do not panic. Error events are
+        // sampled by belfry's budget, which counts what it leaves out; the SDK's own sampling
+        // (after `before_send`, where nothing can count it) keeps them all.
+        let budget = crate::sentry_budget::BudgetSettings::from_env(
+            rate("SENTRY_SAMPLE_RATE", DEFAULT_SAMPLE_RATE, problems),
+            problems,
+        );
+        options = options.sample_rate(1.0).traces_sample_rate(rate(
+            crate::config::TRACES_SAMPLE_RATE,
+            DEFAULT_TRACES_SAMPLE_RATE,
+            problems,
+        ));
         options.send_default_pii = match non_empty("SENTRY_SEND_DEFAULT_PII").as_deref() {
             None => false,
             Some("1" | "true" | "yes" | "on") => true,
@@ -89,17 +92,24 @@ impl SentrySettings {
             )),
         }
         // The `panic` integration is not compiled in: belfry's own panic hook never flushes on
-        // the panicking thread.
-        options.transport = Some(Arc::new(bounded_transport));
-        Some(Self { options })
+        // the panicking thread. Every send is bounded by the flush timeout: the SDK's own agent
+        // has none, and a Sentry that accepts connections and never answers kept its sending
+        // thread, and shutdown (which joins it), waiting forever.
+        crate::sentry_transport::set_send_timeout(options.shutdown_timeout);
+        options.transport = Some(Arc::new(crate::sentry_transport::CountingTransportFactory));
+        Some(Self { options, budget })
     }
 
     /// Starts the Sentry client.
     pub(crate) fn init(self) -> SentryGuard {
         let flush_timeout = self.options.shutdown_timeout;
         // Events sent while serving a request get its id, transaction name and scrubbed request,
-        // then its request fields.
-        let options = with_request_fields(belfry_capture::prepare_client_options(self.options));
+        // then its request fields; then the sampling and the budget decide whether they go.
+        let options = crate::sentry_budget::install(
+            with_request_fields(belfry_capture::prepare_client_options(self.options)),
+            self.budget,
+        );
+        crate::sentry_drops::start_reporter();
         let guard = sentry::init(options);
         SentryGuard {
             guard: Some(guard),
@@ -181,42 +191,6 @@ impl Drop for SentryGuard {
             let _ = finished.recv_timeout(self.flush_timeout + Duration::from_secs(1));
         }
     }
-}
-
-/// sentry's ureq transport, with every send bounded by the flush timeout. The SDK's own agent
-/// has no timeout: a Sentry that accepts connections and never answers kept its sending thread
-/// waiting forever, and shutdown (which joins that thread) with it. With the bound, a send gives
-/// up after the flush timeout, so shutdown takes at most about twice the flush timeout, whatever
-/// Sentry does. Proxies (`SENTRY_HTTP_PROXY`/`HTTPS_PROXY`-style options) are kept.
-fn bounded_transport(options: &sentry::ClientOptions) -> Arc<dyn Transport> {
-    let Some(transport_options) = TransportOptions::try_from_client_options(options) else {
-        // No DSN: nothing will be sent.
-        return Arc::new(NoTransport);
-    };
-    let proxy = match options.dsn.as_ref().map(|dsn| dsn.scheme()) {
-        Some(sentry::types::Scheme::Https) => {
-            options.https_proxy.as_deref().or(options.http_proxy.as_deref())
-        }
-        _ => options.http_proxy.as_deref(),
-    }
-    .and_then(|proxy| ureq::Proxy::new(proxy).ok());
-    let agent: ureq::Agent = ureq::Agent::config_builder()
-        .timeout_global(Some(options.shutdown_timeout.max(Duration::from_millis(100))))
-        .proxy(proxy)
-        .build()
-        .into();
-    Arc::new(
-        UreqHttpTransportOptions::from(transport_options)
-            .with_agent(agent)
-            .build(),
-    )
-}
-
-/// The transport of a client without a DSN.
-struct NoTransport;
-
-impl Transport for NoTransport {
-    fn send_envelope(&self, _envelope: sentry::Envelope) {}
 }
 
 fn non_empty(variable: &str) -> Option<String> {

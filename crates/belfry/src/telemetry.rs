@@ -372,15 +372,27 @@ pub fn dropped_log_lines() -> DroppedLines {
     WRITER.get().map(NonBlocking::dropped).unwrap_or_default()
 }
 
-/// Exports [`dropped_log_lines`] on `metrics` as `belfry_log_lines_dropped_total{level}`.
+/// Exports what telemetry did not write or send on `metrics`: [`dropped_log_lines`] as
+/// `belfry_log_lines_dropped_total{level}`, the callsite limiter's suppressed lines as
+/// `belfry_log_lines_suppressed_total{level}`, and the Sentry events and transactions not
+/// delivered as `belfry_sentry_events_dropped_total{reason}` and
+/// `belfry_sentry_transactions_dropped_total{reason}` (see docs/reliability.md). [`Belfry`](crate::Belfry)
+/// calls it on its registry.
 ///
 /// ```
 /// let metrics = belfry::metrics::Metrics::new();
 /// belfry::telemetry::export_log_metrics(&metrics);
-/// assert!(metrics.render().contains("belfry_log_lines_dropped_total{level=\"info\"} 0"));
+/// let text = metrics.render();
+/// assert!(text.contains("belfry_log_lines_dropped_total{level=\"info\"} 0"));
+/// assert!(text.contains("belfry_sentry_events_dropped_total{reason=\"budget\"} 0"));
+/// assert!(text.contains("belfry_sentry_transactions_dropped_total{reason=\"send_failed\"} 0"));
 /// ```
 pub fn export_log_metrics(metrics: &Metrics) {
     metrics.register_log_lines_dropped(|| dropped_log_lines().by_level());
+    metrics.register_sentry_dropped(
+        || crate::sentry_drops::dropped(crate::sentry_drops::Kind::Event),
+        || crate::sentry_drops::dropped(crate::sentry_drops::Kind::Transaction),
+    );
 }
 
 /// The `RUST_LOG` filter. Plain `target=level` directives (the usual case) become a static

@@ -1,0 +1,270 @@
+//! belfry's Sentry transport: the SDK's ureq transport thread, rebuilt so that every envelope it
+//! does not deliver is counted by why ([`sentry_drops`](crate::sentry_drops)).
+//!
+//! The SDK's `TransportThread` keeps the outcome of each send to itself (it records losses only in
+//! client reports, sent to Sentry with a later envelope — if one ever goes). This one is the same
+//! design with the outcome kept: a bounded queue ([`QUEUE_CAPACITY`] envelopes, as the SDK's) in
+//! front of one sending thread; the SDK's [`RateLimiter`] reads `X-Sentry-Rate-Limits`,
+//! `Retry-After` and 429s, and while it says wait, envelopes are dropped without being sent; the
+//! SDK's envelope serialisation and auth header. Losses are still recorded for the SDK's client
+//! reports too.
+//!
+//! - queue full → `queue_full`;
+//! - Sentry answered 429, or a rate limit is in force → `rate_limited`;
+//! - another 4xx/5xx, a timeout (every send is bounded by the flush timeout), a connection error →
+//!   `send_failed`.
+
+use std::{
+    sync::{
+        atomic::{AtomicBool, Ordering},
+        mpsc::{sync_channel, Receiver, SyncSender, TrySendError},
+        Arc,
+    },
+    thread::JoinHandle,
+    time::Duration,
+};
+
+use sentry::{
+    client_report::{Reason as LossReason, Recorder},
+    protocol::{EnvelopeFilterCallbacks, EnvelopeItem},
+    transports::{RateLimiter, RateLimitingCategory},
+    Envelope, Transport, TransportFactory, TransportOptions,
+};
+
+use crate::sentry_drops::{self, DropReason, Kind};
+
+/// Envelopes queued for the sending thread at most, as in the SDK's own transports.
+pub(crate) const QUEUE_CAPACITY: usize = 30;
+
+/// Builds a [`CountingTransport`] for the client (a [`TransportFactory`], so that it gets the
+/// SDK's client-report recorder).
+pub(crate) struct CountingTransportFactory;
+
+impl TransportFactory for CountingTransportFactory {
+    fn create_transport_with_options(&self, options: TransportOptions) -> Arc<dyn Transport> {
+        Arc::new(CountingTransport::new(options, send_timeout()))
+    }
+}
+
+/// How long one send may take: the flush timeout, set by [`set_send_timeout`] before the client
+/// starts (the factory only gets the transport options).
+static SEND_TIMEOUT_MS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(2000);
+
+pub(crate) fn set_send_timeout(timeout: Duration) {
+    SEND_TIMEOUT_MS.store(timeout.as_millis() as u64, Ordering::Relaxed);
+}
+
+fn send_timeout() -> Duration {
+    Duration::from_millis(SEND_TIMEOUT_MS.load(Ordering::Relaxed)).max(Duration::from_millis(100))
+}
+
+enum Task {
+    Send(Box<Envelope>),
+    Flush(SyncSender<()>),
+    Shutdown,
+}
+
+/// The transport; see the [module docs](self).
+pub(crate) struct CountingTransport {
+    sender: SyncSender<Task>,
+    shutdown: Arc<AtomicBool>,
+    handle: Option<JoinHandle<()>>,
+    recorder: Recorder,
+}
+
+impl CountingTransport {
+    fn new(options: TransportOptions, timeout: Duration) -> Self {
+        let recorder = options.client_report_recorder.clone();
+        let sender_thread = Sender::new(&options, timeout, recorder.clone());
+        let (sender, receiver) = sync_channel(QUEUE_CAPACITY);
+        let shutdown = Arc::new(AtomicBool::new(false));
+        let stop = Arc::clone(&shutdown);
+        let handle = std::thread::Builder::new()
+            .name("belfry-sentry-transport".to_owned())
+            .spawn(move || sender_thread.run(receiver, &stop))
+            .ok();
+        Self {
+            sender,
+            shutdown,
+            handle,
+            recorder,
+        }
+    }
+}
+
+impl Transport for CountingTransport {
+    fn send_envelope(&self, envelope: Envelope) {
+        match self.sender.try_send(Task::Send(Box::new(envelope))) {
+            Ok(()) => {}
+            Err(TrySendError::Full(Task::Send(envelope))) => {
+                count(&envelope, DropReason::QueueFull);
+                self.recorder
+                    .record_lost_data(&*envelope, LossReason::QueueOverflow);
+            }
+            Err(TrySendError::Disconnected(Task::Send(envelope))) => {
+                count(&envelope, DropReason::SendFailed);
+                self.recorder
+                    .record_lost_data(&*envelope, LossReason::InternalError);
+            }
+            Err(_) => {}
+        }
+    }
+
+    fn flush(&self, timeout: Duration) -> bool {
+        let (done, finished) = sync_channel(1);
+        // `try_send`: a full queue behind a hung Sentry must not block the caller past `timeout`.
+        if self.sender.try_send(Task::Flush(done)).is_err() {
+            return false;
+        }
+        finished.recv_timeout(timeout).is_ok()
+    }
+
+    fn shutdown(&self, timeout: Duration) -> bool {
+        self.flush(timeout)
+    }
+}
+
+impl Drop for CountingTransport {
+    fn drop(&mut self) {
+        self.shutdown.store(true, Ordering::SeqCst);
+        let _ = self.sender.send(Task::Shutdown);
+        if let Some(handle) = self.handle.take() {
+            let _ = handle.join();
+        }
+    }
+}
+
+/// Counts the events and transactions of `envelope` as dropped for `reason`.
+fn count(envelope: &Envelope, reason: DropReason) {
+    let (mut events, mut transactions) = (0, 0);
+    for item in envelope.items() {
+        match item {
+            EnvelopeItem::Event(_) => events += 1,
+            EnvelopeItem::Transaction(_) => transactions += 1,
+            _ => {}
+        }
+    }
+    sentry_drops::record(Kind::Event, reason, events);
+    sentry_drops::record(Kind::Transaction, reason, transactions);
+}
+
+/// What the sending thread needs.
+struct Sender {
+    agent: ureq::Agent,
+    url: String,
+    auth: String,
+    recorder: Recorder,
+}
+
+impl Sender {
+    fn new(options: &TransportOptions, timeout: Duration, recorder: Recorder) -> Self {
+        let proxy = match options.dsn.scheme() {
+            sentry::types::Scheme::Https => options.https_proxy.as_deref().or(options.http_proxy.as_deref()),
+            _ => options.http_proxy.as_deref(),
+        }
+        .and_then(|proxy| ureq::Proxy::new(proxy).ok());
+        let agent: ureq::Agent = ureq::Agent::config_builder()
+            .timeout_global(Some(timeout))
+            .proxy(proxy)
+            .http_status_as_error(false)
+            .build()
+            .into();
+        Self {
+            agent,
+            url: options.dsn.envelope_api_url().to_string(),
+            auth: options.dsn.to_auth(Some(&options.user_agent)).to_string(),
+            recorder,
+        }
+    }
+
+    fn run(self, receiver: Receiver<Task>, shutdown: &AtomicBool) {
+        let mut limits = RateLimiter::new();
+        for task in receiver {
+            if shutdown.load(Ordering::SeqCst) {
+                return;
+            }
+            let envelope = match task {
+                Task::Send(envelope) => *envelope,
+                Task::Flush(done) => {
+                    let _ = done.send(());
+                    continue;
+                }
+                Task::Shutdown => return,
+            };
+            if let Some(envelope) = self.within_limits(envelope, &limits) {
+                self.send(envelope, &mut limits);
+            }
+        }
+    }
+
+    /// The items of `envelope` no rate limit holds back; the others are counted.
+    fn within_limits(&self, envelope: Envelope, limits: &RateLimiter) -> Option<Envelope> {
+        envelope.filter(EnvelopeFilterCallbacks::new(
+            |item: &EnvelopeItem| limits.is_enabled(category(item)),
+            |item: EnvelopeItem| {
+                let kind = match item {
+                    EnvelopeItem::Event(_) => Some(Kind::Event),
+                    EnvelopeItem::Transaction(_) => Some(Kind::Transaction),
+                    _ => None,
+                };
+                if let Some(kind) = kind {
+                    sentry_drops::record(kind, DropReason::RateLimited, 1);
+                }
+                self.recorder
+                    .record_lost_data(&item, LossReason::RatelimitBackoff);
+            },
+        ))
+    }
+
+    fn send(&self, envelope: Envelope, limits: &mut RateLimiter) {
+        let mut body = Vec::new();
+        if envelope.to_writer(&mut body).is_err() {
+            count(&envelope, DropReason::SendFailed);
+            self.recorder
+                .record_lost_data(&envelope, LossReason::InternalError);
+            return;
+        }
+        let response = self
+            .agent
+            .post(&self.url)
+            .header("X-Sentry-Auth", &self.auth)
+            .send(&body[..]);
+        match response {
+            Ok(mut response) => {
+                let header = |name: &str| response.headers().get(name).and_then(|value| value.to_str().ok());
+                if let Some(limits_header) = header("x-sentry-rate-limits") {
+                    limits.update_from_sentry_header(limits_header);
+                } else if let Some(retry_after) = header("retry-after") {
+                    limits.update_from_retry_after(retry_after);
+                } else if response.status() == 429 {
+                    limits.update_from_429();
+                }
+                let status = response.status().as_u16();
+                // Read (bounded by the agent's timeout) so the connection can be reused.
+                let _ = response.body_mut().read_to_vec();
+                if status == 429 {
+                    // The server records this loss itself: no client report.
+                    count(&envelope, DropReason::RateLimited);
+                } else if (400..=599).contains(&status) {
+                    count(&envelope, DropReason::SendFailed);
+                    self.recorder.record_lost_data(&envelope, LossReason::SendError);
+                }
+            }
+            Err(_) => {
+                count(&envelope, DropReason::SendFailed);
+                self.recorder
+                    .record_lost_data(&envelope, LossReason::NetworkError);
+            }
+        }
+    }
+}
+
+fn category(item: &EnvelopeItem) -> RateLimitingCategory {
+    match item {
+        EnvelopeItem::Event(_) => RateLimitingCategory::Error,
+        EnvelopeItem::SessionUpdate(_) | EnvelopeItem::SessionAggregates(_) => RateLimitingCategory::Session,
+        EnvelopeItem::Transaction(_) => RateLimitingCategory::Transaction,
+        EnvelopeItem::Attachment(_) => RateLimitingCategory::Attachment,
+        _ => RateLimitingCategory::Any,
+    }
+}
