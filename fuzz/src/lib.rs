@@ -202,7 +202,8 @@ fn assert_only_values_redacted(original: &str, scrubbed: &str) {
         );
         // Redacted whole, or scrubbed inside (a URL or query nested in the value).
         assert!(
-            (after.starts_with(&format!("{name}=")) && after.contains(REDACTED)) || after.len() < before.len(),
+            (after.starts_with(&format!("{name}=")) && after.contains(REDACTED))
+                || after.len() < before.len(),
             "{original:?} -> {scrubbed:?}"
         );
     }
@@ -260,7 +261,11 @@ pub fn scrub_headers(data: &[u8]) {
             assert!(value.is_redacted(), "{name} is sensitive");
         }
         if value.is_redacted() {
-            let hidden = if policy.is_sensitive_header(name) { REDACTED } else { FILTERED };
+            let hidden = if policy.is_sensitive_header(name) {
+                REDACTED
+            } else {
+                FILTERED
+            };
             assert_eq!(shown, hidden, "{name}");
         } else if !belfry_scrub::is_url_header(name.as_str()) && name != "forwarded" {
             let sent = headers
