@@ -31,7 +31,7 @@ pub const DEFAULT_QUIET_ROUTES: [&str; 4] = ["/health", "/health/live", "/health
 /// | --- | --- |
 /// | `http.request.method` | `GET`, ... |
 /// | `http.route` | the route template, `/users/{id}`; absent when no route matched |
-/// | `url.path` | the path as requested |
+/// | `url.path` | the path as requested, with segments bound to sensitive route parameters (`{token}`, `{password}`, ...) as `[REDACTED]` ([`ScrubPolicy::path`]) |
 /// | `url.query` | the query, scrubbed by the [`ScrubPolicy`]; absent when empty |
 /// | `http.response.status_code` | the status sent; absent when the request ended before a response |
 /// | `http.response.body.size` | body bytes handed to the server (0 for `HEAD`, `204`, `304`) |
