@@ -3,8 +3,11 @@
 use std::{
     cell::{Cell, RefCell},
     io::Write as _,
-    sync::atomic::{AtomicUsize, Ordering},
-    time::SystemTime,
+    sync::{
+        atomic::{AtomicUsize, Ordering},
+        Arc,
+    },
+    time::{SystemTime, UNIX_EPOCH},
 };
 
 use belfry_request_id::REQUEST_SPAN_TARGET;
@@ -19,6 +22,8 @@ use tracing_subscriber::{
 use crate::{
     escape::push_escaped,
     fields::{CallsiteKeys, EventSink, FieldVisitor, FormattedFields, LineKeys, Origin, SpanSink},
+    limiter::{summary_message, CallsiteLimit, Limiter, Summary, SuppressedLines, Verdict},
+    number::push_u64,
     request::RequestFields,
     time::push_timestamp,
 };
@@ -69,6 +74,7 @@ pub struct JsonLines<W> {
     targets: Targets,
     /// Tells this layer's span fields from another `JsonLines`' in the same registry.
     id: usize,
+    limiter: Option<Arc<Limiter>>,
 }
 
 impl<W> std::fmt::Debug for JsonLines<W> {
@@ -100,7 +106,55 @@ where
             make_writer,
             targets: Targets::All,
             id: NEXT_LAYER_ID.fetch_add(1, Ordering::Relaxed),
+            limiter: None,
         }
+    }
+
+    /// Suppresses the lines of a callsite past `limit` per second, and summarises each second's
+    /// by one line; see [`CallsiteLimit`] (default: no limit).
+    ///
+    /// ```
+    /// use std::sync::{Arc, Mutex};
+    /// use belfry_log::{CallsiteLimit, JsonLines};
+    /// use tracing_subscriber::layer::SubscriberExt;
+    ///
+    /// #[derive(Clone, Default)]
+    /// struct Lines(Arc<Mutex<Vec<u8>>>);
+    /// impl std::io::Write for Lines {
+    ///     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+    ///         self.0.lock().unwrap().extend_from_slice(buf);
+    ///         Ok(buf.len())
+    ///     }
+    ///     fn flush(&mut self) -> std::io::Result<()> { Ok(()) }
+    /// }
+    ///
+    /// let lines = Lines::default();
+    /// let writer = lines.clone();
+    /// let layer = JsonLines::new(move || writer.clone()).limit_callsites(CallsiteLimit::per_second(10));
+    /// let suppressed = layer.suppressed();
+    /// tracing::subscriber::with_default(tracing_subscriber::registry().with(layer), || {
+    ///     for n in 0..1000 {
+    ///         tracing::info!(n, "flood");
+    ///     }
+    /// });
+    /// let text = String::from_utf8(lines.0.lock().unwrap().clone()).unwrap();
+    /// let lines: Vec<serde_json::Value> =
+    ///     text.lines().map(|line| serde_json::from_str(line).unwrap()).collect();
+    /// let (summaries, written): (Vec<_>, Vec<_>) =
+    ///     lines.iter().partition(|line| line.get("suppressed").is_some());
+    /// // Ten a second (the loop may cross a second's end), and every other line counted.
+    /// assert!((10..=20).contains(&written.len()), "{}", written.len());
+    /// assert_eq!(written.len() as u64 + suppressed.counts().total(), 1000);
+    /// assert!(summaries.len() <= 1);
+    /// ```
+    pub fn limit_callsites(mut self, limit: CallsiteLimit) -> Self {
+        self.limiter = Limiter::new(&limit);
+        self
+    }
+
+    /// The count of lines this layer suppressed ([`limit_callsites`](Self::limit_callsites)).
+    pub fn suppressed(&self) -> SuppressedLines {
+        SuppressedLines::new(self.limiter.clone())
     }
 
     /// Writes every event except those with target `target`.
@@ -244,12 +298,86 @@ where
         if !self.wants(metadata.target()) {
             return;
         }
+        let now = SystemTime::now();
+        if let (Some(limiter), false) = (&self.limiter, normalized.is_some()) {
+            let second = now
+                .duration_since(UNIX_EPOCH)
+                .map_or(0, |since| since.as_secs() as u32);
+            if limiter.summaries_pending(second) {
+                limiter.take_summaries(second, |summary| self.write_summary(&summary, None, now));
+            }
+            let mut summary = None;
+            let verdict = limiter.check(event.metadata(), second, &mut summary);
+            if let Some(summary) = summary {
+                self.write_summary(&summary, Some(event), now);
+            }
+            if verdict == Verdict::Suppress {
+                return;
+            }
+        }
         with_line_buffer(|line| {
-            format_event(line, event, metadata, normalized.is_some(), &context);
+            format_event(line, event, metadata, normalized.is_some(), &context, now);
             let mut writer = self.make_writer.make_writer_for(event.metadata());
             let _ = writer.write_all(line.as_bytes());
         });
     }
+}
+
+impl<W> JsonLines<W>
+where
+    W: for<'a> MakeWriter<'a> + 'static,
+{
+    /// Writes the line saying `summary.suppressed` lines of a callsite were suppressed in the
+    /// last second; `like` is a line of that callsite, whose message it quotes.
+    fn write_summary(&self, summary: &Summary, like: Option<&Event<'_>>, now: SystemTime) {
+        let metadata = summary.metadata;
+        let mut line = String::with_capacity(256);
+        line.push_str("{\"timestamp\":\"");
+        push_timestamp(&mut line, now);
+        line.push_str("\",\"level\":\"");
+        line.push_str(metadata.level().as_str());
+        line.push_str("\",\"target\":\"");
+        push_escaped(&mut line, metadata.target());
+        line.push_str("\",\"message\":\"");
+        line.push_str(&summary_message(summary.suppressed));
+        line.push_str("\",\"suppressed\":");
+        push_u64(&mut line, summary.suppressed);
+        if let (Some(file), Some(number)) = (metadata.file(), metadata.line()) {
+            line.push_str(",\"callsite\":\"");
+            push_escaped(&mut line, file);
+            line.push(':');
+            push_u64(&mut line, u64::from(number));
+            line.push('"');
+        }
+        if let Some(message) = like.and_then(message_of) {
+            line.push_str(",\"like\":\"");
+            push_escaped(&mut line, &message);
+            line.push('"');
+        }
+        line.push_str("}\n");
+        let mut writer = self.make_writer.make_writer_for(metadata);
+        let _ = writer.write_all(line.as_bytes());
+    }
+}
+
+/// The `message` of `event`, formatted.
+fn message_of(event: &Event<'_>) -> Option<String> {
+    struct Message(Option<String>);
+    impl tracing::field::Visit for Message {
+        fn record_debug(&mut self, field: &tracing::field::Field, value: &dyn std::fmt::Debug) {
+            if field.name() == "message" {
+                self.0 = Some(format!("{value:?}"));
+            }
+        }
+        fn record_str(&mut self, field: &tracing::field::Field, value: &str) {
+            if field.name() == "message" {
+                self.0 = Some(value.to_owned());
+            }
+        }
+    }
+    let mut message = Message(None);
+    event.record(&mut message);
+    message.0
 }
 
 /// Formats `event` as one JSON line, `\n` included, into `line` (which is empty).
@@ -259,11 +387,12 @@ fn format_event<S>(
     metadata: &Metadata<'_>,
     is_log: bool,
     context: &Context<'_, S>,
+    now: SystemTime,
 ) where
     S: Subscriber + for<'a> LookupSpan<'a>,
 {
     line.push_str("{\"timestamp\":\"");
-    push_timestamp(line, SystemTime::now());
+    push_timestamp(line, now);
     line.push_str("\",\"level\":\"");
     line.push_str(metadata.level().as_str());
     line.push_str("\",\"target\":\"");

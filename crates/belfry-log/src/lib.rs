@@ -5,6 +5,8 @@
 //! - [`JsonLines`]: the layer, usable in any `tracing_subscriber::registry()`.
 //! - [`NonBlocking`]: a [`MakeWriter`](tracing_subscriber::fmt::MakeWriter) handing lines to a
 //!   writer thread through a bounded queue that drops INFO before WARN, and counts.
+//! - [`CallsiteLimit`]: a callsite logging more than its limit per second has the excess
+//!   suppressed and summarised by one line a second ([`JsonLines::limit_callsites`]).
 //! - [`request`]: fields a handler or middleware attaches to the request being served.
 //!
 //! ```
@@ -97,6 +99,7 @@
 mod escape;
 mod fields;
 mod layer;
+mod limiter;
 mod number;
 pub mod request;
 mod time;
@@ -104,6 +107,7 @@ mod writer;
 
 pub use fields::{RENAMED_PREFIX, SPAN_ID_FIELD, TRACE_ID_FIELD};
 pub use layer::JsonLines;
+pub use limiter::{CallsiteLimit, SuppressedLines, CALLSITE_SLOTS};
 pub use writer::{
     DropReport, DroppedLines, NonBlocking, NonBlockingBuilder, QueueBounds, QueuedLine, WriterGuard,
     DEFAULT_FLUSH_TIMEOUT, DROPPED_LINES_TARGET,

@@ -103,6 +103,10 @@ pub struct DroppedLines {
 }
 
 impl DroppedLines {
+    pub(crate) fn from_counts(counts: [u64; 5]) -> Self {
+        Self { counts }
+    }
+
     /// `(level, count)`, TRACE first; levels in lowercase, as metric labels.
     pub fn by_level(&self) -> [(&'static str, u64); 5] {
         let names = ["trace", "debug", "info", "warn", "error"];
@@ -126,7 +130,7 @@ impl DroppedLines {
     }
 }
 
-fn level_index(level: Level) -> usize {
+pub(crate) fn level_index(level: Level) -> usize {
     match level {
         Level::TRACE => 0,
         Level::DEBUG => 1,

@@ -19,6 +19,9 @@
 //! | `BELFRY_LOG_BLOCKING` | write log lines on the logging thread, waiting for stdout, instead of through the writer thread | `false` |
 //! | `BELFRY_LOG_QUEUE_LINES` | lines the writer thread's queue holds before INFO and below are dropped (WARN and ERROR: twice as many) | `8192` |
 //! | `BELFRY_LOG_FLUSH_TIMEOUT_MS` | how long dropping the guard waits for queued lines to be written | `2000` |
+//! | `BELFRY_LOG_MAX_LINES_PER_CALLSITE_PER_SECOND` | lines one callsite may log a second before the rest are suppressed and summarised (JSON output; 0: no limit; the access log and audit events exempt) | `100` |
+//! | `BELFRY_SENTRY_MAX_EVENTS_PER_FINGERPRINT_PER_MINUTE` | Sentry error events per fingerprint per minute (0: no cap); see [`sentry_budget`](crate::sentry_budget) | `10` |
+//! | `BELFRY_SENTRY_MAX_EVENTS_PER_MINUTE` | Sentry error events per minute overall (0: no cap) | `100` |
 //!
 //! With Sentry on, `tracing` ERROR events become Sentry events and INFO/WARN events become
 //! breadcrumbs of the request they happened in; panics and 5xx responses are reported by
@@ -133,8 +136,15 @@ pub struct Telemetry {
     blocking: bool,
     queue_lines: usize,
     flush_timeout: Duration,
+    callsite_limit: u32,
     problems: Vec<String>,
 }
+
+/// Lines per second one callsite may log before the rest of that second's are suppressed (and
+/// summarised by one line), unless `BELFRY_LOG_MAX_LINES_PER_CALLSITE_PER_SECOND` says otherwise.
+/// Generous: a line per request at 100 requests a second from one callsite is never cut; a loop
+/// logging on every iteration is.
+pub const DEFAULT_LOG_MAX_LINES_PER_CALLSITE_PER_SECOND: u32 = 100;
 
 /// Lines the writer thread's queue holds before INFO and below are dropped, unless
 /// `BELFRY_LOG_QUEUE_LINES` says otherwise; WARN and ERROR lines are kept up to twice as many.
@@ -191,6 +201,18 @@ impl Telemetry {
                 DEFAULT_LOG_FLUSH_TIMEOUT
             }
         };
+        let callsite_limit = match crate::config::env_var::<u32>(
+            "BELFRY_LOG_MAX_LINES_PER_CALLSITE_PER_SECOND",
+            "a whole number of lines (0: no limit)",
+        ) {
+            Ok(value) => value.unwrap_or(DEFAULT_LOG_MAX_LINES_PER_CALLSITE_PER_SECOND),
+            Err(error) => {
+                problems.push(format!(
+                    "{error}; using {DEFAULT_LOG_MAX_LINES_PER_CALLSITE_PER_SECOND}"
+                ));
+                DEFAULT_LOG_MAX_LINES_PER_CALLSITE_PER_SECOND
+            }
+        };
         Self {
             format,
             filter,
@@ -198,6 +220,7 @@ impl Telemetry {
             blocking,
             queue_lines,
             flush_timeout,
+            callsite_limit,
             problems,
         }
     }
@@ -214,6 +237,15 @@ impl Telemetry {
     /// `BELFRY_LOG_QUEUE_LINES` does the same.
     pub fn log_queue_lines(mut self, lines: usize) -> Self {
         self.queue_lines = lines;
+        self
+    }
+
+    /// Lines per second one callsite may log (JSON output) before the rest of that second's are
+    /// suppressed and summarised by one line (default
+    /// [`DEFAULT_LOG_MAX_LINES_PER_CALLSITE_PER_SECOND`]; 0: no limit). The access log and audit
+    /// events are never suppressed. `BELFRY_LOG_MAX_LINES_PER_CALLSITE_PER_SECOND` does the same.
+    pub fn max_lines_per_callsite_per_second(mut self, lines: u32) -> Self {
+        self.callsite_limit = lines;
         self
     }
 
@@ -290,8 +322,11 @@ impl Telemetry {
             ));
             RequestFilter::new(DEFAULT_FILTER).expect("the default filter is valid")
         });
+        let limit = belfry_log::CallsiteLimit::per_second(self.callsite_limit)
+            .exempt(belfry_timing::TARGET)
+            .exempt(crate::audit::TARGET);
         let (output, writer_guard) = if self.blocking {
-            (output_layer(self.format, separate_audit, writer), None)
+            (output_layer(self.format, separate_audit, limit, writer), None)
         } else {
             let report = match self.format {
                 LogFormat::Json => DropReport::Json,
@@ -304,7 +339,7 @@ impl Telemetry {
                 .finish(writer);
             let _ = WRITER.set(non_blocking.clone());
             (
-                output_layer(self.format, separate_audit, non_blocking),
+                output_layer(self.format, separate_audit, limit, non_blocking),
                 Some(guard),
             )
         };
@@ -342,15 +377,26 @@ impl Telemetry {
     }
 }
 
-/// The output layer of `format`, leaving audit events out when they have their own file.
-fn output_layer<S, W>(format: LogFormat, separate_audit: bool, writer: W) -> Box<dyn Layer<S> + Send + Sync>
+/// The output layer of `format`, leaving audit events out when they have their own file; JSON
+/// lines with the callsite limit (the pretty output, for a terminal, has none).
+fn output_layer<S, W>(
+    format: LogFormat,
+    separate_audit: bool,
+    limit: belfry_log::CallsiteLimit,
+    writer: W,
+) -> Box<dyn Layer<S> + Send + Sync>
 where
     S: tracing::Subscriber + for<'a> tracing_subscriber::registry::LookupSpan<'a>,
     W: for<'a> MakeWriter<'a> + Send + Sync + 'static,
 {
+    let json = |writer| {
+        let layer = JsonLines::new(writer).limit_callsites(limit);
+        let _ = SUPPRESSED.set(layer.suppressed());
+        layer
+    };
     match (format, separate_audit) {
-        (LogFormat::Json, false) => JsonLines::new(writer).boxed(),
-        (LogFormat::Json, true) => JsonLines::new(writer).all_but(crate::audit::TARGET).boxed(),
+        (LogFormat::Json, false) => json(writer).boxed(),
+        (LogFormat::Json, true) => json(writer).all_but(crate::audit::TARGET).boxed(),
         (LogFormat::Pretty, false) => tracing_subscriber::fmt::layer().with_writer(writer).boxed(),
         (LogFormat::Pretty, true) => tracing_subscriber::fmt::layer()
             .with_writer(writer)
@@ -361,6 +407,22 @@ where
 
 /// The writer thread's handle, once [`Telemetry::try_init`] has installed it.
 static WRITER: OnceLock<NonBlocking> = OnceLock::new();
+
+/// The JSON output's count of suppressed lines, once [`Telemetry::try_init`] has installed it.
+static SUPPRESSED: OnceLock<belfry_log::SuppressedLines> = OnceLock::new();
+
+/// Log lines suppressed since start by the callsite limit, per level (all zero before [`init`],
+/// with the pretty output, or with `BELFRY_LOG_MAX_LINES_PER_CALLSITE_PER_SECOND=0`).
+///
+/// ```
+/// assert_eq!(belfry::telemetry::suppressed_log_lines().total(), 0);
+/// ```
+pub fn suppressed_log_lines() -> DroppedLines {
+    SUPPRESSED
+        .get()
+        .map(|suppressed| suppressed.counts())
+        .unwrap_or_default()
+}
 
 /// Log lines dropped since start because stdout could not keep up, per level (all zero with
 /// `BELFRY_LOG_BLOCKING=true` or before [`init`]).
@@ -384,11 +446,13 @@ pub fn dropped_log_lines() -> DroppedLines {
 /// belfry::telemetry::export_log_metrics(&metrics);
 /// let text = metrics.render();
 /// assert!(text.contains("belfry_log_lines_dropped_total{level=\"info\"} 0"));
+/// assert!(text.contains("belfry_log_lines_suppressed_total{level=\"info\"} 0"));
 /// assert!(text.contains("belfry_sentry_events_dropped_total{reason=\"budget\"} 0"));
 /// assert!(text.contains("belfry_sentry_transactions_dropped_total{reason=\"send_failed\"} 0"));
 /// ```
 pub fn export_log_metrics(metrics: &Metrics) {
     metrics.register_log_lines_dropped(|| dropped_log_lines().by_level());
+    metrics.register_log_lines_suppressed(|| suppressed_log_lines().by_level());
     metrics.register_sentry_dropped(
         || crate::sentry_drops::dropped(crate::sentry_drops::Kind::Event),
         || crate::sentry_drops::dropped(crate::sentry_drops::Kind::Transaction),

@@ -4,6 +4,7 @@
 
 mod accounts;
 mod error;
+mod flood;
 mod health;
 mod inventory;
 mod jobs;

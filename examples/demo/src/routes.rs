@@ -43,6 +43,8 @@ pub fn router(state: AppState) -> Router {
         .route("/jobs/explode", post(jobs::explode))
         .route("/tenants/{tenant}/report", get(tenants::report))
         .route("/reset-password/{token}", get(crate::password_reset::check))
+        .route("/flood/logs", get(crate::flood::logs))
+        .route("/flood/panic", get(crate::flood::panic))
         .merge(crate::lifecycle::routes())
         .with_state(state)
 }
