@@ -656,7 +656,8 @@ fn gateway_vectors_leave_no_secret_in_sentry_stdout_or_metrics() {
     let mut sent = Vec::new();
     for (shape, path, status, reported) in SHAPES {
         let mut plant = |label: &str| {
-            let secret = format!("sk{run}{shape}{}", secrets.len()).replace('-', "");
+            // Ends in a letter: no secret is a prefix of another.
+            let secret = format!("sk{run}{shape}{}z", secrets.len()).replace('-', "");
             secrets.insert(secret.clone(), format!("{shape}: {label}"));
             secret
         };
