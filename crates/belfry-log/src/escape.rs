@@ -4,7 +4,8 @@
 use std::fmt;
 
 /// How `push_escaped` treats each byte: 0 as it is, `b'u'` as `\u00XX`, `b'c'` (the lead byte
-/// of U+0080..=U+00BF) by looking at the next byte, any other as `\` and that byte.
+/// of U+0080..=U+00BF) and `b'e'` (the lead byte of U+2000..=U+2FFF) by looking at the next
+/// bytes, any other as `\` and that byte.
 static ESCAPES: [u8; 256] = {
     let mut table = [0u8; 256];
     let mut byte = 0;
@@ -14,6 +15,7 @@ static ESCAPES: [u8; 256] = {
     }
     table[0x7F] = b'u';
     table[0xC2] = b'c';
+    table[0xE2] = b'e';
     table[b'\n' as usize] = b'n';
     table[b'\r' as usize] = b'r';
     table[b'\t' as usize] = b't';
@@ -24,7 +26,10 @@ static ESCAPES: [u8; 256] = {
 
 /// Appends `value` escaped for the inside of a JSON string (the quotes are not written): `"`,
 /// `\`, `\n`, `\r`, `\t` with a backslash, the other C0 controls, DEL and the C1 controls
-/// (U+0080..=U+009F, which some terminals obey) as `\u00XX`.
+/// (U+0080..=U+009F, which some terminals obey) as `\u00XX`, and the characters that make a
+/// log viewer show what is not there — U+2028 and U+2029 (line and paragraph separators, which
+/// JavaScript and some viewers break lines at) and the bidirectional controls U+202A..=U+202E
+/// and U+2066..=U+2069 (a right-to-left override shows `txt.exe` for `exe.txt`) — as `\u20XX`.
 pub(crate) fn push_escaped(line: &mut String, value: &str) {
     const HEX: &[u8; 16] = b"0123456789abcdef";
     let bytes = value.as_bytes();
@@ -36,27 +41,39 @@ pub(crate) fn push_escaped(line: &mut String, value: &str) {
             break;
         };
         let mut escape = ESCAPES[usize::from(byte)];
-        // The escaped character: one byte, or two for a C1 control.
+        // The escaped character: one byte, two for a C1 control, three for U+20XX.
         let (code, width) = match escape {
             b'c' => match bytes.get(i + 1) {
                 Some(&next @ 0x80..=0x9F) => {
                     escape = b'u';
-                    (next, 2)
+                    (u16::from(next), 2)
                 }
                 _ => {
                     i += 1;
                     continue;
                 }
             },
-            _ => (byte, 1),
+            b'e' => match (bytes.get(i + 1), bytes.get(i + 2)) {
+                (Some(&0x80), Some(&last @ 0xA8..=0xAE)) | (Some(&0x81), Some(&last @ 0xA6..=0xA9)) => {
+                    escape = b'u';
+                    let middle = u16::from(bytes[i + 1] & 0x3F);
+                    (0x2000 | (middle << 6) | u16::from(last & 0x3F), 3)
+                }
+                _ => {
+                    i += 1;
+                    continue;
+                }
+            },
+            _ => (u16::from(byte), 1),
         };
         // `i` starts a character and `i + width` ends it, so both are char boundaries.
         line.push_str(&value[start..i]);
         line.push('\\');
         if escape == b'u' {
-            line.push_str("u00");
-            line.push(char::from(HEX[usize::from(code >> 4)]));
-            line.push(char::from(HEX[usize::from(code & 0xF)]));
+            line.push('u');
+            for shift in [12, 8, 4, 0] {
+                line.push(char::from(HEX[usize::from((code >> shift) & 0xF)]));
+            }
         } else {
             line.push(char::from(escape));
         }
@@ -87,7 +104,8 @@ fn next_marked(bytes: &[u8], mut i: usize) -> usize {
             | zero_byte(word ^ (ONES * u64::from(b'"')))
             | zero_byte(word ^ (ONES * u64::from(b'\\')))
             | zero_byte(word ^ (ONES * 0x7F))
-            | zero_byte(word ^ (ONES * 0xC2));
+            | zero_byte(word ^ (ONES * 0xC2))
+            | zero_byte(word ^ (ONES * 0xE2));
         if marked != 0 {
             return i + (marked.trailing_zeros() / 8) as usize;
         }
@@ -122,10 +140,15 @@ mod tests {
         line
     }
 
+    /// Line and paragraph separators and the bidirectional controls.
+    fn is_viewer_control(c: char) -> bool {
+        matches!(c, '\u{2028}' | '\u{2029}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
+    }
+
     fn assert_round_trips(value: &str) {
         let quoted = quoted(value);
         assert!(
-            quoted.chars().all(|c| !c.is_control()),
+            quoted.chars().all(|c| !c.is_control() && !is_viewer_control(c)),
             "a raw control character in {quoted:?}"
         );
         assert_eq!(
@@ -157,9 +180,20 @@ mod tests {
         }
         assert_eq!(quoted("\u{1}\u{1f}\u{7f}\t"), r#""\u0001\u001f\u007f\t""#);
         assert_eq!(quoted("\u{80}£\u{9b}é"), r#""\u0080£\u009bé""#);
+        assert_eq!(
+            quoted("a\u{2028}b\u{2029}c\u{202a}\u{202e}d\u{2066}\u{2069}e"),
+            r#""a\u2028b\u2029c\u202a\u202ed\u2066\u2069e""#
+        );
+        // Their neighbours, and other characters with the same lead byte, are kept.
+        for c in [
+            '\u{2027}', '\u{202f}', '\u{2065}', '\u{206a}', '—', '’', '€', '\u{2fff}',
+        ] {
+            assert_eq!(quoted(&c.to_string()), format!("\"{c}\""), "{c:?}");
+        }
         // Every escaped character at every offset of the word-at-a-time scan.
         for special in [
-            '"', '\\', '\n', '\u{0}', '\u{1f}', '\u{7f}', '\u{80}', '\u{9f}', '£', 'é', '😀',
+            '"', '\\', '\n', '\u{0}', '\u{1f}', '\u{7f}', '\u{80}', '\u{9f}', '£', 'é', '😀', '\u{2028}',
+            '\u{202e}', '\u{2069}', '—',
         ] {
             for at in 0..20 {
                 let mut text: String = "x".repeat(at);
@@ -183,6 +217,7 @@ mod tests {
                 prop_oneof![
                     proptest::char::range('\u{0}', '\u{ff}'),
                     proptest::sample::select(vec!['"', '\\', '\n', '\u{7f}', '\u{c2}', '\u{9b}', '😀']),
+                    proptest::char::range('\u{2020}', '\u{2070}'),
                 ],
                 0..80,
             )
