@@ -26,6 +26,7 @@
 
 pub mod audit;
 mod config;
+mod pretty;
 pub mod sentry_budget;
 mod sentry_drops;
 mod sentry_setup;

@@ -397,8 +397,8 @@ where
     match (format, separate_audit) {
         (LogFormat::Json, false) => json(writer).boxed(),
         (LogFormat::Json, true) => json(writer).all_but(crate::audit::TARGET).boxed(),
-        (LogFormat::Pretty, false) => tracing_subscriber::fmt::layer().with_writer(writer).boxed(),
-        (LogFormat::Pretty, true) => tracing_subscriber::fmt::layer()
+        (LogFormat::Pretty, false) => crate::pretty::layer().with_writer(writer).boxed(),
+        (LogFormat::Pretty, true) => crate::pretty::layer()
             .with_writer(writer)
             .with_filter(filter_fn(|metadata| metadata.target() != crate::audit::TARGET))
             .boxed(),
