@@ -2,6 +2,7 @@
 //! collects its stdout line by line, and stops it by PID.
 
 mod demo;
+mod fake_sentry;
 mod http;
 mod ids;
 mod load;
@@ -14,6 +15,7 @@ mod stdout_gate;
 mod upstream;
 
 pub use demo::{Demo, DemoBuilder, LogLines};
+pub use fake_sentry::{FakeSentry, SentryAnswer};
 pub use http::{get, post_json, raw_request, HttpResponse};
 pub use ids::unique;
 pub use load::{latency_summary, percentile, vm_rss_kib, KeepAlive, LoadError};
