@@ -4,7 +4,8 @@
 //! the sender's encoding, with each hidden part replaced by [`REDACTED`].
 //!
 //! Work is bounded: each level decodes its value once, levels scan disjoint parts of their text,
-//! and past [`MAX_DEPTH`] levels a value that still holds structure is redacted whole.
+//! and past [`MAX_DEPTH`] levels a value that still holds structure is redacted whole if it
+//! names anything sensitive (a sensitive name, or userinfo), decoded up to three more times.
 
 use std::ops::Range;
 
@@ -32,7 +33,9 @@ pub(crate) fn scrub_value(
         return;
     }
     if depth >= MAX_DEPTH {
-        sink.edit(range, REDACTED);
+        if looks_sensitive(rules, &text[range.clone()]) {
+            sink.edit(range, REDACTED);
+        }
         return;
     }
     if escaped {
@@ -65,6 +68,24 @@ fn scrub_structure(rules: &Rules, text: &str, depth: u8, sink: &mut dyn EditSink
     } else if has_escape(bytes) {
         scrub_value(rules, text, 0..text.len(), depth + 1, sink);
     }
+}
+
+/// At the depth limit: whether `text`, as it is or decoded up to three times, contains a
+/// sensitive name or a URL with userinfo. Such a value is redacted whole; any other (`a====b`)
+/// is kept, as nothing in it names a secret.
+fn looks_sensitive(rules: &Rules, text: &str) -> bool {
+    let mut text = std::borrow::Cow::Borrowed(text);
+    for _ in 0..4 {
+        let userinfo = text.contains("://") && text.contains('@');
+        if userinfo || rules.matches_sensitive_query_param(&text) {
+            return true;
+        }
+        if !has_escape(text.as_bytes()) {
+            return false;
+        }
+        text = std::borrow::Cow::Owned(decode_with_map(&text).0);
+    }
+    true
 }
 
 /// Whether `bytes` holds a valid `%XX` escape.
@@ -207,6 +228,14 @@ mod tests {
         let scrubbed = scrub(&query);
         assert!(!scrubbed.contains("SECRET"), "{scrubbed}");
         assert!(scrubbed.contains(REDACTED), "{scrubbed}");
+    }
+
+    #[test]
+    fn harmless_structure_past_the_depth_limit_is_kept() {
+        for query in ["page====@", "a=b=c=d=e=f=g", "q=%3D%3D%3D%3D%3D@x"] {
+            assert_eq!(scrub(query), query);
+        }
+        assert_eq!(scrub("q=====token=SECRET"), "q====[REDACTED]");
     }
 
     #[test]
