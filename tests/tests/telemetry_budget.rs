@@ -147,13 +147,47 @@ fn a_panic_storm_stores_the_budget_with_the_count_of_what_was_suppressed() {
         events[0]["extra"]
     );
 
+    // The WARN says so, once a minute at most (the first one may be about transactions: Bugsink
+    // answers those with a rate limit).
     let reports = drop_reports(&demo);
     assert!(
-        reports
-            .first()
-            .is_some_and(|line| line["message"].as_str().unwrap_or("").contains("(budget)")),
+        reports.iter().any(|line| line["message"]
+            .as_str()
+            .unwrap_or("")
+            .contains("over the budget per minute (budget)")),
         "a WARN says events were dropped over the budget: {reports:?}"
     );
+    let reported: u64 = reports
+        .iter()
+        .map(|line| line["events_dropped"].as_u64().unwrap_or(0))
+        .sum();
+    let dropped: u64 = [
+        "budget",
+        "queue_full",
+        "rate_limited",
+        "send_failed",
+        "sample_rate",
+    ]
+    .iter()
+    .map(|reason| events_dropped(&demo, reason))
+    .sum();
+    assert_eq!(
+        reported, dropped,
+        "the WARN lines account for every event dropped: {reports:?}"
+    );
+    let seconds = |line: &Value| -> f64 {
+        // `2026-12-01T22:40:26.217941Z`: minutes and seconds are enough within one test.
+        let time = &line["timestamp"].as_str().unwrap_or("")[11..26];
+        let parts: Vec<f64> = time.split(':').map(|part| part.parse().unwrap_or(0.0)).collect();
+        parts[0] * 3600.0 + parts[1] * 60.0 + parts[2]
+    };
+    for pair in reports.windows(2) {
+        let apart = seconds(&pair[1]) - seconds(&pair[0]);
+        assert!(
+            apart >= 59.9 || apart < -80_000.0,
+            "WARN lines {apart:.1} s apart: {pair:?}"
+        );
+    }
     println!(
         "panic storm: {STORM_PANICS} panics in {:.1} s: {} stored, {budget} dropped over the budget, \
          the next one after {} s carries belfry.suppressed={}",

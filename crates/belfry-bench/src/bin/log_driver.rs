@@ -25,6 +25,10 @@
 //! - `handler-spans-created`: the two spans opened and closed in every iteration (what they cost
 //!   in all, for one event each).
 //!
+//! `--callsite-limit N` gives belfry's layer a callsite limit of N lines a second
+//! (`belfry_log::CallsiteLimit`; default 0, none): with a limit no callsite reaches, the cost of
+//! the check when nothing floods.
+//!
 //! Run at N and 2N events and subtract: the difference divided by N is the cost of one
 //! iteration, start-up and warm-up cancelled out (`scripts/bench-logs.sh` does that).
 
@@ -138,6 +142,7 @@ fn main() -> ExitCode {
     let mut scenario = None;
     let mut events = 2000u64;
     let mut warmup = 300u64;
+    let mut limit = 0u32;
     let mut print = false;
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
@@ -150,6 +155,7 @@ fn main() -> ExitCode {
             "--scenario" => value.parse().map(|s| scenario = Some(s)),
             "--events" => value.parse().map(|n| events = n).map_err(|e| format!("{e}")),
             "--warmup" => value.parse().map(|n| warmup = n).map_err(|e| format!("{e}")),
+            "--callsite-limit" => value.parse().map(|n| limit = n).map_err(|e| format!("{e}")),
             other => Err(format!("unexpected argument `{other}`")),
         };
         if let Err(problem) = parsed {
@@ -166,14 +172,22 @@ fn main() -> ExitCode {
         Scenario::AccessBaseline => Dispatch::new(
             tracing_subscriber::registry().with(baseline_json_lines::JsonLines::new(std::io::sink)),
         ),
-        Scenario::AccessQueued | Scenario::AccessTraceIds => {
-            Dispatch::new(tracing_subscriber::registry().with(belfry_log::JsonLines::new(queued)))
-        }
+        Scenario::AccessQueued | Scenario::AccessTraceIds => Dispatch::new(
+            tracing_subscriber::registry().with(
+                belfry_log::JsonLines::new(queued)
+                    .limit_callsites(belfry_log::CallsiteLimit::per_second(limit)),
+            ),
+        ),
         // `--print`: the lines on stdout, to see what is measured.
         _ if print => {
             Dispatch::new(tracing_subscriber::registry().with(belfry_log::JsonLines::new(std::io::stdout)))
         }
-        _ => Dispatch::new(tracing_subscriber::registry().with(belfry_log::JsonLines::new(std::io::sink))),
+        _ => Dispatch::new(
+            tracing_subscriber::registry().with(
+                belfry_log::JsonLines::new(std::io::sink)
+                    .limit_callsites(belfry_log::CallsiteLimit::per_second(limit)),
+            ),
+        ),
     };
     tracing::dispatcher::with_default(&dispatch, || {
         let handler = matches!(
