@@ -289,7 +289,11 @@ pub async fn drive(app: &Router, count: u64) -> u64 {
 /// # Panics
 ///
 /// If a response is not `200 OK`.
-pub async fn drive_with_headers(app: &Router, count: u64, headers: &[(HeaderName, http::HeaderValue)]) -> u64 {
+pub async fn drive_with_headers(
+    app: &Router,
+    count: u64,
+    headers: &[(HeaderName, http::HeaderValue)],
+) -> u64 {
     let mut bytes = 0;
     for i in 0..count {
         let mut request = request(i % 1000);

@@ -20,7 +20,9 @@ fn main() {
         .nth(1)
         .and_then(|calls| calls.parse().ok())
         .unwrap_or(100_000);
-    let template = std::env::args().nth(2).unwrap_or_else(|| "/users/{id}".to_owned());
+    let template = std::env::args()
+        .nth(2)
+        .unwrap_or_else(|| "/users/{id}".to_owned());
     let policy = ScrubPolicy::default();
     let path = String::from("/users/7");
     let mut bytes = 0;
