@@ -3,7 +3,8 @@
 //!
 //! A loop that logs on every iteration can write a million lines a second, fill the log
 //! pipeline and crowd out every other line. With the limit (belfry's default: 100 lines per
-//! second and callsite — generous: a request-scoped line at 100 requests a second is not cut),
+//! second and callsite — generous for a loop; a handler's per-request line is cut above 100
+//! requests a second),
 //! the lines past it in a second are counted and, once that second is over, one line says:
 //!
 //! ```text

@@ -19,7 +19,7 @@
 //! | `BELFRY_LOG_BLOCKING` | write log lines on the logging thread, waiting for stdout, instead of through the writer thread | `false` |
 //! | `BELFRY_LOG_QUEUE_LINES` | lines the writer thread's queue holds before INFO and below are dropped (WARN and ERROR: twice as many) | `8192` |
 //! | `BELFRY_LOG_FLUSH_TIMEOUT_MS` | how long dropping the guard waits for queued lines to be written | `2000` |
-//! | `BELFRY_LOG_MAX_LINES_PER_CALLSITE_PER_SECOND` | lines one callsite may log a second before the rest are suppressed and summarised (JSON output; 0: no limit; the access log and audit events exempt) | `100` |
+//! | `BELFRY_LOG_MAX_LINES_PER_CALLSITE_PER_SECOND` | lines one callsite may log a second before the rest are suppressed and summarised (JSON output; 0: no limit; the access log, the capture layer's panic and 5xx lines and audit events exempt) | `100` |
 //! | `BELFRY_SENTRY_MAX_EVENTS_PER_FINGERPRINT_PER_MINUTE` | Sentry error events per fingerprint per minute (0: no cap); see [`sentry_budget`](crate::sentry_budget) | `10` |
 //! | `BELFRY_SENTRY_MAX_EVENTS_PER_MINUTE` | Sentry error events per minute overall (0: no cap) | `100` |
 //!
@@ -142,8 +142,9 @@ pub struct Telemetry {
 
 /// Lines per second one callsite may log before the rest of that second's are suppressed (and
 /// summarised by one line), unless `BELFRY_LOG_MAX_LINES_PER_CALLSITE_PER_SECOND` says otherwise.
-/// Generous: a line per request at 100 requests a second from one callsite is never cut; a loop
-/// logging on every iteration is.
+/// Generous for a loop (one logging on every iteration writes millions a second); a handler's
+/// per-request line is cut above 100 requests a second, so a busy service that needs all of them
+/// raises it.
 pub const DEFAULT_LOG_MAX_LINES_PER_CALLSITE_PER_SECOND: u32 = 100;
 
 /// Lines the writer thread's queue holds before INFO and below are dropped, unless
@@ -242,8 +243,9 @@ impl Telemetry {
 
     /// Lines per second one callsite may log (JSON output) before the rest of that second's are
     /// suppressed and summarised by one line (default
-    /// [`DEFAULT_LOG_MAX_LINES_PER_CALLSITE_PER_SECOND`]; 0: no limit). The access log and audit
-    /// events are never suppressed. `BELFRY_LOG_MAX_LINES_PER_CALLSITE_PER_SECOND` does the same.
+    /// [`DEFAULT_LOG_MAX_LINES_PER_CALLSITE_PER_SECOND`]; 0: no limit). The access log, the
+    /// capture layer's panic and 5xx lines (one per request) and audit events are never
+    /// suppressed. `BELFRY_LOG_MAX_LINES_PER_CALLSITE_PER_SECOND` does the same.
     pub fn max_lines_per_callsite_per_second(mut self, lines: u32) -> Self {
         self.callsite_limit = lines;
         self
@@ -323,7 +325,10 @@ impl Telemetry {
             RequestFilter::new(DEFAULT_FILTER).expect("the default filter is valid")
         });
         let limit = belfry_log::CallsiteLimit::per_second(self.callsite_limit)
+            // One line per request (the access log; the capture layer's panic and 5xx lines),
+            // bounded by the request rate and needed in full; audit events are a record.
             .exempt(belfry_timing::TARGET)
+            .exempt(belfry_capture::TARGET)
             .exempt(crate::audit::TARGET);
         let (output, writer_guard) = if self.blocking {
             (output_layer(self.format, separate_audit, limit, writer), None)
