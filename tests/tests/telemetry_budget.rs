@@ -448,3 +448,86 @@ fn a_callsite_logging_in_a_loop_writes_its_limit_a_second_and_one_summary() {
         by_second.len()
     );
 }
+
+const SAMPLED_USERS: usize = 1000;
+const ERRORS: usize = 20;
+const SLOW: usize = 5;
+
+#[test]
+fn access_log_sampling_keeps_every_error_and_slow_request_and_the_metrics_exact() {
+    let demo = Demo::builder()
+        .env(
+            "BELFRY_ACCESS_LOG_SAMPLE",
+            "/users/{id}=0.01,/error=0.01,/slow=0.01",
+        )
+        .env("BELFRY_SLOW_REQUEST_MS", "100")
+        .start();
+    let run = unique("sampled");
+    let mut client = KeepAlive::new(demo.address());
+    for n in 0..SAMPLED_USERS {
+        let response = client.get(&format!("/users/{n}"), &[]).expect("an answer");
+        assert_eq!(response.status, 200);
+    }
+    let mut kept = Vec::new();
+    for n in 0..ERRORS {
+        let id = format!("{run}-error-{n}");
+        assert_eq!(
+            client
+                .get("/error", &[("x-request-id", &id)])
+                .expect("an answer")
+                .status,
+            500
+        );
+        kept.push(id);
+    }
+    // Fast /slow requests are sampled; slow ones are not.
+    for n in 0..SLOW {
+        assert_eq!(client.get("/slow?ms=1", &[]).expect("an answer").status, 200);
+        let id = format!("{run}-slow-{n}");
+        assert_eq!(
+            client
+                .get("/slow?ms=150", &[("x-request-id", &id)])
+                .expect("an answer")
+                .status,
+            200
+        );
+        kept.push(id);
+    }
+    // Every 5xx and slow request has its line (the last one written means all before it are).
+    for id in &kept {
+        let line = demo
+            .logs()
+            .wait_for_request(id, "request completed", Duration::from_secs(10));
+        assert!(line.is_some(), "{id}: no access log line");
+    }
+    let users_lines = demo
+        .logs()
+        .json()
+        .iter()
+        .filter(|line| line["message"] == "request completed" && line["http.route"] == "/users/{id}")
+        .count();
+    // 1 % of 1,000: about 10; far from 1,000 whatever the draw.
+    assert!(
+        users_lines <= 50,
+        "{users_lines} of {SAMPLED_USERS} /users lines written at 0.01"
+    );
+
+    // The metrics count every request.
+    let text = get(&demo.url("/metrics"), &[]).body;
+    let count = |route: &str| -> u64 {
+        text.lines()
+            .filter(|line| {
+                line.starts_with("http_server_request_duration_seconds_count")
+                    && line.contains(&format!("http_route=\"{route}\""))
+            })
+            .filter_map(|line| line.rsplit(' ').next()?.parse::<f64>().ok())
+            .sum::<f64>() as u64
+    };
+    assert_eq!(count("/users/{id}"), SAMPLED_USERS as u64);
+    assert_eq!(count("/error"), ERRORS as u64);
+    assert_eq!(count("/slow"), 2 * SLOW as u64);
+    println!(
+        "access-log sampling at 0.01: {users_lines} of {SAMPLED_USERS} /users lines written, all {ERRORS} 5xx \
+         and {SLOW} slow lines, metrics exact"
+    );
+}

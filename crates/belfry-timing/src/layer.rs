@@ -8,7 +8,7 @@ use std::{
 use belfry_scrub::ScrubPolicy;
 use tower_layer::Layer;
 
-use crate::{hung::HungRequestWatch, AccessLog, TrustedProxy};
+use crate::{hung::HungRequestWatch, sampling::AccessLogSampling, AccessLog, TrustedProxy};
 
 /// Requests slower than this are logged at WARN, unless a route has its own threshold.
 pub const DEFAULT_SLOW_REQUEST_THRESHOLD: Duration = Duration::from_millis(1000);
@@ -76,6 +76,7 @@ pub(crate) struct AccessLogConfig {
     pub(crate) hung_threshold: Option<Duration>,
     pub(crate) hung_capacity: usize,
     pub(crate) hung: Option<Arc<HungRequestWatch>>,
+    pub(crate) sampling: AccessLogSampling,
     /// Set once the "no route template" warning has been written.
     pub(crate) warned_unrouted: AtomicBool,
     /// Set once the "dropped by a layer outside" warning has been written.
@@ -132,6 +133,7 @@ impl AccessLogLayer {
             hung_threshold: Some(DEFAULT_HUNG_REQUEST_THRESHOLD),
             hung_capacity: DEFAULT_HUNG_WATCH_CAPACITY,
             hung: None,
+            sampling: AccessLogSampling::default(),
             warned_unrouted: AtomicBool::new(false),
             warned_dropped: AtomicBool::new(false),
         };
@@ -208,6 +210,26 @@ impl AccessLogLayer {
         self.config.hung.as_ref().map_or(0, |watch| watch.unwatched())
     }
 
+    /// Writes the `request completed` line of only a share `ratio` (0 to 1) of `route`'s
+    /// successful, fast requests (default: every line). 5xx, failed, cancelled, slow and hung
+    /// requests are always written, 4xx too with
+    /// [`always_log_client_errors`](Self::always_log_client_errors); metrics count every request
+    /// whatever the ratio.
+    ///
+    /// ```
+    /// let access_log = belfry_timing::AccessLogLayer::new().sample_route("/users/{id}", 0.01);
+    /// ```
+    pub fn sample_route(self, route: impl Into<String>, ratio: f64) -> Self {
+        let route = route.into();
+        self.update(|config| config.sampling.set(route, ratio))
+    }
+
+    /// Whether 4xx responses of [sampled routes](Self::sample_route) are always written (default
+    /// `false`: sampled like successes).
+    pub fn always_log_client_errors(self, always: bool) -> Self {
+        self.update(|config| config.sampling.always_client_errors = always)
+    }
+
     /// Adds `Server-Timing: app;dur=<ms>` to responses (default off): the time until the
     /// response headers, visible in browsers' developer tools.
     pub fn server_timing(self, enabled: bool) -> Self {
@@ -242,6 +264,7 @@ impl AccessLogConfig {
             hung_threshold: self.hung_threshold,
             hung_capacity: self.hung_capacity,
             hung: None,
+            sampling: self.sampling.clone(),
             warned_unrouted: AtomicBool::new(false),
             warned_dropped: AtomicBool::new(false),
         }

@@ -47,6 +47,7 @@ mod future;
 mod hung;
 mod layer;
 mod record;
+mod sampling;
 mod service;
 
 pub use body::AccessLogBody;

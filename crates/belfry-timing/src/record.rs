@@ -197,6 +197,15 @@ impl RequestData {
         if ending == Ending::Dropped && !disconnected {
             self.warn_once_if_dropped_by_an_outer_layer(config);
         }
+        // Sampling (off unless configured): only a line that says nothing went wrong.
+        if !config.sampling.is_off()
+            && matches!(level, Level::INFO | Level::DEBUG)
+            && ending == Ending::Completed
+            && config.hung_threshold.is_none_or(|hung| duration < hung)
+            && !config.sampling.writes(route, status)
+        {
+            return;
+        }
         macro_rules! completed {
             ($level:expr) => {
                 tracing::event!(

@@ -25,6 +25,7 @@
 #![deny(missing_docs)]
 
 pub mod audit;
+mod access_sampling;
 mod config;
 mod pretty;
 pub mod sentry_budget;

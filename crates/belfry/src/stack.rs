@@ -113,6 +113,8 @@ impl Belfry {
     /// | `BELFRY_SERVER_TIMING` | add a `Server-Timing` header | `false` |
     /// | `BELFRY_TRUST_TRACE_CONTEXT` | continue incoming traces (`false`: start a new trace, log the caller's as `trace.incoming_id`) | `true` |
     /// | `SENTRY_TRACES_SAMPLE_RATE` | share of new traces sampled (Sentry transactions, the sampled flag sent downstream) | `0.1` |
+    /// | `BELFRY_ACCESS_LOG_SAMPLE` | `route=ratio` pairs separated by commas (`/users/{id}=0.01`): the share of those routes' successful, fast requests whose access-log line is written | none: every line |
+    /// | `BELFRY_ACCESS_LOG_KEEP_CLIENT_ERRORS` | write every 4xx of sampled routes | `false` |
     ///
     /// ```
     /// let belfry = belfry::Belfry::from_env().expect("valid settings");
@@ -158,6 +160,7 @@ impl Belfry {
         if let Some(ratio) = env_ratio(TRACES_SAMPLE_RATE)? {
             belfry = belfry.traces_sample_rate(ratio);
         }
+        belfry = crate::access_sampling::from_env(belfry)?;
         Ok(belfry)
     }
 
@@ -214,6 +217,25 @@ impl Belfry {
     /// ```
     pub fn slow_request_threshold_for_route(mut self, route: impl Into<String>, threshold: Duration) -> Self {
         self.access_log = self.access_log.slow_threshold_for_route(route, threshold);
+        self
+    }
+
+    /// Writes the access-log line of only a share `ratio` of `route`'s successful, fast requests
+    /// (default: all); 5xx, failed, cancelled, slow and hung requests are always written, and
+    /// the metrics count every request. See [`AccessLogLayer::sample_route`](crate::timing::AccessLogLayer::sample_route).
+    ///
+    /// ```
+    /// let belfry = belfry::Belfry::new().access_log_sample_route("/users/{id}", 0.01);
+    /// ```
+    pub fn access_log_sample_route(mut self, route: impl Into<String>, ratio: f64) -> Self {
+        self.access_log = self.access_log.sample_route(route, ratio);
+        self
+    }
+
+    /// Whether every 4xx of [sampled routes](Self::access_log_sample_route) is written (default
+    /// `false`: sampled like successes).
+    pub fn access_log_keep_client_errors(mut self, keep: bool) -> Self {
+        self.access_log = self.access_log.always_log_client_errors(keep);
         self
     }
 
