@@ -118,11 +118,28 @@ impl Tasks {
     /// # Panics
     ///
     /// Outside a tokio runtime, like [`tokio::spawn`].
+    ///
+    /// The error type is anything that converts into `Box<dyn Error + Send + Sync>`: any
+    /// `std::error::Error + Send + Sync`, `anyhow::Error`, `Box<dyn Error + Send + Sync>`, a
+    /// `String`:
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let belfry = belfry::Belfry::new();
+    /// let handle = belfry.tasks().spawn("sync-accounts", async {
+    ///     let failure: Result<(), Box<dyn std::error::Error + Send + Sync>> = Err("upstream gone".into());
+    ///     failure
+    /// });
+    /// assert_eq!(handle.await.unwrap(), None); // failed, and reported
+    /// assert!(belfry.metrics().render().contains(r#"belfry_task_runs_total{task="sync-accounts",outcome="failed"} 1"#));
+    /// # }
+    /// ```
     pub fn spawn<F, T, E>(&self, name: &'static str, task: F) -> JoinHandle<Option<T>>
     where
         F: Future<Output = Result<T, E>> + Send + 'static,
         T: Send + 'static,
-        E: std::error::Error + Send + Sync + 'static,
+        E: Into<Box<dyn std::error::Error + Send + Sync>> + 'static,
     {
         let tasks = self.clone();
         let run = async move { tasks.run(name, task).await };
@@ -137,7 +154,7 @@ impl Tasks {
     async fn run<F, T, E>(self, name: &'static str, task: F) -> Option<T>
     where
         F: Future<Output = Result<T, E>>,
-        E: std::error::Error + Send + Sync + 'static,
+        E: Into<Box<dyn std::error::Error + Send + Sync>> + 'static,
     {
         sentry::configure_scope(|scope| scope.set_tag("task.name", name));
         tracing::event!(target: TARGET, tracing::Level::INFO, task.name = name, "task started");
@@ -154,7 +171,7 @@ impl Tasks {
                 (TaskOutcome::Succeeded, Some(value))
             }
             Ok(Err(error)) => {
-                let report = ErrorReport::new(error);
+                let report = ErrorReport::from_boxed(error.into());
                 tracing::event!(target: TARGET, tracing::Level::ERROR,
                     task.name = name,
                     task.outcome = "failed",
