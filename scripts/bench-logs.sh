@@ -24,7 +24,7 @@ while [ $# -gt 0 ]; do
     esac
     shift
 done
-SCENARIOS=(access-baseline access access-queued access-trace-ids handler handler-spans handler-spans-created)
+SCENARIOS=(access-fmt-json access access-queued access-trace-ids handler handler-spans handler-spans-created)
 cargo build --release -p belfry-bench --bin log_driver >&2
 mkdir -p "$OUT"
 rm -f "$OUT"/cg.*

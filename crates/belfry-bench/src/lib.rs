@@ -12,7 +12,6 @@
 //! and the transport fails to connect.
 
 mod args;
-pub mod baseline_json_lines;
 pub mod report;
 
 pub use args::Args;

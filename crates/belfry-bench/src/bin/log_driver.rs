@@ -1,7 +1,7 @@
 //! Drives log events in-process through one JSON-lines set-up, for callgrind:
 //!
 //! ```text
-//! log_driver --scenario access-baseline|access|access-queued|handler|handler-spans|handler-spans-created --events N [--warmup N]
+//! log_driver --scenario access-fmt-json|access|access-queued|handler|handler-spans|handler-spans-created --events N [--warmup N]
 //! ```
 //!
 //! Everything runs on the main thread and writes to `io::sink`. The access scenarios open a
@@ -9,12 +9,13 @@
 //! `request completed` event (its twelve fields, the span as explicit parent) and close the span,
 //! as a request does:
 //!
-//! - `access-baseline`: through the layer as it was before `belfry-log` (`baseline_json_lines.rs`);
+//! - `access-fmt-json`: through tracing-subscriber's own JSON formatter (`fmt().json()`, events
+//!   flattened, current span included), the ecosystem's layer to compare against;
 //! - `access`: through `belfry_log::JsonLines`, written on this thread;
 //! - `access-queued`: the same through `belfry_log::NonBlocking` (what belfry installs): the
 //!   write happens on the writer thread;
 //! - `access-trace-ids`: `access-queued` with `trace_id` and `span_id` on the request span too,
-//!   as the stack records them now (the baseline layer would not print them).
+//!   as the stack records them now.
 //!
 //! The handler scenarios write a handler's event with three fields in each iteration, inside one
 //! request span opened before the loop:
@@ -34,14 +35,13 @@
 
 use std::{process::ExitCode, str::FromStr};
 
-use belfry_bench::baseline_json_lines;
 use belfry_request_id::REQUEST_SPAN_TARGET;
 use tracing::{Dispatch, Level};
 use tracing_subscriber::layer::SubscriberExt;
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 enum Scenario {
-    AccessBaseline,
+    AccessFmtJson,
     Access,
     AccessQueued,
     AccessTraceIds,
@@ -55,7 +55,7 @@ impl FromStr for Scenario {
 
     fn from_str(value: &str) -> Result<Self, Self::Err> {
         Ok(match value {
-            "access-baseline" => Self::AccessBaseline,
+            "access-fmt-json" => Self::AccessFmtJson,
             "access" => Self::Access,
             "access-queued" => Self::AccessQueued,
             "access-trace-ids" => Self::AccessTraceIds,
@@ -118,7 +118,7 @@ fn user_spans() -> (tracing::Span, tracing::Span) {
 fn run(scenario: Scenario, events: u64) {
     for n in 0..events {
         match scenario {
-            Scenario::AccessBaseline | Scenario::Access | Scenario::AccessQueued => {
+            Scenario::AccessFmtJson | Scenario::Access | Scenario::AccessQueued => {
                 let request = request_span_id_only();
                 let _request = request.enter();
                 access_event(&request, n);
@@ -169,8 +169,15 @@ fn main() -> ExitCode {
     };
     let (queued, guard) = belfry_log::NonBlocking::new(std::io::sink);
     let dispatch = match scenario {
-        Scenario::AccessBaseline => Dispatch::new(
-            tracing_subscriber::registry().with(baseline_json_lines::JsonLines::new(std::io::sink)),
+        Scenario::AccessFmtJson => Dispatch::new(
+            tracing_subscriber::registry().with(
+                tracing_subscriber::fmt::layer()
+                    .json()
+                    .flatten_event(true)
+                    .with_current_span(true)
+                    .with_span_list(false)
+                    .with_writer(std::io::sink),
+            ),
         ),
         Scenario::AccessQueued | Scenario::AccessTraceIds => Dispatch::new(
             tracing_subscriber::registry().with(
