@@ -106,6 +106,7 @@ impl std::fmt::Debug for AccessLogLayer {
             .field("trusted_proxies", &config.trusted_proxies)
             .field("server_timing", &config.server_timing)
             .field("hung_threshold", &config.hung_threshold)
+            .field("sampling", &config.sampling)
             .finish_non_exhaustive()
     }
 }
@@ -218,6 +219,7 @@ impl AccessLogLayer {
     ///
     /// ```
     /// let access_log = belfry_timing::AccessLogLayer::new().sample_route("/users/{id}", 0.01);
+    /// assert!(format!("{access_log:?}").contains(r#"("/users/{id}", 0.01)"#));
     /// ```
     pub fn sample_route(self, route: impl Into<String>, ratio: f64) -> Self {
         let route = route.into();

@@ -6,7 +6,10 @@
 //! [`DEFAULT_MAX_EVENTS_PER_FINGERPRINT_PER_MINUTE`] (10) events per fingerprint and
 //! [`DEFAULT_MAX_EVENTS_PER_MINUTE`] (100) events overall per minute. Ten examples of one bug a
 //! minute are more than anyone reads; a hundred a minute leaves room for ten different bugs at
-//! once. The next event sent for a fingerprint carries `belfry.suppressed` (an extra field): how
+//! once. The budget bounds the rate, not the month: a bug that keeps firing all day still sends
+//! 14,400 events a day at 10 a minute, so a service on a small quota lowers the per-fingerprint
+//! budget (1 a minute is 1,440 a day) and lets Sentry's spike protection do the rest. The next
+//! event sent for a fingerprint carries `belfry.suppressed` (an extra field): how
 //! many of its events were dropped since the last one sent, so Sentry still shows how often it
 //! happened. Dropped events are counted in `belfry_sentry_events_dropped_total{reason="budget"}`.
 //!
@@ -30,6 +33,20 @@
 //!
 //! `SENTRY_SAMPLE_RATE` is applied here too, before the budget (the SDK's own rate is set to 1):
 //! the SDK's sampling happens after `before_send`, where nothing can count it.
+//!
+//! The settings, from the environment when belfry's telemetry starts Sentry:
+//!
+//! ```
+//! use belfry::sentry_budget::{
+//!     DEFAULT_MAX_EVENTS_PER_FINGERPRINT_PER_MINUTE, DEFAULT_MAX_EVENTS_PER_MINUTE, MAX_FINGERPRINTS,
+//! };
+//!
+//! // BELFRY_SENTRY_MAX_EVENTS_PER_FINGERPRINT_PER_MINUTE, BELFRY_SENTRY_MAX_EVENTS_PER_MINUTE:
+//! assert_eq!(DEFAULT_MAX_EVENTS_PER_FINGERPRINT_PER_MINUTE, 10);
+//! assert_eq!(DEFAULT_MAX_EVENTS_PER_MINUTE, 100);
+//! // Fingerprints tracked at most:
+//! assert_eq!(MAX_FINGERPRINTS, 1024);
+//! ```
 
 use std::{
     collections::HashMap,

@@ -111,12 +111,24 @@ impl Transport for CountingTransport {
     }
 
     fn flush(&self, timeout: Duration) -> bool {
+        let deadline = std::time::Instant::now() + timeout;
         let (done, finished) = sync_channel(1);
-        // `try_send`: a full queue behind a hung Sentry must not block the caller past `timeout`.
-        if self.sender.try_send(Task::Flush(done)).is_err() {
-            return false;
+        // `try_send`, retried until the deadline: a full queue behind a hung Sentry must not block
+        // the caller past `timeout` (the SDK's own flush would wait for a free slot forever).
+        let mut task = Task::Flush(done);
+        loop {
+            match self.sender.try_send(task) {
+                Ok(()) => break,
+                Err(TrySendError::Full(again)) if std::time::Instant::now() < deadline => {
+                    task = again;
+                    std::thread::sleep(Duration::from_millis(10));
+                }
+                Err(_) => return false,
+            }
         }
-        finished.recv_timeout(timeout).is_ok()
+        finished
+            .recv_timeout(deadline.saturating_duration_since(std::time::Instant::now()))
+            .is_ok()
     }
 
     fn shutdown(&self, timeout: Duration) -> bool {

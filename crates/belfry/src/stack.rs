@@ -226,6 +226,7 @@ impl Belfry {
     ///
     /// ```
     /// let belfry = belfry::Belfry::new().access_log_sample_route("/users/{id}", 0.01);
+    /// assert!(format!("{belfry:?}").contains(r#"("/users/{id}", 0.01)"#));
     /// ```
     pub fn access_log_sample_route(mut self, route: impl Into<String>, ratio: f64) -> Self {
         self.access_log = self.access_log.sample_route(route, ratio);
