@@ -164,12 +164,13 @@ fn apply_request_fields(
 /// Keeps the Sentry client up; dropping it flushes, and never takes much longer than the flush
 /// timeout.
 ///
-/// The SDK's own guard flushes for up to the flush timeout and then joins its transport thread,
-/// which first works through every envelope still queued (up to 30), each bounded only by the
-/// transport's timeout: with a Sentry that accepts connections and never answers, that could be
-/// half a minute. So the SDK's guard is dropped on a thread of its own, and waited for at most
-/// the flush timeout plus one second; after that, shutdown goes on and what is left is dropped
-/// with the process.
+/// The SDK's own guard flushes for up to the flush timeout and then drops the transport, whose
+/// thread ([`sentry_transport`](crate::sentry_transport)) stops after the send in progress, itself
+/// bounded by the flush timeout. (The SDK's own transport thread first worked through every
+/// envelope still queued, up to 30, each bounded only by the send timeout: half a minute with a
+/// Sentry that accepts connections and never answers.) The SDK's guard is still dropped on a
+/// thread of its own, and waited for at most the flush timeout plus one second; after that,
+/// shutdown goes on and what is left is dropped with the process.
 pub(crate) struct SentryGuard {
     guard: Option<sentry::ClientInitGuard>,
     flush_timeout: Duration,

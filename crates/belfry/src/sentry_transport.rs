@@ -1,5 +1,5 @@
 //! belfry's Sentry transport: the SDK's ureq transport thread, rebuilt so that every envelope it
-//! does not deliver is counted by why ([`sentry_drops`](crate::sentry_drops)).
+//! does not deliver is counted by why ([`sentry_drops`]).
 //!
 //! The SDK's `TransportThread` keeps the outcome of each send to itself (it records losses only in
 //! client reports, sent to Sentry with a later envelope — if one ever goes). This one is the same
