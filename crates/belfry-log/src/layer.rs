@@ -25,7 +25,7 @@ use crate::{
     limiter::{summary_message, CallsiteLimit, Limiter, Summary, SuppressedLines, Verdict},
     number::push_u64,
     request::RequestFields,
-    time::push_timestamp,
+    time::{push_timestamp, push_timestamp_since},
 };
 
 /// Writes every event as one JSON line to `W`; see the [crate docs](crate) for the format.
@@ -299,10 +299,10 @@ where
             return;
         }
         let now = SystemTime::now();
+        // Worked out once, for the timestamp and the callsite limit.
+        let since = now.duration_since(UNIX_EPOCH).ok();
         if let (Some(limiter), false) = (&self.limiter, normalized.is_some()) {
-            let second = now
-                .duration_since(UNIX_EPOCH)
-                .map_or(0, |since| since.as_secs() as u32);
+            let second = since.map_or(0, |since| since.as_secs() as u32);
             if limiter.summaries_pending(second) {
                 limiter.take_summaries(second, |summary| self.write_summary(&summary, None, now));
             }
@@ -316,7 +316,7 @@ where
             }
         }
         with_line_buffer(|line| {
-            format_event(line, event, metadata, normalized.is_some(), &context, now);
+            format_event(line, event, metadata, normalized.is_some(), &context, now, since);
             let mut writer = self.make_writer.make_writer_for(event.metadata());
             let _ = writer.write_all(line.as_bytes());
         });
@@ -388,11 +388,12 @@ fn format_event<S>(
     is_log: bool,
     context: &Context<'_, S>,
     now: SystemTime,
+    since: Option<std::time::Duration>,
 ) where
     S: Subscriber + for<'a> LookupSpan<'a>,
 {
     line.push_str("{\"timestamp\":\"");
-    push_timestamp(line, now);
+    push_timestamp_since(line, now, since);
     line.push_str("\",\"level\":\"");
     line.push_str(metadata.level().as_str());
     line.push_str("\",\"target\":\"");

@@ -150,6 +150,7 @@ impl Limiter {
 
     /// Counts one line of `metadata`'s callsite in `second` (seconds since the Unix epoch);
     /// `summary` gets the summary of this callsite's previous second, if lines were suppressed.
+    #[inline]
     pub(crate) fn check(
         &self,
         metadata: &'static Metadata<'static>,
@@ -205,6 +206,7 @@ impl Limiter {
 
     /// Whether some callsite's suppressed lines of a second before `second` still want their
     /// summary: one relaxed load.
+    #[inline]
     pub(crate) fn summaries_pending(&self, second: u32) -> bool {
         self.pending.load(Ordering::Relaxed) < second
     }

@@ -4,7 +4,7 @@
 use std::{
     cell::RefCell,
     fmt::Write as _,
-    time::{SystemTime, UNIX_EPOCH},
+    time::{Duration, SystemTime, UNIX_EPOCH},
 };
 
 use crate::number::push_two_digits;
@@ -18,7 +18,12 @@ thread_local! {
 /// Appends `now` as tracing-subscriber's `SystemTime` timer prints it:
 /// `2026-11-23T15:04:05.123456Z`.
 pub(crate) fn push_timestamp(line: &mut String, now: SystemTime) {
-    let Ok(since) = now.duration_since(UNIX_EPOCH) else {
+    push_timestamp_since(line, now, now.duration_since(UNIX_EPOCH).ok());
+}
+
+/// [`push_timestamp`] with `now`'s time since the epoch already worked out (`None`: before it).
+pub(crate) fn push_timestamp_since(line: &mut String, now: SystemTime, since: Option<Duration>) {
+    let Some(since) = since else {
         return push_timestamp_uncached(line, now);
     };
     let seconds = i64::try_from(since.as_secs()).unwrap_or(i64::MAX);
