@@ -15,7 +15,7 @@
 //! requests that never send an event.
 
 use std::{
-    cell::{Cell, RefCell},
+    cell::RefCell,
     sync::{
         atomic::{AtomicU32, AtomicU64, Ordering},
         Arc, OnceLock,
@@ -43,8 +43,6 @@ pub(crate) fn client_bound() -> bool {
 thread_local! {
     /// The context of the request (or request-bound task) being polled on this thread.
     static ACTIVE_CONTEXT: RefCell<Option<Arc<RequestContext>>> = const { RefCell::new(None) };
-    /// Per-thread state of the traces sampling coin (xorshift64*), seeded per thread.
-    static SAMPLING_STATE: Cell<u64> = Cell::new(sampling_seed());
 }
 
 /// What an event sent while serving a request is told about it; see the [module docs](self).
@@ -384,27 +382,7 @@ fn take_from_window(window: &AtomicU64, second: u64, limit: u32) -> bool {
 
 /// `true` with probability `rate`.
 fn sample(rate: f32) -> bool {
-    if rate >= 1.0 {
-        return true;
-    }
-    if rate <= 0.0 {
-        return false;
-    }
-    let random = SAMPLING_STATE.with(|state| {
-        let mut x = state.get();
-        x ^= x >> 12;
-        x ^= x << 25;
-        x ^= x >> 27;
-        state.set(x);
-        x.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    });
-    // The top 24 bits as a fraction in [0, 1).
-    ((random >> 40) as f32 / (1u64 << 24) as f32) < rate
-}
-
-fn sampling_seed() -> u64 {
-    use std::hash::{BuildHasher, RandomState};
-    RandomState::new().hash_one(std::thread::current().id()) | 1
+    belfry_trace_context::random_chance(f64::from(rate))
 }
 
 /// The request as Sentry shows it: method, URL and headers scrubbed by `scrub`, no cookies, no
@@ -694,7 +672,7 @@ mod tests {
 mod sampling_tests {
     use std::sync::atomic::AtomicU64;
 
-    use super::{sample, take_from_window};
+    use super::take_from_window;
 
     #[test]
     fn the_trace_budget_caps_each_second() {
@@ -706,13 +684,5 @@ mod sampling_tests {
             "a new second"
         );
         assert!(!take_from_window(&window, 8, 3));
-    }
-
-    #[test]
-    fn the_coin_follows_the_rate() {
-        assert!((0..1000).all(|_| sample(1.0)));
-        assert!((0..1000).all(|_| !sample(0.0)));
-        let hits = (0..100_000).filter(|_| sample(0.1)).count();
-        assert!((9_000..11_000).contains(&hits), "{hits} of 100000 at 0.1");
     }
 }

@@ -11,8 +11,6 @@
 //! A route without a ratio is written in full. The draw is a thread-local xorshift, a few
 //! instructions, made only for a line that could be left out.
 
-use std::cell::Cell;
-
 use http::StatusCode;
 
 /// Per-route ratios; empty: sampling is off and costs one branch per request.
@@ -46,38 +44,9 @@ impl AccessLogSampling {
         let ratio = route.and_then(|route| self.routes.iter().find(|(r, _)| r == route));
         match ratio {
             None => true,
-            Some((_, ratio)) => draw(*ratio),
+            Some((_, ratio)) => belfry_trace_context::random_chance(*ratio),
         }
     }
-}
-
-/// `true` with probability `ratio`.
-fn draw(ratio: f64) -> bool {
-    if ratio >= 1.0 {
-        return true;
-    }
-    if ratio <= 0.0 {
-        return false;
-    }
-    thread_local! {
-        static STATE: Cell<u64> = Cell::new({
-            // Seeded from this thread's stack address and the clock: distinct per thread.
-            let here = &STATE as *const _ as u64;
-            let now = std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map_or(0, |since| since.as_nanos() as u64);
-            (here ^ now.rotate_left(32)) | 1
-        });
-    }
-    let random = STATE.with(|state| {
-        let mut x = state.get();
-        x ^= x >> 12;
-        x ^= x << 25;
-        x ^= x >> 27;
-        state.set(x);
-        x.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    });
-    ((random >> 11) as f64 / (1u64 << 53) as f64) < ratio
 }
 
 #[cfg(test)]

@@ -155,7 +155,7 @@ pub use ids::{Hex, SpanId, TraceId};
 pub use incoming::TrustIncoming;
 pub use layer::TraceContextLayer;
 pub use outgoing::OutgoingContext;
-pub use sampler::{RatioSampler, Sampler};
+pub use sampler::{random_chance, RatioSampler, Sampler};
 pub use service::SetTraceContext;
 pub use tracestate::MAX_TRACESTATE_MEMBERS;
 

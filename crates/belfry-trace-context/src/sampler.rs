@@ -111,6 +111,32 @@ impl Sampler for RatioSampler {
     }
 }
 
+/// `true` with probability `ratio` (at most 0: never; at least 1: always), drawn from this
+/// thread's generator — the one the trace and span ids come from (wyrand, seeded once per thread
+/// from the operating system's randomness; no lock, no allocation). For the decisions that are
+/// not about a trace: which error events to keep at `SENTRY_SAMPLE_RATE`, which access-log lines
+/// to write. A trace's own decision is its [`Sampler`]'s, from the trace id.
+///
+/// ```
+/// use belfry_trace_context::random_chance;
+///
+/// assert!((0..1000).all(|_| random_chance(1.0)));
+/// assert!((0..1000).all(|_| !random_chance(0.0)));
+/// let hits = (0..100_000).filter(|_| random_chance(0.25)).count();
+/// assert!((23_000..27_000).contains(&hits), "{hits} of 100,000 at 0.25");
+/// ```
+#[inline]
+pub fn random_chance(ratio: f64) -> bool {
+    if ratio >= 1.0 {
+        return true;
+    }
+    if ratio.is_nan() || ratio <= 0.0 {
+        return false;
+    }
+    // The top 53 bits as a fraction in [0, 1).
+    ((crate::ids::next_u64() >> 11) as f64 / (1u64 << 53) as f64) < ratio
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -319,30 +319,7 @@ pub(crate) fn fingerprint(event: &Event<'_>) -> u64 {
 
 /// `true` with probability `rate`.
 fn sample(rate: f32) -> bool {
-    use std::cell::Cell;
-    if rate >= 1.0 {
-        return true;
-    }
-    if rate <= 0.0 {
-        return false;
-    }
-    thread_local! {
-        static STATE: Cell<u64> = Cell::new({
-            let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
-            hasher.write_u64(0x5EED);
-            hasher.finish() | 1
-        });
-    }
-    use std::hash::BuildHasher;
-    let random = STATE.with(|state| {
-        let mut x = state.get();
-        x ^= x >> 12;
-        x ^= x << 25;
-        x ^= x >> 27;
-        state.set(x);
-        x.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    });
-    ((random >> 11) as f64 / (1u64 << 53) as f64) < f64::from(rate)
+    belfry_trace_context::random_chance(f64::from(rate))
 }
 
 #[cfg(test)]
@@ -516,13 +493,5 @@ mod tests {
     fn zero_means_no_cap() {
         let budget = Budget::new(0, 0);
         assert!((0..1000).all(|_| sent(budget.admit_at(1, 5))));
-    }
-
-    #[test]
-    fn sampling_keeps_about_the_rate() {
-        assert!((0..1000).all(|_| sample(1.0)));
-        assert!((0..1000).all(|_| !sample(0.0)));
-        let kept = (0..100_000).filter(|_| sample(0.25)).count();
-        assert!((23_000..27_000).contains(&kept), "{kept}");
     }
 }
