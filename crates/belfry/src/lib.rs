@@ -24,8 +24,8 @@
 //! become clean problem+json responses, ERROR logs and Sentry events).
 #![deny(missing_docs)]
 
-pub mod audit;
 mod access_sampling;
+pub mod audit;
 mod config;
 mod pretty;
 pub mod sentry_budget;
