@@ -7,6 +7,13 @@ use http::{Method, Request, StatusCode};
 
 use crate::{panic::CaughtPanic, ErrorReport};
 
+/// `GET /users/{id}`, or `GET <unmatched>` when no route matched: how a request is named in
+/// Sentry (transactions and events alike). The route template keeps the number of distinct
+/// names small.
+pub(crate) fn transaction_name(method: &Method, route: Option<&MatchedPath>) -> String {
+    format!("{method} {}", route.map_or("<unmatched>", MatchedPath::as_str))
+}
+
 /// Cheap clones (reference counts) taken before the request is handed to the inner service.
 pub(crate) struct RequestInfo {
     pub(crate) method: Method,
@@ -37,7 +44,7 @@ impl RequestInfo {
     /// `GET /users/{id}`, or `GET <unmatched>` when no route matched: the route template keeps
     /// the number of distinct names small.
     pub(crate) fn transaction_name(&self) -> String {
-        format!("{} {}", self.method, self.route().unwrap_or("<unmatched>"))
+        transaction_name(&self.method, self.route.as_ref())
     }
 
     /// Logs `request panicked`; `status` is the status the client got: the `500` answered for

@@ -78,8 +78,7 @@ impl RequestContext {
 
     /// `GET /users/{id}`, or `GET <unmatched>`.
     fn transaction_name(&self) -> String {
-        let route = self.route.as_ref().map_or("<unmatched>", MatchedPath::as_str);
-        format!("{} {route}", self.method)
+        crate::request::transaction_name(&self.method, self.route.as_ref())
     }
 
     /// Tags the event with the request id, names its transaction, attaches the scrubbed request,
