@@ -265,9 +265,11 @@ impl ScrubPolicyBuilder {
     /// assert!(policy.is_sensitive_header(&HeaderName::from_static("x-session")));
     /// ```
     pub fn show_header(mut self, name: impl AsRef<str>) -> Self {
-        let name = lowercase(name.as_ref());
-        self.sensitive_headers.retain(|sensitive| *sensitive != name);
-        insert(&mut self.shown_headers, name);
+        move_to(
+            &mut self.shown_headers,
+            &mut self.sensitive_headers,
+            name.as_ref(),
+        );
         self
     }
 
@@ -362,9 +364,11 @@ impl ScrubPolicyBuilder {
     /// assert!(!policy.is_sensitive_query_param("email_verified"));
     /// ```
     pub fn redact_query_param(mut self, name: impl AsRef<str>) -> Self {
-        let name = lowercase(name.as_ref());
-        self.shown_query_params.retain(|shown| *shown != name);
-        insert(&mut self.sensitive_query_params, name);
+        move_to(
+            &mut self.sensitive_query_params,
+            &mut self.shown_query_params,
+            name.as_ref(),
+        );
         self
     }
 
@@ -380,9 +384,11 @@ impl ScrubPolicyBuilder {
     /// assert!(policy.is_sensitive_query_param("auth_code"));
     /// ```
     pub fn show_query_param(mut self, name: impl AsRef<str>) -> Self {
-        let name = lowercase(name.as_ref());
-        self.sensitive_query_params.retain(|listed| *listed != name);
-        insert(&mut self.shown_query_params, name);
+        move_to(
+            &mut self.shown_query_params,
+            &mut self.sensitive_query_params,
+            name.as_ref(),
+        );
         self
     }
 
@@ -435,9 +441,11 @@ impl ScrubPolicyBuilder {
     /// );
     /// ```
     pub fn redact_path_param(mut self, name: impl AsRef<str>) -> Self {
-        let name = lowercase(name.as_ref());
-        self.shown_path_params.retain(|shown| *shown != name);
-        insert(&mut self.sensitive_path_params, name);
+        move_to(
+            &mut self.sensitive_path_params,
+            &mut self.shown_path_params,
+            name.as_ref(),
+        );
         self
     }
 
@@ -452,9 +460,11 @@ impl ScrubPolicyBuilder {
     /// assert!(policy.is_sensitive_query_param("code"));
     /// ```
     pub fn show_path_param(mut self, name: impl AsRef<str>) -> Self {
-        let name = lowercase(name.as_ref());
-        self.sensitive_path_params.retain(|listed| *listed != name);
-        insert(&mut self.shown_path_params, name);
+        move_to(
+            &mut self.shown_path_params,
+            &mut self.sensitive_path_params,
+            name.as_ref(),
+        );
         self
     }
 
@@ -498,6 +508,14 @@ impl ScrubPolicyBuilder {
 
 fn lowercase(s: &str) -> Box<str> {
     s.to_ascii_lowercase().into_boxed_str()
+}
+
+/// Puts `name` (lowercased) in `to` and takes it out of `from`: of a redact/show pair of calls
+/// for one name, the last one wins.
+fn move_to(to: &mut Vec<Box<str>>, from: &mut Vec<Box<str>>, name: &str) {
+    let name = lowercase(name);
+    from.retain(|listed| *listed != name);
+    insert(to, name);
 }
 
 /// Adds `item` unless it is empty or already present.
