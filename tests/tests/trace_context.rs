@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use belfry_tests::{get, otel_get, sentry_get, Demo, RecordingUpstream, SentryServer};
+use belfry_tests::{get, otel_get, sentry_get, Behaviour, Demo, SentryServer, Upstream};
 use serde_json::Value;
 
 const WAIT: Duration = Duration::from_secs(10);
@@ -111,7 +111,7 @@ fn a_sentry_sdk_caller_s_trace_reaches_the_stored_event() {
 
 #[test]
 fn a_downstream_call_continues_the_trace_with_the_demo_s_span_as_parent() {
-    let upstream = RecordingUpstream::start();
+    let upstream = Upstream::start(Behaviour::Ok);
     let demo = Demo::builder().env("DEMO_UPSTREAM_URL", &upstream.url()).start();
     let trace_state = "vendor1=opaque-value,rojo=00f067aa0ba902b7";
     let called = otel_get(&demo.url("/inventory"), Some(trace_state));
