@@ -55,9 +55,10 @@ where
     fn call(&mut self, mut request: Request<ReqBody>) -> Self::Future {
         let id = self.request_id(&request);
         let span = TraceContext::with_current(|trace| match trace {
-            // An edge service that started a new trace: the caller's is logged beside it.
-            Some(trace) if trace.incoming_trace_id().is_some() => {
+            Some(trace) => {
                 let (trace_id, span_id) = (trace.trace_id().to_hex(), trace.span_id().to_hex());
+                // Only for an edge service that started a new trace: the caller's, logged beside
+                // it (a `None` is not recorded, so it is not printed).
                 let incoming = trace.incoming_trace_id().map(|id| id.to_hex());
                 tracing::error_span!(
                     target: crate::REQUEST_SPAN_TARGET,
@@ -66,16 +67,6 @@ where
                     trace_id = trace_id.as_str(),
                     span_id = span_id.as_str(),
                     trace.incoming_id = incoming.as_ref().map(|id| id.as_str()),
-                )
-            }
-            Some(trace) => {
-                let (trace_id, span_id) = (trace.trace_id().to_hex(), trace.span_id().to_hex());
-                tracing::error_span!(
-                    target: crate::REQUEST_SPAN_TARGET,
-                    "request",
-                    request_id = id.as_str(),
-                    trace_id = trace_id.as_str(),
-                    span_id = span_id.as_str(),
                 )
             }
             None => {
