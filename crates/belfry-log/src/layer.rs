@@ -226,44 +226,18 @@ fn with_scratch<R>(visit: impl Fn(&mut FormattedFields) -> R) -> R {
     }
 }
 
-impl<S, W> Layer<S> for JsonLines<W>
-where
-    S: Subscriber + for<'a> LookupSpan<'a>,
-    W: for<'a> MakeWriter<'a> + 'static,
-{
-    fn on_new_span(&self, attrs: &span::Attributes<'_>, id: &span::Id, context: Context<'_, S>) {
-        if attrs.fields().is_empty() {
-            return;
-        }
-        let Some(span) = context.span(id) else {
-            return;
-        };
-        let origin = origin_of(attrs.metadata());
-        with_scratch(|scratch| {
-            attrs.record(&mut FieldVisitor(SpanSink {
-                fields: scratch,
-                origin,
-                key: (0, 0),
-            }));
-            if scratch.is_empty() {
-                return;
-            }
-            let mut extensions = span.extensions_mut();
-            // Another JsonLines layer of the registry got there first.
-            if extensions.get_mut::<SpanFields>().is_none() {
-                extensions.insert(SpanFields {
-                    owner: self.id,
-                    fields: scratch.to_exact(),
-                    request: None,
-                });
-            }
-        });
-    }
-
-    fn on_record(&self, id: &span::Id, values: &span::Record<'_>, context: Context<'_, S>) {
-        let Some(span) = context.span(id) else {
-            return;
-        };
+impl<W> JsonLines<W> {
+    /// Formats `values` — a span's fields when it is created, or recorded later — once, and keeps
+    /// them in the span's extensions: merged into what this layer stored before (a field
+    /// recorded again replaces its value), adopted when only request fields were there, left to
+    /// another `JsonLines` of the registry that got there first.
+    fn keep_span_fields<S>(
+        &self,
+        span: &tracing_subscriber::registry::SpanRef<'_, S>,
+        values: &impl tracing_subscriber::field::RecordFields,
+    ) where
+        S: for<'a> LookupSpan<'a>,
+    {
         let origin = origin_of(span.metadata());
         with_scratch(|scratch| {
             values.record(&mut FieldVisitor(SpanSink {
@@ -289,6 +263,27 @@ where
                 }),
             }
         });
+    }
+}
+
+impl<S, W> Layer<S> for JsonLines<W>
+where
+    S: Subscriber + for<'a> LookupSpan<'a>,
+    W: for<'a> MakeWriter<'a> + 'static,
+{
+    fn on_new_span(&self, attrs: &span::Attributes<'_>, id: &span::Id, context: Context<'_, S>) {
+        if attrs.fields().is_empty() {
+            return;
+        }
+        if let Some(span) = context.span(id) {
+            self.keep_span_fields(&span, attrs);
+        }
+    }
+
+    fn on_record(&self, id: &span::Id, values: &span::Record<'_>, context: Context<'_, S>) {
+        if let Some(span) = context.span(id) {
+            self.keep_span_fields(&span, values);
+        }
     }
 
     fn on_event(&self, event: &Event<'_>, context: Context<'_, S>) {
