@@ -121,7 +121,7 @@ pub fn per_request(
 ///
 /// assert_eq!(crate_of("<&mut serde_json::ser::Serializer<W,F> as serde_core::ser::Serializer>::serialize_str"), "serde_json");
 /// assert_eq!(crate_of("core::str::converts::from_utf8"), "core");
-/// assert_eq!(crate_of("core::ptr::drop_in_place<belfry_timing::record::RequestRecord>"), "belfry_timing");
+/// assert_eq!(crate_of("core::ptr::drop_in_place<belfry_access_log::record::RequestRecord>"), "belfry_access_log");
 /// assert_eq!(crate_of("_int_free"), "libc");
 /// assert_eq!(crate_of("__rustc::__rdl_alloc"), "alloc");
 /// ```

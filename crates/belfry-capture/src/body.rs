@@ -6,7 +6,7 @@ use std::{
 };
 
 use axum::extract::MatchedPath;
-use belfry_timing::BodyError;
+use belfry_access_log::BodyError;
 use http::{Method, StatusCode};
 use http_body::{Body, Frame, SizeHint};
 use pin_project_lite::pin_project;

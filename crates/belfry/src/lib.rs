@@ -18,7 +18,7 @@
 //!
 //! Every request gets an id (a valid incoming `x-request-id` or a new UUID v7), echoed in the
 //! response and stamped on every log line written while serving it. The layers live in their
-//! own crates, re-exported here: [`request_id`], [`timing`] (access log, slow and hung
+//! own crates, re-exported here: [`request_id`], [`access_log`] (access log, slow and hung
 //! requests), [`scrub`] (what never reaches a log line), [`health`] (liveness, readiness,
 //! detailed health, graceful shutdown), [`metrics`] (Prometheus RED metrics by route template), [`capture`] (panics and 5xx
 //! become clean problem+json responses, ERROR logs and Sentry events).
@@ -37,6 +37,7 @@ mod stack;
 pub mod task;
 pub mod telemetry;
 
+pub use belfry_access_log as access_log;
 pub use belfry_capture as capture;
 pub use belfry_capture::{ErrorReport, WithErrorReport};
 pub use belfry_client as client;
@@ -47,7 +48,6 @@ pub use belfry_metrics as metrics;
 pub use belfry_request_id as request_id;
 pub use belfry_request_id::RequestId;
 pub use belfry_scrub as scrub;
-pub use belfry_timing as timing;
 pub use belfry_trace_context as trace_context;
 pub use belfry_trace_context::TraceContext;
 pub use config::ConfigError;

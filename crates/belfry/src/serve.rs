@@ -33,9 +33,9 @@ use std::{
 };
 
 use axum::{body::Body, extract::ConnectInfo, Router};
+use belfry_access_log::ConnectionStatus;
 use belfry_health::{GracefulShutdown, Health};
 use belfry_metrics::prometheus_client::metrics::{counter::Counter, family::Family};
-use belfry_timing::ConnectionStatus;
 use http::{Request, Response};
 use hyper::body::Incoming;
 use hyper_util::rt::{TokioIo, TokioTimer};

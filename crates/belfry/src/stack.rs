@@ -3,12 +3,12 @@
 use std::{convert::Infallible, time::Duration};
 
 use axum::{body::Body, routing::Route, Router};
+use belfry_access_log::{AccessLogLayer, TrustedProxy};
 use belfry_capture::CaptureLayer;
 use belfry_health::{Health, Status};
 use belfry_metrics::{HealthCheckSample, HealthCheckStatus, HttpMetricsLayer, Metrics};
 use belfry_request_id::RequestIdLayer;
 use belfry_scrub::ScrubPolicy;
-use belfry_timing::{AccessLogLayer, TrustedProxy};
 use belfry_trace_context::{RatioSampler, TraceContextLayer, TrustIncoming};
 use bytes::Bytes;
 use http::{HeaderName, Request, Response};
@@ -222,7 +222,7 @@ impl Belfry {
 
     /// Writes the access-log line of only a share `ratio` of `route`'s successful, fast requests
     /// (default: all); 5xx, failed, cancelled, slow and hung requests are always written, and
-    /// the metrics count every request. See [`AccessLogLayer::sample_route`](crate::timing::AccessLogLayer::sample_route).
+    /// the metrics count every request. See [`AccessLogLayer::sample_route`](crate::access_log::AccessLogLayer::sample_route).
     ///
     /// ```
     /// let belfry = belfry::Belfry::new().access_log_sample_route("/users/{id}", 0.01);
@@ -480,7 +480,7 @@ struct BelfryLayer<L> {
 /// The service [`BelfryLayer`] wraps a route in.
 type BelfryService<S> = belfry_trace_context::SetTraceContext<
     belfry_request_id::SetRequestId<
-        belfry_timing::AccessLog<belfry_metrics::HttpMetrics<S>>,
+        belfry_access_log::AccessLog<belfry_metrics::HttpMetrics<S>>,
         belfry_request_id::MakeRequestUuidV7,
     >,
     RatioSampler,

@@ -327,7 +327,7 @@ impl Telemetry {
         let limit = belfry_log::CallsiteLimit::per_second(self.callsite_limit)
             // One line per request (the access log; the capture layer's panic and 5xx lines),
             // bounded by the request rate and needed in full; audit events are a record.
-            .exempt(belfry_timing::TARGET)
+            .exempt(belfry_access_log::TARGET)
             .exempt(belfry_capture::TARGET)
             .exempt(crate::audit::TARGET);
         let (output, writer_guard) = if self.blocking {

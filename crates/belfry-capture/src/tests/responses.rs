@@ -248,7 +248,7 @@ async fn a_body_that_panics_while_streaming_ends_with_an_error_and_is_reported()
     assert_eq!(sent, b"chunk chunk ");
     let source = std::error::Error::source(&error).expect("axum wraps the body's error");
     let body_error = source
-        .downcast_ref::<belfry_timing::BodyError>()
+        .downcast_ref::<belfry_access_log::BodyError>()
         .expect("a BodyError");
     assert!(body_error.is_panic());
 

@@ -10,7 +10,7 @@ use std::{
 };
 
 use axum::{body::Body, extract::ConnectInfo, http::StatusCode, routing::get, Router};
-use belfry_timing::{AccessLogLayer, TrustedProxy};
+use belfry_access_log::{AccessLogLayer, TrustedProxy};
 use http::Request;
 use http_body_util::BodyExt;
 use tower::ServiceExt;
@@ -259,7 +259,7 @@ async fn a_client_that_leaves_is_logged() {
 
     // A server that saw the connection go says so (belfry's `serve` does).
     let mut request = get_request("/users/9");
-    let connection = belfry_timing::ConnectionStatus::new();
+    let connection = belfry_access_log::ConnectionStatus::new();
     request.extensions_mut().insert(connection.clone());
     let response = app(AccessLogLayer::new()).oneshot(request).await.unwrap();
     connection.mark_closed();

@@ -22,7 +22,7 @@
 //!
 //! ```
 //! use axum::{body::Body, routing::get, Router};
-//! use belfry_timing::AccessLogLayer;
+//! use belfry_access_log::AccessLogLayer;
 //! use http::Request;
 //! use tower::ServiceExt;
 //!

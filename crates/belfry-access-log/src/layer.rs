@@ -51,7 +51,7 @@ pub const DEFAULT_QUIET_ROUTES: [&str; 4] = ["/health", "/health/live", "/health
 ///
 /// ```
 /// use axum::{routing::get, Router};
-/// use belfry_timing::AccessLogLayer;
+/// use belfry_access_log::AccessLogLayer;
 /// use std::time::Duration;
 ///
 /// let access_log = AccessLogLayer::new()
@@ -205,7 +205,7 @@ impl AccessLogLayer {
     /// [`hung_watch_capacity`](Self::hung_watch_capacity) allows.
     ///
     /// ```
-    /// assert_eq!(belfry_timing::AccessLogLayer::new().unwatched_requests(), 0);
+    /// assert_eq!(belfry_access_log::AccessLogLayer::new().unwatched_requests(), 0);
     /// ```
     pub fn unwatched_requests(&self) -> u64 {
         self.config.hung.as_ref().map_or(0, |watch| watch.unwatched())
@@ -218,7 +218,7 @@ impl AccessLogLayer {
     /// whatever the ratio.
     ///
     /// ```
-    /// let access_log = belfry_timing::AccessLogLayer::new().sample_route("/users/{id}", 0.01);
+    /// let access_log = belfry_access_log::AccessLogLayer::new().sample_route("/users/{id}", 0.01);
     /// assert!(format!("{access_log:?}").contains(r#"("/users/{id}", 0.01)"#));
     /// ```
     pub fn sample_route(self, route: impl Into<String>, ratio: f64) -> Self {

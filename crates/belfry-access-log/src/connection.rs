@@ -15,7 +15,7 @@ use std::sync::{
 /// connection.
 ///
 /// ```
-/// use belfry_timing::ConnectionStatus;
+/// use belfry_access_log::ConnectionStatus;
 ///
 /// let status = ConnectionStatus::new();
 /// let seen_by_a_request = status.clone();

@@ -6,7 +6,7 @@ use std::{fmt, net::IpAddr, str::FromStr};
 /// `fd00::/8` or a single address.
 ///
 /// ```
-/// use belfry_timing::TrustedProxy;
+/// use belfry_access_log::TrustedProxy;
 ///
 /// let proxies: TrustedProxy = "10.0.0.0/8".parse().unwrap();
 /// assert!(proxies.contains("10.1.2.3".parse().unwrap()));

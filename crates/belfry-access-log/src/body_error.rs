@@ -12,7 +12,7 @@ type BoxError = Box<dyn Error + Send + Sync>;
 /// "body_error"`.
 ///
 /// ```
-/// use belfry_timing::BodyError;
+/// use belfry_access_log::BodyError;
 ///
 /// assert!(BodyError::panicked().is_panic());
 /// let failed = BodyError::from_inner(std::io::Error::other("disk gone"));
