@@ -122,8 +122,9 @@ impl DemoBuilder {
         self
     }
 
-    /// Starts the demo on a free loopback port and waits until it listens.
-    pub fn start(self) -> Demo {
+    /// The demo's command: a clean environment, a free loopback port, JSON logs at INFO, then
+    /// the variables set with [`env`](Self::env).
+    fn command(&self) -> Command {
         let mut command = Command::new(demo_binary());
         command
             .env_clear()
@@ -132,12 +133,52 @@ impl DemoBuilder {
             .env("LOG_FORMAT", "json")
             .env("RUST_LOG", "info")
             .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit());
+            .stdout(Stdio::piped());
         for (key, value) in &self.env {
             command.env(key, value);
         }
-        let mut child = command.spawn().expect("start belfry-demo");
+        command
+    }
+
+    /// Runs a demo expected not to start, until it exits (killed, and the test failed, after
+    /// `timeout`): its exit status, stdout and stderr.
+    pub fn run_to_exit(self, timeout: Duration) -> (ExitStatus, String, String) {
+        let mut child = self
+            .command()
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start belfry-demo");
+        let deadline = Instant::now() + timeout;
+        let status = loop {
+            if let Some(status) = child.try_wait().expect("wait for belfry-demo") {
+                break status;
+            }
+            if Instant::now() >= deadline {
+                let _ = child.kill();
+                let _ = child.wait();
+                panic!("the demo was still running after {timeout:?}");
+            }
+            thread::sleep(Duration::from_millis(20));
+        };
+        let read = |pipe: Option<&mut dyn std::io::Read>| {
+            let mut text = String::new();
+            if let Some(pipe) = pipe {
+                let _ = pipe.read_to_string(&mut text);
+            }
+            text
+        };
+        let stdout = read(child.stdout.as_mut().map(|pipe| pipe as &mut dyn std::io::Read));
+        let stderr = read(child.stderr.as_mut().map(|pipe| pipe as &mut dyn std::io::Read));
+        (status, stdout, stderr)
+    }
+
+    /// Starts the demo on a free loopback port and waits until it listens.
+    pub fn start(self) -> Demo {
+        let mut child = self
+            .command()
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("start belfry-demo");
         let stdout = child.stdout.take().expect("piped stdout");
         let logs = LogLines::default();
         let reader_logs = logs.clone();

@@ -19,9 +19,6 @@ pub const DEFAULT_HUNG_REQUEST_THRESHOLD: Duration = Duration::from_millis(10_00
 /// How many requests in flight the hung-request watch can follow at once.
 pub const DEFAULT_HUNG_WATCH_CAPACITY: usize = 4096;
 
-/// Routes logged at DEBUG instead of INFO (probes and scrapes are noise), unless slow or failing.
-pub const DEFAULT_QUIET_ROUTES: [&str; 4] = ["/health", "/health/live", "/health/ready", "/metrics"];
-
 /// Writes one `request completed` event per request, and warns about slow and hung requests.
 ///
 /// The event is written when the response body has been sent (or the client went away), inside
@@ -118,16 +115,14 @@ impl Default for AccessLogLayer {
 }
 
 impl AccessLogLayer {
-    /// The defaults: slow at 1 s, hung at 10 s, health and metrics routes quiet, no trusted
-    /// proxies, the default [`ScrubPolicy`], no `Server-Timing` header.
+    /// The defaults: slow at 1 s, hung at 10 s, no quiet routes (belfry's facade makes the
+    /// routes of `belfry-health` and `/metrics` quiet), no trusted proxies, the default
+    /// [`ScrubPolicy`], no `Server-Timing` header.
     pub fn new() -> Self {
         let config = AccessLogConfig {
             slow_threshold: DEFAULT_SLOW_REQUEST_THRESHOLD,
             route_slow_thresholds: Vec::new(),
-            quiet_routes: DEFAULT_QUIET_ROUTES
-                .iter()
-                .map(|&route| route.to_owned())
-                .collect(),
+            quiet_routes: Vec::new(),
             trusted_proxies: Vec::new(),
             scrub: ScrubPolicy::default(),
             server_timing: false,
@@ -178,8 +173,9 @@ impl AccessLogLayer {
         self.update(|config| config.hung_capacity = capacity)
     }
 
-    /// Routes logged at DEBUG instead of INFO when fast and successful (default: the health
-    /// routes and `/metrics`). Replaces the list.
+    /// Routes logged at DEBUG instead of INFO when fast and successful — probes and scrapes
+    /// (default none; belfry's facade sets `belfry_health::PATHS` and `/metrics`). Replaces the
+    /// list.
     pub fn quiet_routes<I, R>(self, routes: I) -> Self
     where
         I: IntoIterator<Item = R>,

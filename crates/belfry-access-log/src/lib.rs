@@ -56,7 +56,7 @@ pub use client_address::{InvalidTrustedProxy, TrustedProxy};
 pub use connection::ConnectionStatus;
 pub use future::ResponseFuture;
 pub use layer::{
-    AccessLogLayer, DEFAULT_HUNG_REQUEST_THRESHOLD, DEFAULT_HUNG_WATCH_CAPACITY, DEFAULT_QUIET_ROUTES,
+    AccessLogLayer, DEFAULT_HUNG_REQUEST_THRESHOLD, DEFAULT_HUNG_WATCH_CAPACITY,
     DEFAULT_SLOW_REQUEST_THRESHOLD,
 };
 pub use service::AccessLog;

@@ -215,8 +215,18 @@ async fn levels_follow_status_and_duration() {
     send(app(AccessLogLayer::new()), get_request("/health/live")).await;
     assert_eq!(
         completed_for("/health/live").level,
-        tracing::Level::DEBUG,
-        "probes are quiet"
+        tracing::Level::INFO,
+        "no route is quiet unless told"
+    );
+    let quiet = AccessLogLayer::new().quiet_routes(["/health/live", "/health/ready"]);
+    send(app(quiet.clone()), get_request("/health/live")).await;
+    send(app(quiet), get_request("/health/ready")).await;
+    let last = |path| events_for(path).last().expect("logged").level;
+    assert_eq!(last("/health/live"), tracing::Level::DEBUG, "probes are quiet");
+    assert_eq!(
+        last("/health/ready"),
+        tracing::Level::WARN,
+        "a quiet route's 5xx is a state, not a failure"
     );
 }
 

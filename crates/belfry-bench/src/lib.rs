@@ -229,6 +229,7 @@ where
                 }
             }
             belfry::telemetry::Telemetry::from_env()
+                .expect("valid settings")
                 .log_format(belfry::telemetry::LogFormat::Json)
                 .filter(LOG_FILTER)
                 .try_init_with_writer(writer)

@@ -67,9 +67,8 @@
 //! async fn main() -> Result<(), Box<dyn std::error::Error>> {
 //!     let health = Health::new();
 //!     let app = axum::Router::new().merge(health.routes());
-//!     // BELFRY_DRAIN_DELAY_MS (5000) and BELFRY_SHUTDOWN_TIMEOUT_MS (30000).
+//!     // A 5 s drain delay and a 30 s shutdown timeout, unless the builder says otherwise.
 //!     let shutdown = GracefulShutdown::builder()
-//!         .env()?
 //!         .readiness(health.readiness().clone())
 //!         .build();
 //!
@@ -105,5 +104,22 @@ pub use crate::details::ShowDetails;
 pub use crate::health::{CheckOptions, Health, HealthBuilder};
 pub use crate::readiness::{ReadinessGate, ReadinessState};
 pub use crate::report::{CheckReport, HealthReport};
-pub use crate::shutdown::{GracefulShutdown, GracefulShutdownBuilder, ShutdownConfigError, ShutdownTimedOut};
+pub use crate::shutdown::{
+    GracefulShutdown, GracefulShutdownBuilder, ShutdownTimedOut, DEFAULT_DRAIN_DELAY,
+    DEFAULT_SHUTDOWN_TIMEOUT,
+};
 pub use crate::status::Status;
+
+/// The path of the detailed health report mounted by [`Health::routes`].
+pub const HEALTH_PATH: &str = "/health";
+/// The path of the liveness probe mounted by [`Health::routes`].
+pub const LIVENESS_PATH: &str = "/health/live";
+/// The path of the readiness probe mounted by [`Health::routes`].
+pub const READINESS_PATH: &str = "/health/ready";
+/// Every path [`Health::routes`] mounts: the routes other layers treat as probes (belfry logs
+/// them at DEBUG when fine, and their `503` while draining is a state, not a failure).
+///
+/// ```
+/// assert_eq!(belfry_health::PATHS, ["/health", "/health/live", "/health/ready"]);
+/// ```
+pub const PATHS: [&str; 3] = [HEALTH_PATH, LIVENESS_PATH, READINESS_PATH];

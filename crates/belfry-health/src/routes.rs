@@ -56,15 +56,15 @@ impl Health {
         let ready = self.clone();
         Router::new()
             .route(
-                "/health",
+                crate::HEALTH_PATH,
                 get(move |headers: HeaderMap| async move { detailed.detailed(&headers).await }),
             )
             .route(
-                "/health/live",
+                crate::LIVENESS_PATH,
                 get(|| async { health_json(StatusCode::OK, &Short { status: Status::Pass }) }),
             )
             .route(
-                "/health/ready",
+                crate::READINESS_PATH,
                 get(move |headers: HeaderMap| async move { ready.ready(&headers).await }),
             )
     }

@@ -1,7 +1,6 @@
 //! [`GracefulShutdown`]: drain, then stop, on SIGTERM or Ctrl-C.
 
 use std::error::Error;
-use std::ffi::OsString;
 use std::fmt;
 use std::future::{Future, IntoFuture};
 use std::sync::Arc;
@@ -12,10 +11,10 @@ use tokio::time::Instant;
 
 use crate::ReadinessGate;
 
-const DRAIN_DELAY_VAR: &str = "BELFRY_DRAIN_DELAY_MS";
-const SHUTDOWN_TIMEOUT_VAR: &str = "BELFRY_SHUTDOWN_TIMEOUT_MS";
-const DEFAULT_DRAIN_DELAY: Duration = Duration::from_secs(5);
-const DEFAULT_SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(30);
+/// How long readiness answers 503 before the server stops accepting, unless set otherwise.
+pub const DEFAULT_DRAIN_DELAY: Duration = Duration::from_secs(5);
+/// How long in-flight requests get to finish after the drain delay, unless set otherwise.
+pub const DEFAULT_SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Graceful shutdown for an axum server behind a load balancer.
 ///
@@ -23,12 +22,15 @@ const DEFAULT_SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(30);
 ///
 /// 1. the [`ReadinessGate`]s it was given flip to draining at once, so
 ///    `/health/ready` answers 503 and load balancers stop routing here,
-/// 2. the server keeps serving for the **drain delay** (default 5 s,
-///    `BELFRY_DRAIN_DELAY_MS`), while they notice,
+/// 2. the server keeps serving for the **drain delay** (default 5 s), while
+///    they notice,
 /// 3. then [`signal`](GracefulShutdown::signal) resolves: the server stops
 ///    accepting and waits for in-flight requests,
 /// 4. which [`run`](GracefulShutdown::run) bounds by the **shutdown timeout**
-///    (default 30 s, `BELFRY_SHUTDOWN_TIMEOUT_MS`).
+///    (default 30 s).
+///
+/// belfry's facade reads both from `BELFRY_DRAIN_DELAY_MS` and
+/// `BELFRY_SHUTDOWN_TIMEOUT_MS`, and `belfry.serve(..)` wires all of this.
 ///
 /// After `run` returns, drop the telemetry guards (flushing logs and Sentry)
 /// and exit 0. Clones share the same state.
@@ -41,7 +43,6 @@ const DEFAULT_SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(30);
 ///     let health = Health::new();
 ///     let app = axum::Router::new().merge(health.routes());
 ///     let shutdown = GracefulShutdown::builder()
-///         .env()?
 ///         .readiness(health.readiness().clone())
 ///         .build();
 ///
@@ -94,24 +95,6 @@ impl GracefulShutdown {
     /// ```
     pub fn builder() -> GracefulShutdownBuilder {
         GracefulShutdownBuilder::default()
-    }
-
-    /// The defaults, overridden by `BELFRY_DRAIN_DELAY_MS` and
-    /// `BELFRY_SHUTDOWN_TIMEOUT_MS` where set. To add a readiness gate too,
-    /// use [`GracefulShutdownBuilder::env`].
-    ///
-    /// # Errors
-    ///
-    /// If one of the variables is set but is not a whole number of
-    /// milliseconds; the error names the variable.
-    ///
-    /// ```
-    /// let shutdown = belfry_health::GracefulShutdown::from_env()?;
-    /// # let _ = shutdown;
-    /// # Ok::<(), belfry_health::ShutdownConfigError>(())
-    /// ```
-    pub fn from_env() -> Result<Self, ShutdownConfigError> {
-        Ok(Self::builder().env()?.build())
     }
 
     /// How long the server keeps serving after the signal.
@@ -400,36 +383,6 @@ impl GracefulShutdownBuilder {
         self
     }
 
-    /// Overrides the drain delay and shutdown timeout from
-    /// `BELFRY_DRAIN_DELAY_MS` and `BELFRY_SHUTDOWN_TIMEOUT_MS`, where set.
-    ///
-    /// # Errors
-    ///
-    /// If a variable is set but is not a whole number of milliseconds; the
-    /// error names the variable and value.
-    ///
-    /// ```
-    /// let builder = belfry_health::GracefulShutdown::builder().env()?;
-    /// # let _ = builder;
-    /// # Ok::<(), belfry_health::ShutdownConfigError>(())
-    /// ```
-    pub fn env(self) -> Result<Self, ShutdownConfigError> {
-        self.env_from(std::env::var_os)
-    }
-
-    fn env_from(
-        mut self,
-        var: impl Fn(&'static str) -> Option<OsString>,
-    ) -> Result<Self, ShutdownConfigError> {
-        if let Some(delay) = millis(DRAIN_DELAY_VAR, var(DRAIN_DELAY_VAR))? {
-            self.drain_delay = delay;
-        }
-        if let Some(timeout) = millis(SHUTDOWN_TIMEOUT_VAR, var(SHUTDOWN_TIMEOUT_VAR))? {
-            self.shutdown_timeout = timeout;
-        }
-        Ok(self)
-    }
-
     /// Builds the [`GracefulShutdown`].
     ///
     /// ```
@@ -448,61 +401,6 @@ impl GracefulShutdownBuilder {
         }
     }
 }
-
-fn millis(variable: &'static str, value: Option<OsString>) -> Result<Option<Duration>, ShutdownConfigError> {
-    let Some(value) = value else {
-        return Ok(None);
-    };
-    value
-        .to_str()
-        .and_then(|v| v.trim().parse::<u64>().ok())
-        .map(|ms| Some(Duration::from_millis(ms)))
-        .ok_or_else(|| ShutdownConfigError {
-            variable,
-            value: value.to_string_lossy().into_owned(),
-        })
-}
-
-/// An environment variable of [`GracefulShutdown`] that does not parse.
-///
-/// ```
-/// std::env::set_var("BELFRY_DRAIN_DELAY_MS", "5s");
-/// let err = belfry_health::GracefulShutdown::from_env().unwrap_err();
-/// assert_eq!(
-///     err.to_string(),
-///     "BELFRY_DRAIN_DELAY_MS must be a whole number of milliseconds, got `5s`"
-/// );
-/// ```
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct ShutdownConfigError {
-    variable: &'static str,
-    value: String,
-}
-
-impl ShutdownConfigError {
-    /// The name of the variable, e.g. `BELFRY_DRAIN_DELAY_MS`.
-    ///
-    /// ```
-    /// std::env::set_var("BELFRY_SHUTDOWN_TIMEOUT_MS", "soon");
-    /// let err = belfry_health::GracefulShutdown::from_env().unwrap_err();
-    /// assert_eq!(err.variable(), "BELFRY_SHUTDOWN_TIMEOUT_MS");
-    /// ```
-    pub fn variable(&self) -> &'static str {
-        self.variable
-    }
-}
-
-impl fmt::Display for ShutdownConfigError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "{} must be a whole number of milliseconds, got `{}`",
-            self.variable, self.value
-        )
-    }
-}
-
-impl Error for ShutdownConfigError {}
 
 /// [`GracefulShutdown::run`] gave up on in-flight requests at the shutdown
 /// timeout.
@@ -640,41 +538,6 @@ mod tests {
     async fn run_without_shutdown_returns_at_once() {
         let shutdown = shutdown(&ReadinessGate::started());
         assert_eq!(shutdown.run(async { 7 }).await, Ok(7));
-    }
-
-    #[test]
-    fn env_overrides() {
-        let builder = |vars: &[(&'static str, &'static str)]| {
-            let vars = vars.to_vec();
-            GracefulShutdown::builder().env_from(move |name| {
-                vars.iter()
-                    .find(|(k, _)| *k == name)
-                    .map(|(_, v)| OsString::from(v))
-            })
-        };
-
-        let defaults = builder(&[]).unwrap();
-        assert_eq!(defaults.drain_delay, Duration::from_secs(5));
-        assert_eq!(defaults.shutdown_timeout, Duration::from_secs(30));
-
-        let set = builder(&[
-            ("BELFRY_DRAIN_DELAY_MS", "0"),
-            ("BELFRY_SHUTDOWN_TIMEOUT_MS", " 1500 "),
-        ])
-        .unwrap();
-        assert_eq!(set.drain_delay, Duration::ZERO);
-        assert_eq!(set.shutdown_timeout, Duration::from_millis(1500));
-
-        let err = builder(&[("BELFRY_SHUTDOWN_TIMEOUT_MS", "30s")]).unwrap_err();
-        assert_eq!(err.variable(), "BELFRY_SHUTDOWN_TIMEOUT_MS");
-        assert_eq!(
-            err.to_string(),
-            "BELFRY_SHUTDOWN_TIMEOUT_MS must be a whole number of milliseconds, got `30s`"
-        );
-        for bad in ["", "-1", "1.5"] {
-            let err = builder(&[("BELFRY_DRAIN_DELAY_MS", bad)]).unwrap_err();
-            assert_eq!(err.variable(), "BELFRY_DRAIN_DELAY_MS");
-        }
     }
 
     /// A real server: readiness fails at once on trigger while requests are

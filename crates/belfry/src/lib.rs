@@ -6,7 +6,7 @@
 //!
 //! #[tokio::main]
 //! async fn main() -> Result<(), Box<dyn std::error::Error>> {
-//!     let _telemetry = belfry::telemetry::init(); // JSON logs on stdout; flushed on drop
+//!     let _telemetry = belfry::telemetry::init()?; // JSON logs on stdout; flushed on drop
 //!     let router = Router::new().route("/", get(|| async { "hello" }));
 //!     let belfry = Belfry::from_env()?;
 //!     let app = belfry.wrap(router); // request ids, access log, ...
@@ -24,9 +24,8 @@
 //! become clean problem+json responses, ERROR logs and Sentry events).
 #![deny(missing_docs)]
 
-mod access_sampling;
 pub mod audit;
-mod config;
+pub mod config;
 mod pretty;
 pub mod sentry_budget;
 mod sentry_drops;
@@ -50,7 +49,7 @@ pub use belfry_request_id::RequestId;
 pub use belfry_scrub as scrub;
 pub use belfry_trace_context as trace_context;
 pub use belfry_trace_context::TraceContext;
-pub use config::ConfigError;
+pub use config::{Config, ConfigError, InvalidVariable};
 pub use sentry_setup::{DEFAULT_SAMPLE_RATE, DEFAULT_SENTRY_FLUSH_TIMEOUT, DEFAULT_TRACES_SAMPLE_RATE};
 pub use serve::{ConnectionErrorKind, Serve};
 pub use stack::Belfry;

@@ -86,35 +86,6 @@ pub(crate) struct BudgetSettings {
     pub(crate) sample_rate: f32,
 }
 
-impl BudgetSettings {
-    /// Reads `BELFRY_SENTRY_MAX_EVENTS_PER_MINUTE` and
-    /// `BELFRY_SENTRY_MAX_EVENTS_PER_FINGERPRINT_PER_MINUTE`; unreadable values are reported in
-    /// `problems` and replaced by the defaults.
-    pub(crate) fn from_env(sample_rate: f32, problems: &mut Vec<String>) -> Self {
-        let mut limit = |variable: &'static str, default: u32| match crate::config::env_var::<u32>(
-            variable,
-            "a whole number of events (0: no cap)",
-        ) {
-            Ok(value) => value.unwrap_or(default),
-            Err(error) => {
-                problems.push(format!("{error}; using {default}"));
-                default
-            }
-        };
-        Self {
-            overall: limit(
-                "BELFRY_SENTRY_MAX_EVENTS_PER_MINUTE",
-                DEFAULT_MAX_EVENTS_PER_MINUTE,
-            ),
-            per_fingerprint: limit(
-                "BELFRY_SENTRY_MAX_EVENTS_PER_FINGERPRINT_PER_MINUTE",
-                DEFAULT_MAX_EVENTS_PER_FINGERPRINT_PER_MINUTE,
-            ),
-            sample_rate,
-        }
-    }
-}
-
 /// Installs the sampling and the budget as the last step of `options.before_send`: they see the
 /// event as it would be sent (with its transaction name and request fields), after every other
 /// `before_send` had its say.

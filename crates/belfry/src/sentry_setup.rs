@@ -24,72 +24,37 @@ pub(crate) struct SentrySettings {
 }
 
 impl SentrySettings {
-    /// `None` when `SENTRY_DSN` is unset or empty: no Sentry at all. Unreadable values are
-    /// reported in `problems` and replaced by their defaults (an unreadable DSN turns Sentry off).
-    pub(crate) fn from_env(problems: &mut Vec<String>) -> Option<Self> {
-        let dsn = std::env::var("SENTRY_DSN")
-            .ok()
-            .filter(|dsn| !dsn.trim().is_empty())?;
-        let dsn = match dsn.trim().parse::<sentry::types::Dsn>() {
-            Ok(dsn) => dsn,
-            Err(error) => {
-                problems.push(format!("SENTRY_DSN is not a valid DSN ({error}); Sentry is off"));
-                return None;
-            }
-        };
+    /// `None` when `SENTRY_DSN` is unset or empty: no Sentry at all.
+    pub(crate) fn from_config(config: &crate::Config) -> Option<Self> {
+        let sentry = &config.sentry;
+        let dsn = sentry.dsn.as_deref()?.parse::<sentry::types::Dsn>().ok()?;
         let mut options = sentry::ClientOptions::new();
         options.dsn = Some(dsn);
-        options.environment = non_empty("SENTRY_ENVIRONMENT").map(Into::into);
-        options.release = non_empty("SENTRY_RELEASE").map(Into::into);
-        // `rate` keeps both within 0..=1, where these setters do not panic. Error events are
-        // sampled by belfry's budget, which counts what it leaves out; the SDK's own sampling
-        // (after `before_send`, where nothing can count it) keeps them all.
-        let budget = crate::sentry_budget::BudgetSettings::from_env(
-            rate("SENTRY_SAMPLE_RATE", DEFAULT_SAMPLE_RATE, problems),
-            problems,
-        );
-        options = options.sample_rate(1.0).traces_sample_rate(rate(
-            crate::config::TRACES_SAMPLE_RATE,
-            DEFAULT_TRACES_SAMPLE_RATE,
-            problems,
-        ));
-        options.send_default_pii = match non_empty("SENTRY_SEND_DEFAULT_PII").as_deref() {
-            None => false,
-            Some("1" | "true" | "yes" | "on") => true,
-            Some("0" | "false" | "no" | "off") => false,
-            Some(other) => {
-                problems.push(format!(
-                    "SENTRY_SEND_DEFAULT_PII=`{other}` is not true or false; using false"
-                ));
-                false
-            }
+        options.environment = sentry.environment.clone().map(Into::into);
+        options.release = sentry.release.clone().map(Into::into);
+        // Error events are sampled by belfry's budget, which counts what it leaves out; the
+        // SDK's own sampling (after `before_send`, where nothing can count it) keeps them all.
+        let budget = crate::sentry_budget::BudgetSettings {
+            per_fingerprint: sentry
+                .max_events_per_fingerprint_per_minute
+                .unwrap_or(crate::sentry_budget::DEFAULT_MAX_EVENTS_PER_FINGERPRINT_PER_MINUTE),
+            overall: sentry
+                .max_events_per_minute
+                .unwrap_or(crate::sentry_budget::DEFAULT_MAX_EVENTS_PER_MINUTE),
+            sample_rate: sentry.sample_rate.map_or(DEFAULT_SAMPLE_RATE, |rate| rate as f32),
         };
-        options.shutdown_timeout =
-            match non_empty("BELFRY_SENTRY_FLUSH_TIMEOUT_MS").map(|ms| ms.parse::<u64>()) {
-                None => DEFAULT_SENTRY_FLUSH_TIMEOUT,
-                Some(Ok(ms)) => Duration::from_millis(ms),
-                Some(Err(_)) => {
-                    problems.push(format!(
-                        "BELFRY_SENTRY_FLUSH_TIMEOUT_MS is not a whole number of milliseconds; using {} ms",
-                        DEFAULT_SENTRY_FLUSH_TIMEOUT.as_millis()
-                    ));
-                    DEFAULT_SENTRY_FLUSH_TIMEOUT
-                }
-            };
-        match non_empty("BELFRY_SENTRY_MAX_TRACES_PER_SECOND").map(|limit| limit.parse::<u32>()) {
-            None => {}
-            Some(Ok(limit)) => belfry_capture::limit_traces_per_second(limit),
-            Some(Err(_)) => problems.push(format!(
-                "BELFRY_SENTRY_MAX_TRACES_PER_SECOND is not a whole number; using {}",
-                belfry_capture::DEFAULT_MAX_TRACES_PER_SECOND
-            )),
+        let traces_sample_rate = config
+            .server
+            .traces_sample_rate
+            .map_or(DEFAULT_TRACES_SAMPLE_RATE, |rate| rate as f32);
+        options = options.sample_rate(1.0).traces_sample_rate(traces_sample_rate);
+        options.send_default_pii = sentry.send_default_pii.unwrap_or(false);
+        options.shutdown_timeout = sentry.flush_timeout.unwrap_or(DEFAULT_SENTRY_FLUSH_TIMEOUT);
+        if let Some(limit) = sentry.max_traces_per_second {
+            belfry_capture::limit_traces_per_second(limit);
         }
-        match non_empty("BELFRY_PANIC_STACKTRACES").as_deref() {
-            None | Some("0" | "false" | "no" | "off") => {}
-            Some("1" | "true" | "yes" | "on") => belfry_capture::capture_panic_stacktraces(true),
-            Some(other) => problems.push(format!(
-                "BELFRY_PANIC_STACKTRACES=`{other}` is not true or false; using false"
-            )),
+        if sentry.panic_stacktraces == Some(true) {
+            belfry_capture::capture_panic_stacktraces(true);
         }
         // The `panic` integration is not compiled in: belfry's own panic hook never flushes on
         // the panicking thread. Every send is bounded by the flush timeout: the SDK's own agent
@@ -194,31 +159,6 @@ impl Drop for SentryGuard {
     }
 }
 
-fn non_empty(variable: &str) -> Option<String> {
-    std::env::var(variable)
-        .ok()
-        .map(|value| value.trim().to_owned())
-        .filter(|value| !value.is_empty())
-}
-
-fn rate(variable: &'static str, default: f32, problems: &mut Vec<String>) -> f32 {
-    match crate::config::env_ratio(variable) {
-        Ok(rate) => rate.map_or(default, |rate| rate as f32),
-        Err(error) => {
-            problems.push(format!("{error}; using {default}"));
-            default
-        }
-    }
-}
-
-/// The `tracing` → Sentry bridge: ERROR events become Sentry events, INFO and WARN become
-/// breadcrumbs of the request they happened in (belfry's capture layer gives each request its
-/// own hub). belfry's own access-log, capture and task events are left out: the capture layer
-/// and the task runner report each panic, 5xx and failed task themselves, once.
-///
-/// One layer that looks at the event's level and forwards it to sentry-tracing's
-/// [`ErrorLayer`] or [`BreadcrumbLayer`]: per-layer filters would also cost bookkeeping on every
-/// span of every request, and these layers only care about events.
 pub(crate) struct SentryEvents {
     errors: ErrorLayer,
     breadcrumbs: BreadcrumbLayer,

@@ -12,10 +12,11 @@
 //!   [`ConnectionStatus`] in every request, set when a read or write fails or the peer closes:
 //!   the access log then says `client.disconnected` only for clients that really left, and
 //!   warns once when a layer outside belfry dropped a request on a connection still open;
-//! - with [`graceful_shutdown`](Serve::graceful_shutdown), drains on SIGTERM (readiness flips
-//!   to 503, the drain delay passes), stops accepting, lets in-flight requests finish within the
-//!   shutdown timeout;
-//! - with [`health`](Serve::health), refreshes the health checks in the background (every
+//! - drains on SIGTERM or Ctrl-C (readiness flips to 503, the drain delay passes), stops
+//!   accepting, lets in-flight requests finish within the shutdown timeout — the settings of
+//!   the [`Belfry`], or a [`GracefulShutdown`] of the application's own;
+//! - with [`health`](Serve::health), marks readiness started once listening, drains it on
+//!   shutdown, refreshes the health checks in the background (every
 //!   [`DEFAULT_HEALTH_REFRESH`]) and exports them as metrics.
 
 use std::{
@@ -165,21 +166,26 @@ pub const TARGET: &str = "belfry::serve";
 
 impl Belfry {
     /// Serves `app` (a router already [wrapped](Self::wrap)) on `listener` with hyper's HTTP/1
-    /// server; see [`Serve`]. Await it.
+    /// server, until SIGTERM or Ctrl-C; see [`Serve`]. Await it.
+    ///
+    /// Graceful shutdown is on: on the signal, readiness answers `503` for the
+    /// [drain delay](Self::drain_delay) (`BELFRY_DRAIN_DELAY_MS`), then the server stops
+    /// accepting and in-flight requests get the [shutdown timeout](Self::shutdown_timeout)
+    /// (`BELFRY_SHUTDOWN_TIMEOUT_MS`) to finish. With [`Serve::health`], the health checks are
+    /// refreshed and exported, the readiness probe is the one that drains, and it turns ready
+    /// once the server listens.
     ///
     /// ```no_run
     /// use axum::{routing::get, Router};
-    /// use belfry::{health::{GracefulShutdown, Health}, Belfry};
+    /// use belfry::{health::Health, Belfry};
     ///
     /// # #[tokio::main]
     /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
     /// let belfry = Belfry::from_env()?;
     /// let health = Health::new();
-    /// let shutdown = GracefulShutdown::builder().env()?.readiness(health.readiness().clone()).build();
     /// let app = belfry.wrap(Router::new().route("/", get(|| async { "hi" })).merge(health.routes()));
     /// let listener = tokio::net::TcpListener::bind("0.0.0.0:3000").await?;
-    /// health.readiness().mark_started();
-    /// belfry.serve(listener, app).health(&health).graceful_shutdown(shutdown).await?;
+    /// belfry.serve(listener, app).health(&health).await?; // returns once drained
     /// # Ok(())
     /// # }
     /// ```
@@ -217,15 +223,18 @@ impl std::fmt::Debug for Serve {
 }
 
 impl Serve {
-    /// Drains and stops on SIGTERM / Ctrl-C (or `shutdown.trigger()`): see
-    /// [`GracefulShutdown`]. Without it the server runs until the process ends.
+    /// Drains and stops with `shutdown` (its signals, `shutdown.trigger()`, its delays and its
+    /// readiness gates) instead of the default one [`Belfry::serve`] describes. A readiness gate
+    /// it should drain must be given to it (`GracefulShutdown::builder().readiness(..)`).
     pub fn graceful_shutdown(mut self, shutdown: GracefulShutdown) -> Self {
         self.shutdown = Some(shutdown);
         self
     }
 
-    /// Refreshes `health`'s checks every [`DEFAULT_HEALTH_REFRESH`] while serving, and exports
-    /// them on [`Belfry::metrics`] ([`Belfry::export_health_checks`]).
+    /// Refreshes `health`'s checks every [`DEFAULT_HEALTH_REFRESH`] while serving, exports them
+    /// on [`Belfry::metrics`] ([`Belfry::export_health_checks`]), marks its readiness started
+    /// once listening (a warm-up that must finish first is a readiness check of its own), and
+    /// drains that readiness on shutdown.
     pub fn health(mut self, health: &Health) -> Self {
         self.health = Some(health.clone());
         self
@@ -250,20 +259,27 @@ impl Serve {
             last_logged: AtomicU64::new(0),
             suppressed: AtomicU64::new(0),
         });
+        let shutdown = shutdown.unwrap_or_else(|| {
+            let mut builder = GracefulShutdown::builder()
+                .drain_delay(belfry.drain_delay)
+                .shutdown_timeout(belfry.shutdown_timeout);
+            if let Some(health) = &health {
+                builder = builder.readiness(health.readiness().clone());
+            }
+            builder.build()
+        });
         let _refresh = health.as_ref().map(|health| {
             belfry.export_health_checks(health);
             AbortOnDrop(health.spawn_refresh(DEFAULT_HEALTH_REFRESH))
         });
         tracing::info!(target: TARGET, address = %address, "listening");
+        if let Some(health) = &health {
+            health.readiness().mark_started();
+        }
         // Each connection holds a receiver: told to finish, it closes once its in-flight
         // request is answered; the sender sees every receiver gone once all have.
         let (finish, finishing) = tokio::sync::watch::channel(false);
-        let stop = async {
-            match &shutdown {
-                Some(shutdown) => shutdown.signal().await,
-                None => std::future::pending().await,
-            }
-        };
+        let stop = shutdown.signal();
         tokio::pin!(stop);
         loop {
             let (stream, peer) = tokio::select! {
@@ -316,13 +332,8 @@ impl Serve {
         drop(finishing);
         let _ = finish.send(true);
         let drained = async move { finish.closed().await };
-        match &shutdown {
-            Some(shutdown) => {
-                if let Err(timed_out) = shutdown.run(drained).await {
-                    tracing::warn!(target: TARGET, "{timed_out}");
-                }
-            }
-            None => drained.await,
+        if let Err(timed_out) = shutdown.run(drained).await {
+            tracing::warn!(target: TARGET, "{timed_out}");
         }
         Ok(())
     }

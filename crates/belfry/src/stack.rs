@@ -16,7 +16,7 @@ use tower_layer::{Identity, Layer};
 use tower_service::Service;
 
 use crate::{
-    config::{env_bool, env_ratio, env_var, ConfigError, TRACES_SAMPLE_RATE},
+    config::{Config, ConfigError},
     task::Tasks,
 };
 
@@ -75,6 +75,8 @@ pub struct Belfry {
     metrics: Metrics,
     tasks: Tasks,
     scrub: ScrubPolicy,
+    pub(crate) drain_delay: Duration,
+    pub(crate) shutdown_timeout: Duration,
 }
 
 impl Default for Belfry {
@@ -93,75 +95,29 @@ impl Belfry {
             trace_context: TraceContextLayer::new()
                 .sampler(RatioSampler::new(f64::from(crate::DEFAULT_TRACES_SAMPLE_RATE))),
             request_id: RequestIdLayer::new(),
-            access_log: AccessLogLayer::new(),
+            access_log: AccessLogLayer::new().quiet_routes(quiet_routes()),
             capture: CaptureLayer::new(),
             metrics,
             tasks,
             scrub: ScrubPolicy::default(),
+            drain_delay: belfry_health::DEFAULT_DRAIN_DELAY,
+            shutdown_timeout: belfry_health::DEFAULT_SHUTDOWN_TIMEOUT,
         }
     }
 
-    /// The defaults, overridden by environment variables:
+    /// The defaults, overridden by the environment variables of the stack (`BELFRY_*` and
+    /// `SENTRY_TRACES_SAMPLE_RATE`; see docs/configuration.md): [`Config::from_env`]`()?.belfry()`.
     ///
-    /// | variable | meaning | default |
-    /// | --- | --- | --- |
-    /// | `BELFRY_REQUEST_ID_HEADER` | header carrying the request id | `x-request-id` |
-    /// | `BELFRY_TRUST_REQUEST_ID` | keep valid incoming ids | `true` |
-    /// | `BELFRY_SLOW_REQUEST_MS` | requests at least this slow are logged at WARN | `1000` |
-    /// | `BELFRY_HUNG_REQUEST_MS` | report requests still running after this long; `0` turns it off | `10000` |
-    /// | `BELFRY_TRUSTED_PROXIES` | comma-separated addresses or CIDR ranges whose `X-Forwarded-For` is believed | none |
-    /// | `BELFRY_SERVER_TIMING` | add a `Server-Timing` header | `false` |
-    /// | `BELFRY_TRUST_TRACE_CONTEXT` | continue incoming traces (`false`: start a new trace, log the caller's as `trace.incoming_id`) | `true` |
-    /// | `SENTRY_TRACES_SAMPLE_RATE` | share of new traces sampled (Sentry transactions, the sampled flag sent downstream) | `0.1` |
-    /// | `BELFRY_ACCESS_LOG_SAMPLE` | `route=ratio` pairs separated by commas (`/users/{id}=0.01`): the share of those routes' successful, fast requests whose access-log line is written | none: every line |
-    /// | `BELFRY_ACCESS_LOG_KEEP_CLIENT_ERRORS` | write every 4xx of sampled routes | `false` |
+    /// # Errors
+    ///
+    /// Every invalid variable belfry reads, logging and Sentry's included, at once: a
+    /// deployment with a typo does not start.
     ///
     /// ```
     /// let belfry = belfry::Belfry::from_env().expect("valid settings");
     /// ```
     pub fn from_env() -> Result<Self, ConfigError> {
-        let mut belfry = Self::new();
-        if let Some(header) = env_var::<HeaderName>("BELFRY_REQUEST_ID_HEADER", "a header name")? {
-            belfry = belfry.request_id_header(header);
-        }
-        if let Some(trust) = env_bool("BELFRY_TRUST_REQUEST_ID")? {
-            belfry = belfry.trust_incoming_request_id(trust);
-        }
-        if let Some(ms) = env_var::<u64>("BELFRY_SLOW_REQUEST_MS", "a whole number of milliseconds")? {
-            belfry = belfry.slow_request_threshold(Duration::from_millis(ms));
-        }
-        if let Some(ms) = env_var::<u64>(
-            "BELFRY_HUNG_REQUEST_MS",
-            "a whole number of milliseconds (0: off)",
-        )? {
-            belfry = belfry.hung_request_threshold((ms > 0).then(|| Duration::from_millis(ms)));
-        }
-        if let Ok(list) = std::env::var("BELFRY_TRUSTED_PROXIES") {
-            let proxies = list
-                .split(',')
-                .filter(|entry| !entry.trim().is_empty())
-                .map(|entry| entry.parse::<TrustedProxy>())
-                .collect::<Result<Vec<_>, _>>()
-                .map_err(|_| {
-                    ConfigError::new(
-                        "BELFRY_TRUSTED_PROXIES",
-                        list.clone(),
-                        "IP addresses or CIDR ranges separated by commas",
-                    )
-                })?;
-            belfry = belfry.trusted_proxies(proxies);
-        }
-        if let Some(enabled) = env_bool("BELFRY_SERVER_TIMING")? {
-            belfry = belfry.server_timing(enabled);
-        }
-        if let Some(trust) = env_bool("BELFRY_TRUST_TRACE_CONTEXT")? {
-            belfry = belfry.trust_incoming_trace_context(trust);
-        }
-        if let Some(ratio) = env_ratio(TRACES_SAMPLE_RATE)? {
-            belfry = belfry.traces_sample_rate(ratio);
-        }
-        belfry = crate::access_sampling::from_env(belfry)?;
-        Ok(belfry)
+        Config::from_env().map(|config| config.belfry())
     }
 
     /// Reads and writes the request id in `header` (default `x-request-id`).
@@ -240,6 +196,21 @@ impl Belfry {
         self
     }
 
+    /// On shutdown, how long readiness answers `503` before the server stops accepting
+    /// connections, so load balancers stop sending new requests first (default 5 s); see
+    /// [`serve`](Self::serve).
+    pub fn drain_delay(mut self, delay: Duration) -> Self {
+        self.drain_delay = delay;
+        self
+    }
+
+    /// On shutdown, how long in-flight requests get to finish before the server stops anyway
+    /// (default 30 s); see [`serve`](Self::serve).
+    pub fn shutdown_timeout(mut self, timeout: Duration) -> Self {
+        self.shutdown_timeout = timeout;
+        self
+    }
+
     /// Reports requests still running after `threshold` (default 10 s); `None` turns it off.
     pub fn hung_request_threshold(mut self, threshold: Option<Duration>) -> Self {
         self.access_log = self.access_log.hung_threshold(threshold);
@@ -258,7 +229,7 @@ impl Belfry {
         self
     }
 
-    /// Routes logged at DEBUG when fast and successful (default: the health routes and
+    /// Routes logged at DEBUG when fast and successful (default: [`belfry_health::PATHS`] and
     /// `/metrics`). Replaces the list.
     pub fn quiet_routes<I, R>(mut self, routes: I) -> Self
     where
@@ -464,6 +435,13 @@ impl Belfry {
     {
         router.layer(self.layer(layers))
     }
+}
+
+/// Routes logged at DEBUG when fast and successful: the health routes and the metrics scrape.
+fn quiet_routes() -> impl Iterator<Item = &'static str> {
+    belfry_health::PATHS
+        .into_iter()
+        .chain([belfry_metrics::METRICS_PATH])
 }
 
 /// [`Belfry`]'s stack as a tower layer, with the application's layers `L`; see `Belfry::layer`.

@@ -48,8 +48,8 @@
 //! line once stdout catches up. Dropping the [`TelemetryGuard`] writes what is queued, waiting at
 //! most `BELFRY_LOG_FLUSH_TIMEOUT_MS`; a SIGKILL loses what is queued.
 //!
-//! An unreadable `RUST_LOG` or `LOG_FORMAT` does not stop the service: the default is used and
-//! a WARN line says what was wrong.
+//! An invalid value of any of these variables stops start-up: [`init`] returns the
+//! [`ConfigError`] naming every one (see [`Config`]); nothing is installed.
 
 use std::{
     fs::{File, OpenOptions},
@@ -62,6 +62,8 @@ use std::{
 
 use belfry_log::{DropReport, DroppedLines, JsonLines, NonBlocking, QueueBounds, WriterGuard};
 use belfry_metrics::Metrics;
+
+use crate::config::{Config, ConfigError};
 
 use tracing_subscriber::{
     filter::{filter_fn, Targets},
@@ -126,7 +128,8 @@ impl FromStr for LogFormat {
 /// ```no_run
 /// use belfry::telemetry::{LogFormat, Telemetry};
 ///
-/// let _guard = Telemetry::from_env().log_format(LogFormat::Json).filter("info,my_app=debug").init();
+/// let _guard = Telemetry::from_env()?.log_format(LogFormat::Json).filter("info,my_app=debug").init();
+/// # Ok::<(), belfry::ConfigError>(())
 /// ```
 #[derive(Clone, Debug)]
 pub struct Telemetry {
@@ -137,7 +140,14 @@ pub struct Telemetry {
     queue_lines: usize,
     flush_timeout: Duration,
     callsite_limit: u32,
-    problems: Vec<String>,
+    /// Sentry's client settings, from [`Config`]; `None`: no Sentry.
+    sentry: Option<crate::sentry_setup::SentrySettings>,
+}
+
+impl Default for Telemetry {
+    fn default() -> Self {
+        Self::new()
+    }
 }
 
 /// Lines per second one callsite may log before the rest of that second's are suppressed (and
@@ -156,74 +166,41 @@ pub const DEFAULT_LOG_QUEUE_LINES: usize = 8192;
 pub const DEFAULT_LOG_FLUSH_TIMEOUT: Duration = belfry_log::DEFAULT_FLUSH_TIMEOUT;
 
 impl Telemetry {
-    /// Reads `LOG_FORMAT`, `RUST_LOG`, `BELFRY_AUDIT_LOG` and the `BELFRY_LOG_*` settings;
-    /// unreadable values fall back to the defaults and are reported as a WARN once logging is up.
-    pub fn from_env() -> Self {
-        let mut problems = Vec::new();
-        let format = match std::env::var("LOG_FORMAT") {
-            Ok(value) if !value.trim().is_empty() => value.parse().unwrap_or_else(|problem| {
-                problems.push(problem);
-                LogFormat::detect()
-            }),
-            _ => LogFormat::detect(),
-        };
-        let filter = std::env::var("RUST_LOG")
-            .ok()
-            .filter(|value| !value.trim().is_empty())
-            .unwrap_or_else(|| DEFAULT_FILTER.to_owned());
-        let audit_log = std::env::var_os("BELFRY_AUDIT_LOG")
-            .filter(|path| !path.is_empty() && path != "stdout")
-            .map(PathBuf::from);
-        let blocking = match crate::config::env_bool("BELFRY_LOG_BLOCKING") {
-            Ok(value) => value.unwrap_or(false),
-            Err(error) => {
-                problems.push(format!("{error}; writing logs through the writer thread"));
-                false
-            }
-        };
-        let queue_lines =
-            match crate::config::env_var::<usize>("BELFRY_LOG_QUEUE_LINES", "a whole number of lines") {
-                Ok(value) => value.unwrap_or(DEFAULT_LOG_QUEUE_LINES),
-                Err(error) => {
-                    problems.push(format!("{error}; using {DEFAULT_LOG_QUEUE_LINES}"));
-                    DEFAULT_LOG_QUEUE_LINES
-                }
-            };
-        let flush_timeout = match crate::config::env_var::<u64>(
-            "BELFRY_LOG_FLUSH_TIMEOUT_MS",
-            "a whole number of milliseconds",
-        ) {
-            Ok(value) => value.map_or(DEFAULT_LOG_FLUSH_TIMEOUT, Duration::from_millis),
-            Err(error) => {
-                problems.push(format!(
-                    "{error}; using {} ms",
-                    DEFAULT_LOG_FLUSH_TIMEOUT.as_millis()
-                ));
-                DEFAULT_LOG_FLUSH_TIMEOUT
-            }
-        };
-        let callsite_limit = match crate::config::env_var::<u32>(
-            "BELFRY_LOG_MAX_LINES_PER_CALLSITE_PER_SECOND",
-            "a whole number of lines (0: no limit)",
-        ) {
-            Ok(value) => value.unwrap_or(DEFAULT_LOG_MAX_LINES_PER_CALLSITE_PER_SECOND),
-            Err(error) => {
-                problems.push(format!(
-                    "{error}; using {DEFAULT_LOG_MAX_LINES_PER_CALLSITE_PER_SECOND}"
-                ));
-                DEFAULT_LOG_MAX_LINES_PER_CALLSITE_PER_SECOND
-            }
-        };
+    /// The defaults: JSON unless stdout is a terminal, `RUST_LOG` `info`, audit events on
+    /// stdout, lines through the writer thread; see docs/configuration.md.
+    pub fn new() -> Self {
         Self {
-            format,
-            filter,
-            audit_log,
-            blocking,
-            queue_lines,
-            flush_timeout,
-            callsite_limit,
-            problems,
+            format: LogFormat::detect(),
+            filter: DEFAULT_FILTER.to_owned(),
+            audit_log: None,
+            blocking: false,
+            queue_lines: DEFAULT_LOG_QUEUE_LINES,
+            flush_timeout: DEFAULT_LOG_FLUSH_TIMEOUT,
+            callsite_limit: DEFAULT_LOG_MAX_LINES_PER_CALLSITE_PER_SECOND,
+            sentry: None,
         }
+    }
+
+    /// The defaults, overridden by the environment: [`Config::from_env`]`()?.telemetry()`.
+    ///
+    /// # Errors
+    ///
+    /// Every invalid variable belfry reads, at once (see [`Config`]).
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Config::from_env().map(|config| config.telemetry())
+    }
+
+    pub(crate) fn from_config(config: &Config) -> Self {
+        let mut telemetry = config.logging.apply(Self::new());
+        telemetry.sentry = crate::sentry_setup::SentrySettings::from_config(config);
+        telemetry
+    }
+
+    /// How long dropping the [`TelemetryGuard`] waits for queued lines to be written (default
+    /// [`DEFAULT_LOG_FLUSH_TIMEOUT`]). `BELFRY_LOG_FLUSH_TIMEOUT_MS` does the same.
+    pub fn log_flush_timeout(mut self, timeout: Duration) -> Self {
+        self.flush_timeout = timeout;
+        self
     }
 
     /// Writes log lines on the logging thread, waiting for the output, instead of handing them
@@ -295,9 +272,8 @@ impl Telemetry {
     where
         W: for<'a> MakeWriter<'a> + Send + Sync + 'static,
     {
-        let mut problems = self.problems;
-        let sentry =
-            crate::sentry_setup::SentrySettings::from_env(&mut problems).map(|settings| settings.init());
+        let mut problems = Vec::new();
+        let sentry = self.sentry.map(crate::sentry_setup::SentrySettings::init);
         let audit_file = self.audit_log.and_then(|path| match AuditFile::open(&path) {
             Ok(file) => Some(file),
             Err(error) => {
@@ -310,7 +286,7 @@ impl Telemetry {
         });
         let separate_audit = audit_file.is_some();
         // The audit file gets every audit event unless RUST_LOG says otherwise about `audit`.
-        let filter_text = if separate_audit && !self.filter.contains(crate::audit::TARGET) {
+        let filter_text = if separate_audit && !names_target(&self.filter, crate::audit::TARGET) {
             format!("{},{}=info", self.filter, crate::audit::TARGET)
         } else {
             self.filter.clone()
@@ -464,6 +440,25 @@ pub fn export_log_metrics(metrics: &Metrics) {
     );
 }
 
+/// Whether the `RUST_LOG`-style `directives` say something about `target` itself (not a
+/// target that merely contains it: `auditor=debug` is not about `audit`).
+fn names_target(directives: &str, target: &str) -> bool {
+    directives.split(',').any(|directive| {
+        let name = directive.trim().split(['=', '[']).next().unwrap_or_default();
+        name == target
+            || name
+                .strip_prefix(target)
+                .is_some_and(|rest| rest.starts_with("::"))
+    })
+}
+
+/// Checks `RUST_LOG`-style `directives`, for [`Config`]; the error says what was expected.
+pub(crate) fn check_filter(directives: &str) -> Result<(), String> {
+    RequestFilter::new(directives)
+        .map(drop)
+        .map_err(|error| format!("`tracing` filter directives such as `info,my_app=debug` ({error})"))
+}
+
 /// The `RUST_LOG` filter. Plain `target=level` directives (the usual case) become a static
 /// [`Targets`] filter: no locks, decided once per callsite. Only directives that filter on spans
 /// or fields (`[span{field=value}]=debug`) need [`EnvFilter`], whose span bookkeeping takes a
@@ -519,8 +514,9 @@ impl<'a> MakeWriter<'a> for AuditFile {
 /// Hold it in `main`:
 ///
 /// ```no_run
-/// let _telemetry = belfry::telemetry::init();
+/// let _telemetry = belfry::telemetry::init()?;
 /// // ... run the service ...
+/// # Ok::<(), belfry::ConfigError>(())
 /// // `_telemetry` is dropped at the end of `main`: logs are flushed.
 /// ```
 #[must_use = "dropping the guard flushes telemetry: hold it until the end of main"]
@@ -554,18 +550,32 @@ impl Drop for TelemetryGuard {
     }
 }
 
-/// Sets up logging from the environment (`LOG_FORMAT`, `RUST_LOG`); see the [module docs](self).
+/// Sets up logging (and Sentry) from the environment; see the [module docs](self).
+///
+/// # Errors
+///
+/// Every invalid variable belfry reads, at once (see [`Config`]): nothing is installed.
 ///
 /// # Panics
 ///
 /// If a global subscriber is already installed.
-pub fn init() -> TelemetryGuard {
-    Telemetry::from_env().init()
+pub fn init() -> Result<TelemetryGuard, ConfigError> {
+    Telemetry::from_env().map(Telemetry::init)
 }
 
 #[cfg(test)]
 mod tests {
-    use super::RequestFilter;
+    use super::{names_target, RequestFilter};
+
+    #[test]
+    fn a_directive_names_a_target_exactly() {
+        assert!(names_target("warn,audit=debug", "audit"));
+        assert!(names_target("warn, audit", "audit"));
+        assert!(names_target("audit::sub=trace", "audit"));
+        assert!(names_target("audit[span]=info", "audit"));
+        assert!(!names_target("warn,auditor=debug", "audit"));
+        assert!(!names_target("warn,my_audit=debug", "audit"));
+    }
 
     #[test]
     fn plain_directives_get_the_static_filter_and_span_directives_the_dynamic_one() {

@@ -1,0 +1,139 @@
+//! [`Config`]: every environment variable belfry reads, read in one place with one policy.
+//!
+//! - **Blank is unset**, for every variable: `BELFRY_SLOW_REQUEST_MS=` keeps the default.
+//! - **An invalid value stops start-up**, and every invalid value is named at once: the
+//!   [`ConfigError`] lists each variable with its value and the form it expects (a secret's
+//!   value — `SENTRY_DSN` — is never printed). A configuration mistake is fixed where the
+//!   deployment is written, not discovered later from a default that silently replaced it.
+//! - Nothing is set while reading: the values are applied by [`Config::belfry`] and
+//!   [`Config::telemetry`], through the same builder methods code can call.
+//!
+//! ```
+//! let config = belfry::Config::from_lookup(|name| match name {
+//!     "BELFRY_SLOW_REQUEST_MS" => Some("250".into()),
+//!     "BELFRY_SERVER_TIMING" => Some("  ".into()), // blank: unset
+//!     _ => None,
+//! })
+//! .expect("valid settings");
+//! let belfry = config.belfry();
+//! let _telemetry = config.telemetry(); // `.init()` installs logging
+//! # let _ = belfry;
+//! ```
+//!
+//! docs/configuration.md describes each variable; [`VARIABLES`] lists them.
+
+mod error;
+mod logging;
+mod read;
+mod sentry;
+mod server;
+
+pub use error::{ConfigError, InvalidVariable};
+pub(crate) use logging::LoggingConfig;
+pub(crate) use read::parse_ratio;
+pub(crate) use sentry::SentryConfig;
+pub(crate) use server::ServerConfig;
+
+use read::Reader;
+
+/// Every environment variable belfry reads, in the order it reads them.
+///
+/// ```
+/// assert!(belfry::config::VARIABLES.contains(&"SENTRY_DSN"));
+/// assert!(belfry::config::VARIABLES.contains(&"BELFRY_DRAIN_DELAY_MS"));
+/// ```
+pub const VARIABLES: &[&str] = &[
+    // Logging.
+    "LOG_FORMAT",
+    "RUST_LOG",
+    "BELFRY_AUDIT_LOG",
+    "BELFRY_LOG_BLOCKING",
+    "BELFRY_LOG_QUEUE_LINES",
+    "BELFRY_LOG_FLUSH_TIMEOUT_MS",
+    "BELFRY_LOG_MAX_LINES_PER_CALLSITE_PER_SECOND",
+    // The middleware stack and the server.
+    "BELFRY_REQUEST_ID_HEADER",
+    "BELFRY_TRUST_REQUEST_ID",
+    "BELFRY_SLOW_REQUEST_MS",
+    "BELFRY_HUNG_REQUEST_MS",
+    "BELFRY_TRUSTED_PROXIES",
+    "BELFRY_SERVER_TIMING",
+    "BELFRY_TRUST_TRACE_CONTEXT",
+    TRACES_SAMPLE_RATE,
+    "BELFRY_ACCESS_LOG_SAMPLE",
+    "BELFRY_ACCESS_LOG_KEEP_CLIENT_ERRORS",
+    "BELFRY_DRAIN_DELAY_MS",
+    "BELFRY_SHUTDOWN_TIMEOUT_MS",
+    // Sentry.
+    "SENTRY_DSN",
+    "SENTRY_ENVIRONMENT",
+    "SENTRY_RELEASE",
+    "SENTRY_SAMPLE_RATE",
+    "SENTRY_SEND_DEFAULT_PII",
+    "BELFRY_SENTRY_FLUSH_TIMEOUT_MS",
+    "BELFRY_SENTRY_MAX_TRACES_PER_SECOND",
+    "BELFRY_PANIC_STACKTRACES",
+    "BELFRY_SENTRY_MAX_EVENTS_PER_FINGERPRINT_PER_MINUTE",
+    "BELFRY_SENTRY_MAX_EVENTS_PER_MINUTE",
+];
+
+/// The variable that sets the share of new traces sampled, for Sentry transactions and the
+/// sampled flag sent downstream alike: one decision per trace.
+pub(crate) const TRACES_SAMPLE_RATE: &str = "SENTRY_TRACES_SAMPLE_RATE";
+
+/// Every setting belfry reads from the environment; see the [module docs](self).
+#[derive(Clone, Debug, Default)]
+pub struct Config {
+    pub(crate) logging: LoggingConfig,
+    pub(crate) server: ServerConfig,
+    pub(crate) sentry: SentryConfig,
+}
+
+impl Config {
+    /// Reads every variable of [`VARIABLES`] from the environment.
+    ///
+    /// # Errors
+    ///
+    /// Every variable holding an invalid value, at once.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// Reads every variable of [`VARIABLES`] through `lookup` (a map, in tests).
+    ///
+    /// # Errors
+    ///
+    /// Every variable holding an invalid value, at once.
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let lookup = |name: &str| {
+            debug_assert!(
+                VARIABLES.contains(&name),
+                "{name} is read but not listed in VARIABLES"
+            );
+            lookup(name)
+        };
+        let mut read = Reader::new(&lookup);
+        let config = Self {
+            logging: LoggingConfig::read(&mut read),
+            server: ServerConfig::read(&mut read),
+            sentry: SentryConfig::read(&mut read),
+        };
+        match ConfigError::from_problems(read.problems) {
+            Some(error) => Err(error),
+            None => Ok(config),
+        }
+    }
+
+    /// The middleware stack with these settings.
+    pub fn belfry(&self) -> crate::Belfry {
+        self.server.apply(crate::Belfry::new())
+    }
+
+    /// Logging (and Sentry) with these settings; [`init`](crate::telemetry::Telemetry::init) it.
+    pub fn telemetry(&self) -> crate::telemetry::Telemetry {
+        crate::telemetry::Telemetry::from_config(self)
+    }
+}
+
+#[cfg(test)]
+mod tests;
