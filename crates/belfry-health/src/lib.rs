@@ -93,7 +93,6 @@ mod details;
 mod health;
 mod readiness;
 mod report;
-mod rfc3339;
 mod routes;
 mod runner;
 mod shutdown;

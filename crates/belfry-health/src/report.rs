@@ -6,7 +6,7 @@ use std::time::{Duration, SystemTime};
 use serde::ser::{SerializeMap, Serializer};
 use serde::Serialize;
 
-use crate::{rfc3339, Status};
+use crate::Status;
 
 /// The result of running every registered check once.
 ///
@@ -325,7 +325,7 @@ impl Serialize for CheckReport {
         map.serialize_entry("critical", &self.critical)?;
         map.serialize_entry("duration_ms", &duration_ms)?;
         if let Some(at) = self.last_success {
-            map.serialize_entry("last_success", &rfc3339::format(at))?;
+            map.serialize_entry("last_success", &belfry_log::rfc3339_seconds(at))?;
         }
         if let Some(message) = &self.message {
             map.serialize_entry("message", message)?;

@@ -108,6 +108,7 @@ mod writer;
 pub use fields::{RENAMED_PREFIX, SPAN_ID_FIELD, TRACE_ID_FIELD};
 pub use layer::JsonLines;
 pub use limiter::{CallsiteLimit, SuppressedLines, CALLSITE_SLOTS};
+pub use time::rfc3339_seconds;
 pub use writer::{
     DropReport, DroppedLines, NonBlocking, NonBlockingBuilder, QueueBounds, QueuedLine, WriterGuard,
     DEFAULT_FLUSH_TIMEOUT, DROPPED_LINES_TARGET,

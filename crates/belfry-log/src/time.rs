@@ -54,6 +54,30 @@ pub(crate) fn push_timestamp_since(line: &mut String, now: SystemTime, since: Op
     line.push('Z');
 }
 
+/// `time` in RFC 3339, UTC, whole seconds: `2026-11-23T15:04:05Z` (the fraction dropped, not
+/// rounded) — for timestamps in documents rather than log lines, such as the health report's
+/// `last_success`. The same calendar as the log lines' `timestamp`.
+///
+/// ```
+/// use std::time::{Duration, UNIX_EPOCH};
+///
+/// let at = |secs| belfry_log::rfc3339_seconds(UNIX_EPOCH + Duration::from_secs(secs));
+/// assert_eq!(at(0), "1970-01-01T00:00:00Z");
+/// assert_eq!(at(951_782_400), "2000-02-29T00:00:00Z");
+/// assert_eq!(at(4_107_542_400), "2100-03-01T00:00:00Z");
+/// assert_eq!(belfry_log::rfc3339_seconds(UNIX_EPOCH + Duration::from_millis(1_999)), "1970-01-01T00:00:01Z");
+/// ```
+pub fn rfc3339_seconds(time: SystemTime) -> String {
+    let mut text = String::with_capacity(27);
+    push_timestamp_uncached(&mut text, time);
+    // `….123456Z` → `…Z`
+    if let Some(dot) = text.rfind('.') {
+        text.truncate(dot);
+        text.push('Z');
+    }
+    text
+}
+
 /// [`push_timestamp`] without the per-second cache.
 fn push_timestamp_uncached(line: &mut String, now: SystemTime) {
     let (seconds, nanos) = match now.duration_since(UNIX_EPOCH) {

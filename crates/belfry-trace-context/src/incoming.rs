@@ -139,7 +139,7 @@ impl Incoming {
                     from_traceparent: true,
                 });
             }
-            tracing::debug!(target: "belfry::trace_context", "invalid traceparent ignored");
+            tracing::debug!(target: crate::TARGET, "invalid traceparent ignored");
         }
         if let Some(value) = found.sentry_trace.single() {
             if let Some(parsed) = SentryTrace::parse(value.as_bytes()) {
@@ -150,7 +150,7 @@ impl Incoming {
                     from_traceparent: false,
                 });
             }
-            tracing::debug!(target: "belfry::trace_context", "invalid sentry-trace ignored");
+            tracing::debug!(target: crate::TARGET, "invalid sentry-trace ignored");
         }
         None
     }

@@ -147,6 +147,13 @@ mod tracestate;
 use http::{header::GetAll, HeaderName, HeaderValue};
 
 pub use baggage::{MAX_BAGGAGE_BYTES, MAX_BAGGAGE_MEMBERS};
+
+/// The target of this crate's own log lines (an invalid incoming header ignored, at DEBUG).
+///
+/// ```
+/// assert_eq!(belfry_trace_context::TARGET, "belfry::trace_context");
+/// ```
+pub const TARGET: &str = "belfry::trace_context";
 pub use context::{TraceContext, WithTraceContext};
 #[cfg(feature = "axum")]
 pub use extract::MissingTraceContext;

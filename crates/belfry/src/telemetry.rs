@@ -73,6 +73,9 @@ use tracing_subscriber::{
     EnvFilter, Layer,
 };
 
+/// The target of telemetry's own log lines (what could not be set up, and why).
+pub const TARGET: &str = "belfry::telemetry";
+
 /// The filter used when `RUST_LOG` is unset or unreadable.
 pub const DEFAULT_FILTER: &str = "info";
 
@@ -349,7 +352,7 @@ impl Telemetry {
         }
         belfry_capture::install_panic_hook();
         for problem in problems {
-            tracing::warn!(target: "belfry::telemetry", "{problem}");
+            tracing::warn!(target: TARGET, "{problem}");
         }
         Ok(TelemetryGuard {
             sentry,

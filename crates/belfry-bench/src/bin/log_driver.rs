@@ -89,7 +89,7 @@ fn request_span() -> tracing::Span {
 /// The access log's `request completed`, with the fields belfry-access-log writes.
 fn access_event(request: &tracing::Span, n: u64) {
     tracing::event!(
-        target: "belfry::access",
+        target: belfry::access_log::TARGET,
         parent: request,
         Level::INFO,
         http.request.method = "GET",
