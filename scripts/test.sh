@@ -29,4 +29,13 @@ RUSTDOCFLAGS="-D warnings" cargo doc --workspace --all-features --no-deps
 step "cargo deny"
 cargo deny --all-features check licenses bans sources
 
+step "cargo package"
+# Every publishable crate packages (metadata, README, path dependencies with versions); the
+# publish = false packages are excluded by name. --no-verify: verifying would rebuild every crate
+# from scratch in target/package, which costs CI minutes the build and tests above already spent.
+# --allow-dirty: this script also runs on working trees with uncommitted changes.
+# The .crate files it leaves in target/package are small (about 1.5 MB), so they stay.
+cargo package --workspace --exclude belfry-bench --exclude belfry-demo --exclude belfry-tests \
+  --no-verify --allow-dirty
+
 step "all checks passed"
