@@ -16,7 +16,7 @@
 //!     .service_name("checkout")
 //!     .traces(SignalSettings::new("http://127.0.0.1:4318/v1/traces"));
 //! let otel = settings.start().expect("valid endpoints").expect("traces are on");
-//! let subscriber = tracing_subscriber::registry().with(otel.traces).with(otel.logs);
+//! let subscriber = tracing_subscriber::registry().with(otel.layer);
 //! # drop(subscriber);
 //! // Keep `otel.guard` until the end of main: dropping it flushes, within the export timeout.
 //! drop(otel.guard);
@@ -77,7 +77,7 @@ pub use config::{
 };
 pub use guard::OtelGuard;
 pub use logs::OtelLogLayer;
-pub use start::{Otel, StartError};
+pub use start::{Otel, OtelLayer, StartError};
 pub use trace::{dropped_spans, DroppedSpans, OtelTraceLayer};
 
 pub use opentelemetry;

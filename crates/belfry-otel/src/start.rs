@@ -4,6 +4,8 @@
 use std::collections::HashMap;
 
 use opentelemetry::{logs::LoggerProvider, InstrumentationScope, KeyValue};
+use tracing::{span, Subscriber};
+use tracing_subscriber::{layer::Context, registry::LookupSpan, Layer};
 use opentelemetry_otlp::{WithExportConfig, WithHttpConfig};
 use opentelemetry_sdk::{
     logs::{BatchLogProcessor, SdkLoggerProvider},
@@ -30,16 +32,59 @@ impl std::fmt::Display for StartError {
 
 impl std::error::Error for StartError {}
 
-/// What [`OtelSettings::start`] built: the layers to add to the subscriber and the guard to
+/// What [`OtelSettings::start`] built: the layer to add to the subscriber and the guard to
 /// hold until the end of `main`.
 #[derive(Debug)]
 pub struct Otel {
+    /// Spans and log records, as the settings say.
+    pub layer: OtelLayer,
+    /// Flushes and stops the exporters when dropped.
+    pub guard: OtelGuard,
+}
+
+/// The `tracing` layer of everything exported: [`OtelTraceLayer`] when traces are on,
+/// [`OtelLogLayer`] when logs are.
+#[derive(Debug)]
+pub struct OtelLayer {
     /// Spans, when traces are exported.
     pub traces: Option<OtelTraceLayer>,
     /// Log records, when logs are exported (`OTEL_LOGS_EXPORTER=otlp`).
     pub logs: Option<OtelLogLayer>,
-    /// Flushes and stops the exporters when dropped.
-    pub guard: OtelGuard,
+}
+
+impl<S> Layer<S> for OtelLayer
+where
+    S: Subscriber + for<'a> LookupSpan<'a>,
+{
+    fn on_new_span(&self, attrs: &span::Attributes<'_>, id: &span::Id, ctx: Context<'_, S>) {
+        if let Some(traces) = &self.traces {
+            traces.on_new_span(attrs, id, ctx.clone());
+        }
+        if let Some(logs) = &self.logs {
+            logs.on_new_span(attrs, id, ctx);
+        }
+    }
+
+    fn on_record(&self, id: &span::Id, values: &span::Record<'_>, ctx: Context<'_, S>) {
+        if let Some(traces) = &self.traces {
+            traces.on_record(id, values, ctx);
+        }
+    }
+
+    fn on_event(&self, event: &tracing::Event<'_>, ctx: Context<'_, S>) {
+        if let Some(traces) = &self.traces {
+            traces.on_event(event, ctx.clone());
+        }
+        if let Some(logs) = &self.logs {
+            logs.on_event(event, ctx);
+        }
+    }
+
+    fn on_close(&self, id: span::Id, ctx: Context<'_, S>) {
+        if let Some(traces) = &self.traces {
+            traces.on_close(id, ctx);
+        }
+    }
 }
 
 impl OtelSettings {
@@ -59,7 +104,7 @@ impl OtelSettings {
     ///     .start()
     ///     .unwrap()
     ///     .expect("traces are on");
-    /// let subscriber = tracing_subscriber::registry().with(otel.traces).with(otel.logs);
+    /// let subscriber = tracing_subscriber::registry().with(otel.layer);
     /// # drop(subscriber);
     /// drop(otel.guard); // nothing queued: returns at once
     /// ```
@@ -113,10 +158,12 @@ impl OtelSettings {
             .with_version(env!("CARGO_PKG_VERSION"))
             .build();
         Ok(Some(Otel {
-            traces: traces.clone().map(OtelTraceLayer::new),
-            logs: logs
-                .as_ref()
-                .map(|provider| OtelLogLayer::new(provider.logger_with_scope(scope))),
+            layer: OtelLayer {
+                traces: traces.clone().map(OtelTraceLayer::new),
+                logs: logs
+                    .as_ref()
+                    .map(|provider| OtelLogLayer::new(provider.logger_with_scope(scope))),
+            },
             guard: OtelGuard {
                 spans: traces,
                 logs,

@@ -161,6 +161,8 @@ impl Belfry {
             belfry = belfry.traces_sample_rate(ratio);
         }
         belfry = crate::access_sampling::from_env(belfry)?;
+        #[cfg(feature = "otel")]
+        let belfry = crate::otel_setup::from_env(belfry)?;
         Ok(belfry)
     }
 
