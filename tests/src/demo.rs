@@ -122,8 +122,7 @@ impl DemoBuilder {
         self
     }
 
-    /// Starts the demo on a free loopback port and waits until it listens.
-    pub fn start(self) -> Demo {
+    fn command(&self) -> Command {
         let mut command = Command::new(demo_binary());
         command
             .env_clear()
@@ -137,7 +136,45 @@ impl DemoBuilder {
         for (key, value) in &self.env {
             command.env(key, value);
         }
-        let mut child = command.spawn().expect("start belfry-demo");
+        command
+    }
+
+    /// Runs a demo that is expected to stop by itself (a startup error), waiting up to
+    /// `timeout`; returns its exit status (`None`: still running, then killed by its PID), its
+    /// stdout and its stderr.
+    pub fn run_to_exit(self, timeout: Duration) -> (Option<ExitStatus>, String, String) {
+        let mut child = self
+            .command()
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start belfry-demo");
+        let deadline = Instant::now() + timeout;
+        let status = loop {
+            if let Some(status) = child.try_wait().expect("try_wait") {
+                break Some(status);
+            }
+            if Instant::now() >= deadline {
+                let _ = child.kill();
+                let _ = child.wait();
+                break None;
+            }
+            thread::sleep(Duration::from_millis(20));
+        };
+        let read = |stream: Option<&mut dyn std::io::Read>| {
+            let mut text = String::new();
+            if let Some(stream) = stream {
+                let _ = stream.read_to_string(&mut text);
+            }
+            text
+        };
+        let stdout = read(child.stdout.as_mut().map(|s| s as &mut dyn std::io::Read));
+        let stderr = read(child.stderr.as_mut().map(|s| s as &mut dyn std::io::Read));
+        (status, stdout, stderr)
+    }
+
+    /// Starts the demo on a free loopback port and waits until it listens.
+    pub fn start(self) -> Demo {
+        let mut child = self.command().spawn().expect("start belfry-demo");
         let stdout = child.stdout.take().expect("piped stdout");
         let logs = LogLines::default();
         let reader_logs = logs.clone();

@@ -104,7 +104,11 @@ impl OtlpReceiver {
 
     fn items(&self, signal: &str, resources: &str, scopes: &str, items: &str) -> Vec<Value> {
         let mut found = Vec::new();
-        for request in self.requests().into_iter().filter(|request| request["signal"] == signal) {
+        for request in self
+            .requests()
+            .into_iter()
+            .filter(|request| request["signal"] == signal)
+        {
             for resource in request["request"][resources].as_array().into_iter().flatten() {
                 for scope in resource[scopes].as_array().into_iter().flatten() {
                     for item in scope[items].as_array().into_iter().flatten() {
@@ -125,7 +129,9 @@ impl OtlpReceiver {
 
     /// Waits up to `timeout` (polling every 50 ms) for a log record matching `predicate`.
     pub fn wait_for_log(&self, timeout: Duration, predicate: impl Fn(&Value) -> bool) -> Option<Value> {
-        poll(timeout, || self.log_records().into_iter().find(|record| predicate(record)))
+        poll(timeout, || {
+            self.log_records().into_iter().find(|record| predicate(record))
+        })
     }
 }
 

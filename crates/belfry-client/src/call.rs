@@ -128,7 +128,12 @@ pub(crate) struct Call {
 }
 
 impl Call {
-    pub(crate) fn start(config: Arc<CallConfig>, method: Method, target: Target, span: Option<CallSpan>) -> Self {
+    pub(crate) fn start(
+        config: Arc<CallConfig>,
+        method: Method,
+        target: Target,
+        span: Option<CallSpan>,
+    ) -> Self {
         Self {
             config,
             method,

@@ -427,7 +427,9 @@ impl OtelSettings {
             None => format!("{name} off"),
         };
         let metrics = match &self.metrics {
-            Some(_) => "metrics requested but not exported over OTLP by this version (scrape /metrics)".to_owned(),
+            Some(_) => {
+                "metrics requested but not exported over OTLP by this version (scrape /metrics)".to_owned()
+            }
             None => "metrics off".to_owned(),
         };
         format!(
@@ -544,7 +546,9 @@ impl Reader<'_> {
         let traces_on = self.exporter("OTEL_TRACES_EXPORTER", true);
         let logs_on = self.exporter("OTEL_LOGS_EXPORTER", false);
         let metrics_on = self.exporter("OTEL_METRICS_EXPORTER", false);
-        let base = self.get(GENERIC.endpoint).and_then(|url| self.url(GENERIC.endpoint, url));
+        let base = self
+            .get(GENERIC.endpoint)
+            .and_then(|url| self.url(GENERIC.endpoint, url));
         let generic_protocol_ok = self.protocol(GENERIC.protocol);
         let generic_headers = match self.get(GENERIC.headers) {
             Some(value) => self.pairs(GENERIC.headers, &value, true),
@@ -691,15 +695,15 @@ impl Reader<'_> {
     fn sampler(&mut self) -> TracesSampler {
         const EXPECTED_SAMPLER: &str = "parentbased_traceidratio, parentbased_always_on, \
              parentbased_always_off, traceidratio, always_on or always_off";
-        let ratio = self.get("OTEL_TRACES_SAMPLER_ARG").and_then(|value| {
-            match value.trim().parse::<f64>() {
+        let ratio = self
+            .get("OTEL_TRACES_SAMPLER_ARG")
+            .and_then(|value| match value.trim().parse::<f64>() {
                 Ok(ratio) if (0.0..=1.0).contains(&ratio) => Some(ratio),
                 _ => {
                     self.fail("OTEL_TRACES_SAMPLER_ARG", value, "a number from 0 to 1");
                     None
                 }
-            }
-        });
+            });
         let Some(name) = self.get("OTEL_TRACES_SAMPLER") else {
             return TracesSampler::ParentBasedTraceIdRatio(ratio);
         };
@@ -789,11 +793,17 @@ mod tests {
 
     #[test]
     fn blank_is_unset_and_disabled_or_none_turns_export_off() {
-        assert!(!read(&[("OTEL_EXPORTER_OTLP_ENDPOINT", "  ")]).unwrap().is_enabled());
+        assert!(!read(&[("OTEL_EXPORTER_OTLP_ENDPOINT", "  ")])
+            .unwrap()
+            .is_enabled());
         let on = [("OTEL_EXPORTER_OTLP_ENDPOINT", "http://c:4318")];
         assert!(read(&on).unwrap().is_enabled());
-        assert!(!read(&[on[0], ("OTEL_SDK_DISABLED", "true")]).unwrap().is_enabled());
-        assert!(!read(&[on[0], ("OTEL_TRACES_EXPORTER", "none")]).unwrap().is_enabled());
+        assert!(!read(&[on[0], ("OTEL_SDK_DISABLED", "true")])
+            .unwrap()
+            .is_enabled());
+        assert!(!read(&[on[0], ("OTEL_TRACES_EXPORTER", "none")])
+            .unwrap()
+            .is_enabled());
     }
 
     #[test]
@@ -802,13 +812,19 @@ mod tests {
             ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://c:4318"),
             ("OTEL_EXPORTER_OTLP_HEADERS", "api-key=s%3Dcret, x-tenant = acme"),
             ("OTEL_EXPORTER_OTLP_TRACES_TIMEOUT", "1500"),
-            ("OTEL_RESOURCE_ATTRIBUTES", "service.name=from-attrs,deployment.environment.name=prod"),
+            (
+                "OTEL_RESOURCE_ATTRIBUTES",
+                "service.name=from-attrs,deployment.environment.name=prod",
+            ),
         ])
         .unwrap();
         let traces = settings.traces.as_ref().unwrap();
         assert_eq!(
             traces.headers,
-            [("api-key".to_owned(), "s=cret".to_owned()), ("x-tenant".to_owned(), "acme".to_owned())]
+            [
+                ("api-key".to_owned(), "s=cret".to_owned()),
+                ("x-tenant".to_owned(), "acme".to_owned())
+            ]
         );
         assert_eq!(traces.timeout, Duration::from_millis(1500));
         assert_eq!(settings.flush_timeout(), Duration::from_millis(1500));
@@ -851,7 +867,10 @@ mod tests {
             ("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc"),
         ])
         .unwrap_err();
-        assert!(errors.to_string().contains("OTEL_EXPORTER_OTLP_PROTOCOL=`grpc`"), "{errors}");
+        assert!(
+            errors.to_string().contains("OTEL_EXPORTER_OTLP_PROTOCOL=`grpc`"),
+            "{errors}"
+        );
         assert!(errors.to_string().contains("4318"), "{errors}");
     }
 

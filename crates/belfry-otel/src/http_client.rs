@@ -75,7 +75,11 @@ mod tests {
         let started = Instant::now();
         let result = futures_executor::block_on(client.send_bytes(request));
         assert!(result.is_err());
-        assert!(started.elapsed() < Duration::from_millis(600), "{:?}", started.elapsed());
+        assert!(
+            started.elapsed() < Duration::from_millis(600),
+            "{:?}",
+            started.elapsed()
+        );
         blackhole.join().unwrap();
     }
 }

@@ -76,12 +76,15 @@ where
         record.set_severity_number(severity);
         record.set_severity_text(text);
         let ids = current_ids().or_else(|| {
-            ctx.event_scope(event)?.find_map(|span| {
-                span.extensions().get::<RequestIds>().copied()
-            })
+            ctx.event_scope(event)?
+                .find_map(|span| span.extensions().get::<RequestIds>().copied())
         });
         if let Some(ids) = ids {
-            let flags = if ids.sampled { TraceFlags::SAMPLED } else { TraceFlags::default() };
+            let flags = if ids.sampled {
+                TraceFlags::SAMPLED
+            } else {
+                TraceFlags::default()
+            };
             record.set_trace_context(ids.trace_id, ids.span_id, Some(flags));
         }
         event.record(&mut Fields(&mut record));

@@ -4,14 +4,14 @@
 use std::collections::HashMap;
 
 use opentelemetry::{logs::LoggerProvider, InstrumentationScope, KeyValue};
-use tracing::{span, Subscriber};
-use tracing_subscriber::{layer::Context, registry::LookupSpan, Layer};
 use opentelemetry_otlp::{WithExportConfig, WithHttpConfig};
 use opentelemetry_sdk::{
     logs::{BatchLogProcessor, SdkLoggerProvider},
     resource::{ResourceDetector, TelemetryResourceDetector},
     Resource,
 };
+use tracing::{span, Subscriber};
+use tracing_subscriber::{layer::Context, registry::LookupSpan, Layer};
 
 use crate::{
     config::{Compression, SignalSettings},
@@ -176,7 +176,11 @@ impl OtelSettings {
     fn resource(&self) -> Resource {
         let telemetry = TelemetryResourceDetector.detect();
         Resource::builder_empty()
-            .with_attributes(telemetry.iter().map(|(key, value)| KeyValue::new(key.clone(), value.clone())))
+            .with_attributes(
+                telemetry
+                    .iter()
+                    .map(|(key, value)| KeyValue::new(key.clone(), value.clone())),
+            )
             .with_attributes(
                 self.resource
                     .iter()

@@ -93,7 +93,9 @@ impl OtelTraceLayer {
     where
         S: Subscriber + for<'a> LookupSpan<'a>,
     {
-        let Some(scope) = ctx.event_scope(event) else { return };
+        let Some(scope) = ctx.event_scope(event) else {
+            return;
+        };
         for span in scope {
             let mut extensions = span.extensions_mut();
             let Some(server) = extensions
@@ -107,7 +109,9 @@ impl OtelTraceLayer {
             event.record(&mut visitor);
             let panicked = visitor.message.as_deref() == Some("request panicked");
             let mut attributes = Vec::with_capacity(4);
-            if let Some(message) = take(&mut fields, "panic.message").or_else(|| take(&mut fields, "error.message")) {
+            if let Some(message) =
+                take(&mut fields, "panic.message").or_else(|| take(&mut fields, "error.message"))
+            {
                 attributes.push(KeyValue::new("exception.message", message));
             }
             let kind = if panicked {
@@ -176,7 +180,9 @@ impl OtelTraceLayer {
         let Some(context) = TraceContext::with_current(|c| c.filter(|c| c.is_sampled()).cloned()) else {
             return;
         };
-        let Some(parent) = context.parent_span_id() else { return };
+        let Some(parent) = context.parent_span_id() else {
+            return;
+        };
         let mut attributes = Vec::with_capacity(4);
         let mut visitor = Attributes::new(&mut attributes, &[]);
         event.record(&mut visitor);
@@ -330,9 +336,7 @@ where
         let data = {
             let mut extensions = span.extensions_mut();
             match extensions.get_mut::<SpanInProgress>() {
-                Some(in_progress) if !in_progress.ended => {
-                    in_progress.finish(SystemTime::now(), &self.scope)
-                }
+                Some(in_progress) if !in_progress.ended => in_progress.finish(SystemTime::now(), &self.scope),
                 _ => return,
             }
         };

@@ -5,8 +5,8 @@ mod queue;
 mod span;
 
 pub use layer::OtelTraceLayer;
-pub use queue::{dropped_spans, DroppedSpans};
 pub(crate) use queue::SpanQueue;
+pub use queue::{dropped_spans, DroppedSpans};
 pub(crate) use span::{span_id, trace_id};
 
 #[cfg(test)]

@@ -46,7 +46,10 @@ impl DroppedSpans {
     /// `(reason, count)` pairs, for a metric labelled by `reason` (`queue_full`,
     /// `export_failed`).
     pub fn by_reason(&self) -> [(&'static str, u64); 2] {
-        [("queue_full", self.queue_full), ("export_failed", self.export_failed)]
+        [
+            ("queue_full", self.queue_full),
+            ("export_failed", self.export_failed),
+        ]
     }
 }
 

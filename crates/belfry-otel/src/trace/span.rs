@@ -148,5 +148,8 @@ pub(crate) fn take(attributes: &mut Vec<KeyValue>, name: &str) -> Option<Value> 
 
 /// The attribute `name`.
 pub(crate) fn get<'a>(attributes: &'a [KeyValue], name: &str) -> Option<&'a Value> {
-    attributes.iter().find(|kv| kv.key.as_str() == name).map(|kv| &kv.value)
+    attributes
+        .iter()
+        .find(|kv| kv.key.as_str() == name)
+        .map(|kv| &kv.value)
 }

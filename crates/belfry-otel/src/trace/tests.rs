@@ -68,7 +68,10 @@ fn a_sampled_request_is_a_server_span_with_belfrys_ids_and_its_children() {
     let context = TraceContext::new_root(true);
     let spans = exported(|| serve(&context));
     assert_eq!(spans.len(), 3, "{spans:#?}");
-    let server = spans.iter().find(|span| span.span_kind == SpanKind::Server).unwrap();
+    let server = spans
+        .iter()
+        .find(|span| span.span_kind == SpanKind::Server)
+        .unwrap();
     assert_eq!(server.name, "GET /users/{id}");
     assert_eq!(server.span_context.trace_id(), trace_id(context.trace_id()));
     assert_eq!(server.span_context.span_id(), span_id(context.span_id()));
@@ -77,7 +80,10 @@ fn a_sampled_request_is_a_server_span_with_belfrys_ids_and_its_children() {
     assert!(!server.attributes.iter().any(|kv| kv.key.as_str() == "trace_id"));
     let child = spans.iter().find(|span| span.name == "load_user").unwrap();
     assert_eq!(child.parent_span_id, server.span_context.span_id());
-    let client = spans.iter().find(|span| span.span_kind == SpanKind::Client).unwrap();
+    let client = spans
+        .iter()
+        .find(|span| span.span_kind == SpanKind::Client)
+        .unwrap();
     assert_eq!(client.span_context.span_id().to_string(), "00f067aa0ba902b7");
     assert_eq!(client.parent_span_id, server.span_context.span_id());
     assert_eq!(client.name, "GET");
