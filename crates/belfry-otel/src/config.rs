@@ -266,7 +266,7 @@ impl SignalSettings {
     }
 }
 
-/// What belfry exports over OTLP/HTTP (protobuf); see the [module docs](self).
+/// What belfry exports over OTLP/HTTP (protobuf); see [`from_lookup`](Self::from_lookup) for the variables.
 ///
 /// [`new`](Self::new) exports nothing; the builder methods turn signals on.
 ///
