@@ -10,14 +10,14 @@ use std::{
 use serde_json::Value;
 
 /// The workspace root (this crate lives in `tests/`).
-fn workspace() -> &'static Path {
+pub(crate) fn workspace() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .parent()
         .expect("tests/ has a parent")
 }
 
 /// The venv's python, installed once per test process by `scripts/python-peers.sh`.
-fn python() -> &'static PathBuf {
+pub(crate) fn python() -> &'static PathBuf {
     static PYTHON: OnceLock<PathBuf> = OnceLock::new();
     PYTHON.get_or_init(|| {
         let output = Command::new("bash")

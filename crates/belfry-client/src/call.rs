@@ -12,7 +12,7 @@ use belfry_scrub::ScrubPolicy;
 use http::{header::HOST, HeaderMap, Method, StatusCode, Uri};
 use tracing::Level;
 
-use crate::TARGET;
+use crate::{headers::CallSpan, TARGET};
 
 /// What every call of one layer or middleware shares.
 #[derive(Clone, Debug, Default)]
@@ -122,16 +122,23 @@ pub(crate) struct Call {
     config: Arc<CallConfig>,
     method: Method,
     target: Target,
+    span: Option<CallSpan>,
     start: Instant,
     finished: bool,
 }
 
 impl Call {
-    pub(crate) fn start(config: Arc<CallConfig>, method: Method, target: Target) -> Self {
+    pub(crate) fn start(
+        config: Arc<CallConfig>,
+        method: Method,
+        target: Target,
+        span: Option<CallSpan>,
+    ) -> Self {
         Self {
             config,
             method,
             target,
+            span,
             start: Instant::now(),
             finished: false,
         }
@@ -180,6 +187,8 @@ impl Call {
                     http.response.status_code = status.map(|status| status.as_u16()),
                     duration_ms = millis(duration),
                     error.type = error_type,
+                    call.span_id = self.span.map(|span| tracing::field::display(span.span_id)),
+                    call.parent_span_id = self.span.map(|span| tracing::field::display(span.parent_span_id)),
                     "http client request"
                 )
             };

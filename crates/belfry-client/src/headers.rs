@@ -35,7 +35,7 @@ use http::HeaderMap;
 /// ```
 pub fn headers_for(trace: &TraceContext, request_id: Option<&RequestId>) -> HeaderMap {
     let mut headers = HeaderMap::with_capacity(5);
-    insert_missing(&mut headers, Some(trace), request_id);
+    let _ = insert_missing(&mut headers, Some(trace), request_id);
     headers
 }
 
@@ -61,7 +61,7 @@ pub fn outgoing_headers() -> HeaderMap {
     let request_id = RequestId::current();
     TraceContext::with_current(|trace| {
         let mut headers = HeaderMap::new();
-        insert_missing(&mut headers, trace, request_id.as_ref());
+        let _ = insert_missing(&mut headers, trace, request_id.as_ref());
         headers
     })
 }
@@ -72,13 +72,20 @@ pub fn outgoing_headers() -> HeaderMap {
 /// trace header is added (`tracestate` belongs to the `traceparent` it travels with, and a
 /// second `sentry-trace` would name another span). Otherwise `traceparent`, `tracestate`,
 /// `sentry-trace` and `baggage` are each added if absent. `x-request-id` is added if absent.
+///
+/// Gives the call's span (its id and its parent's) when a `traceparent` was added.
 pub(crate) fn insert_missing(
     headers: &mut HeaderMap,
     trace: Option<&TraceContext>,
     request_id: Option<&RequestId>,
-) {
+) -> Option<CallSpan> {
+    let mut span = None;
     if let Some(trace) = trace.filter(|_| !headers.contains_key(TRACEPARENT)) {
         let call = trace.child();
+        span = Some(CallSpan {
+            span_id: call.span_id(),
+            parent_span_id: call.parent_span_id(),
+        });
         headers.insert(TRACEPARENT, call.traceparent());
         if let Some(state) = call.trace_state() {
             headers.entry(TRACESTATE).or_insert_with(|| state.clone());
@@ -93,6 +100,14 @@ pub(crate) fn insert_missing(
             .entry(X_REQUEST_ID)
             .or_insert_with(|| id.header_value().clone());
     }
+    span
+}
+
+/// The span of one call: the id sent in its `traceparent`, and the span it was made from.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct CallSpan {
+    pub(crate) span_id: belfry_trace_context::SpanId,
+    pub(crate) parent_span_id: belfry_trace_context::SpanId,
 }
 
 #[cfg(test)]
@@ -106,7 +121,7 @@ mod tests {
         let mut headers = HeaderMap::new();
         headers.insert(TRACEPARENT, HeaderValue::from_static("mine"));
         let id = RequestId::from_incoming(b"r").unwrap();
-        insert_missing(&mut headers, Some(&trace), Some(&id));
+        let _ = insert_missing(&mut headers, Some(&trace), Some(&id));
         assert_eq!(headers[TRACEPARENT], "mine");
         assert!(headers.get(SENTRY_TRACE).is_none());
         assert_eq!(headers[X_REQUEST_ID], "r");
@@ -119,7 +134,7 @@ mod tests {
         headers.insert(X_REQUEST_ID, HeaderValue::from_static("theirs"));
         headers.insert(SENTRY_TRACE, HeaderValue::from_static("theirs"));
         let id = RequestId::from_incoming(b"ours").unwrap();
-        insert_missing(&mut headers, Some(&trace), Some(&id));
+        let _ = insert_missing(&mut headers, Some(&trace), Some(&id));
         assert_eq!(headers[X_REQUEST_ID], "theirs");
         assert_eq!(headers[SENTRY_TRACE], "theirs");
         assert!(headers[TRACEPARENT]
@@ -131,7 +146,7 @@ mod tests {
     #[test]
     fn without_context_nothing_is_added() {
         let mut headers = HeaderMap::new();
-        insert_missing(&mut headers, None, None);
+        let _ = insert_missing(&mut headers, None, None);
         assert!(headers.is_empty());
     }
 

@@ -81,6 +81,8 @@
 //! | `http.response.status_code` | absent when the call failed |
 //! | `duration_ms` | from the call to the response head (the body is the caller's to read) |
 //! | `error.type` | the status code for a 4xx or 5xx response, the [`ErrorType`] of a failure, [`CANCELLED`] for a call dropped before it completed; absent otherwise |
+//! | `call.span_id` | the call's own span id, sent in its `traceparent` (the downstream service's parent span); absent when the caller set `traceparent` itself |
+//! | `call.parent_span_id` | the span the call was made from: the request's, or a task's |
 //!
 //! The event is written while the request is served, so belfry's JSON lines stamp it with the
 //! request's `request_id`, `trace_id` and `span_id` like any other line. The URL is formatted

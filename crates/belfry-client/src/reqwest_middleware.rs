@@ -78,16 +78,17 @@ impl Middleware for PropagateMiddleware {
                 current_id.as_ref()
             }
         };
-        match extensions.get::<TraceContext>() {
+        let span = match extensions.get::<TraceContext>() {
             Some(trace) => insert_missing(request.headers_mut(), Some(trace), request_id),
             None => {
                 TraceContext::with_current(|trace| insert_missing(request.headers_mut(), trace, request_id))
             }
-        }
+        };
         let call = Call::start(
             Arc::clone(&self.config),
             request.method().clone(),
             Target::Url(request.url().clone()),
+            span,
         );
         let result = next.run(request, extensions).await;
         match &result {

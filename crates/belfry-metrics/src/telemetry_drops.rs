@@ -31,7 +31,32 @@ pub const SENTRY_DROP_REASON_LABEL: &str = "reason";
 /// more than its limit per second (each second's are summarised by one line).
 pub const LOG_LINES_SUPPRESSED: &str = "belfry_log_lines_suppressed";
 
+/// `belfry_otel_spans_dropped_total{reason}`: OpenTelemetry spans not delivered to the OTLP
+/// collector (`queue_full`, `export_failed`).
+pub const OTEL_SPANS_DROPPED: &str = "belfry_otel_spans_dropped";
+
 impl Metrics {
+    /// Exports [`OTEL_SPANS_DROPPED`]; `counts` is called on each scrape and returns
+    /// `(reason, spans since start)`.
+    ///
+    /// ```
+    /// let metrics = belfry_metrics::Metrics::new();
+    /// metrics.register_otel_spans_dropped(|| [("queue_full", 7), ("export_failed", 0)]);
+    /// assert!(metrics.render().contains("belfry_otel_spans_dropped_total{reason=\"queue_full\"} 7\n"));
+    /// ```
+    pub fn register_otel_spans_dropped<F, C>(&self, counts: F)
+    where
+        F: Fn() -> C + Send + Sync + 'static,
+        C: IntoIterator<Item = (&'static str, u64)>,
+    {
+        self.register_collector(LabelledCounters {
+            name: OTEL_SPANS_DROPPED,
+            help: "OpenTelemetry spans not delivered to the collector, by reason",
+            label: SENTRY_DROP_REASON_LABEL,
+            counts,
+        });
+    }
+
     /// Exports [`SENTRY_EVENTS_DROPPED`] and [`SENTRY_TRANSACTIONS_DROPPED`]; each closure is
     /// called on each scrape and returns `(reason, count since start)`.
     ///

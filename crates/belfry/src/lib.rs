@@ -26,6 +26,8 @@
 
 pub mod audit;
 pub mod config;
+#[cfg(feature = "otel")]
+mod otel_setup;
 mod pretty;
 pub mod sentry_budget;
 mod sentry_drops;
@@ -44,6 +46,9 @@ pub use belfry_health as health;
 pub use belfry_log as log;
 pub use belfry_log::request;
 pub use belfry_metrics as metrics;
+/// OpenTelemetry export over OTLP (feature `otel`); see [`belfry_otel`].
+#[cfg(feature = "otel")]
+pub use belfry_otel as otel;
 pub use belfry_request_id as request_id;
 pub use belfry_request_id::RequestId;
 pub use belfry_scrub as scrub;

@@ -145,6 +145,9 @@ pub struct Telemetry {
     callsite_limit: u32,
     /// Sentry's client settings, from [`Config`]; `None`: no Sentry.
     sentry: Option<crate::sentry_setup::SentrySettings>,
+    /// What to export over OTLP, from [`Config`]; nothing by default.
+    #[cfg(feature = "otel")]
+    otel: belfry_otel::OtelSettings,
 }
 
 impl Default for Telemetry {
@@ -181,6 +184,8 @@ impl Telemetry {
             flush_timeout: DEFAULT_LOG_FLUSH_TIMEOUT,
             callsite_limit: DEFAULT_LOG_MAX_LINES_PER_CALLSITE_PER_SECOND,
             sentry: None,
+            #[cfg(feature = "otel")]
+            otel: belfry_otel::OtelSettings::new(),
         }
     }
 
@@ -196,6 +201,10 @@ impl Telemetry {
     pub(crate) fn from_config(config: &Config) -> Self {
         let mut telemetry = config.logging.apply(Self::new());
         telemetry.sentry = crate::sentry_setup::SentrySettings::from_config(config);
+        #[cfg(feature = "otel")]
+        {
+            telemetry.otel = config.otel.clone();
+        }
         telemetry
     }
 
@@ -329,6 +338,13 @@ impl Telemetry {
         };
         let audit_layer = audit_file.map(|file| JsonLines::new(file).only(crate::audit::TARGET));
         let sentry_layers = sentry.as_ref().map(|_| crate::sentry_setup::tracing_layers());
+        #[cfg(feature = "otel")]
+        let (otel_layer, otel) = match crate::otel_setup::start(&self.otel, &mut problems) {
+            Some((layer, guard, summary)) => (Some(layer), Some((guard, summary))),
+            None => (None, None),
+        };
+        #[cfg(not(feature = "otel"))]
+        let otel_layer = None::<tracing_subscriber::layer::Identity>;
         let filter: Box<dyn Layer<tracing_subscriber::Registry> + Send + Sync> = match filter {
             RequestFilter::Static(targets) => Box::new(targets),
             RequestFilter::Dynamic(env_filter) => env_filter,
@@ -339,6 +355,7 @@ impl Telemetry {
             .with(output)
             .with(audit_layer)
             .with(sentry_layers)
+            .with(otel_layer)
             .try_init()?;
         // `log` records: the same filter decides (LogTracer asks the subscriber), and `log`'s own
         // max level skips the records the filter would drop anyway.
@@ -354,9 +371,16 @@ impl Telemetry {
         for problem in problems {
             tracing::warn!(target: TARGET, "{problem}");
         }
+        #[cfg(feature = "otel")]
+        let otel = otel.map(|(guard, summary)| {
+            tracing::info!(target: "belfry::telemetry", "{summary}");
+            guard
+        });
         Ok(TelemetryGuard {
             sentry,
             writer: writer_guard,
+            #[cfg(feature = "otel")]
+            otel,
         })
     }
 }
@@ -441,6 +465,8 @@ pub fn export_log_metrics(metrics: &Metrics) {
         || crate::sentry_drops::dropped(crate::sentry_drops::Kind::Event),
         || crate::sentry_drops::dropped(crate::sentry_drops::Kind::Transaction),
     );
+    #[cfg(feature = "otel")]
+    crate::otel_setup::export_metrics(metrics);
 }
 
 /// Whether the `RUST_LOG`-style `directives` say something about `target` itself (not a
@@ -526,6 +552,8 @@ impl<'a> MakeWriter<'a> for AuditFile {
 pub struct TelemetryGuard {
     sentry: Option<crate::sentry_setup::SentryGuard>,
     writer: Option<WriterGuard>,
+    #[cfg(feature = "otel")]
+    otel: Option<belfry_otel::OtelGuard>,
 }
 
 impl std::fmt::Debug for TelemetryGuard {
@@ -545,8 +573,10 @@ impl TelemetryGuard {
 
 impl Drop for TelemetryGuard {
     fn drop(&mut self) {
-        // Sentry first (bounded by its flush timeout), so its own warnings still reach stdout;
-        // then the log queue (bounded by BELFRY_LOG_FLUSH_TIMEOUT_MS).
+        // OTLP export and Sentry first (each bounded by its timeout), so their own warnings
+        // still reach stdout; then the log queue (bounded by BELFRY_LOG_FLUSH_TIMEOUT_MS).
+        #[cfg(feature = "otel")]
+        drop(self.otel.take());
         drop(self.sentry.take());
         drop(self.writer.take());
         let _ = io::stdout().flush();

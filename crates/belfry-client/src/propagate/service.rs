@@ -67,12 +67,12 @@ where
                 current_id.as_ref()
             }
         };
-        match parts.extensions.get::<TraceContext>() {
+        let span = match parts.extensions.get::<TraceContext>() {
             Some(trace) => insert_missing(&mut parts.headers, Some(trace), request_id),
             None => TraceContext::with_current(|trace| insert_missing(&mut parts.headers, trace, request_id)),
-        }
+        };
         let target = Target::of_uri(&parts.uri, &parts.headers);
-        let call = Call::start(Arc::clone(&self.config), parts.method.clone(), target);
+        let call = Call::start(Arc::clone(&self.config), parts.method.clone(), target, span);
         let request = Request::from_parts(parts, body);
         ResponseFuture::new(self.inner.call(request), call, self.error_type.clone())
     }

@@ -75,6 +75,35 @@ pub const VARIABLES: &[&str] = &[
     "BELFRY_PANIC_STACKTRACES",
     "BELFRY_SENTRY_MAX_EVENTS_PER_FINGERPRINT_PER_MINUTE",
     "BELFRY_SENTRY_MAX_EVENTS_PER_MINUTE",
+    // OpenTelemetry (feature `otel`; read by belfry-otel's `OtelSettings::from_lookup`).
+    "OTEL_SDK_DISABLED",
+    "OTEL_SERVICE_NAME",
+    "OTEL_RESOURCE_ATTRIBUTES",
+    "OTEL_TRACES_EXPORTER",
+    "OTEL_LOGS_EXPORTER",
+    "OTEL_METRICS_EXPORTER",
+    "OTEL_TRACES_SAMPLER",
+    "OTEL_TRACES_SAMPLER_ARG",
+    "OTEL_EXPORTER_OTLP_ENDPOINT",
+    "OTEL_EXPORTER_OTLP_PROTOCOL",
+    "OTEL_EXPORTER_OTLP_HEADERS",
+    "OTEL_EXPORTER_OTLP_TIMEOUT",
+    "OTEL_EXPORTER_OTLP_COMPRESSION",
+    "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
+    "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL",
+    "OTEL_EXPORTER_OTLP_TRACES_HEADERS",
+    "OTEL_EXPORTER_OTLP_TRACES_TIMEOUT",
+    "OTEL_EXPORTER_OTLP_TRACES_COMPRESSION",
+    "OTEL_EXPORTER_OTLP_LOGS_ENDPOINT",
+    "OTEL_EXPORTER_OTLP_LOGS_PROTOCOL",
+    "OTEL_EXPORTER_OTLP_LOGS_HEADERS",
+    "OTEL_EXPORTER_OTLP_LOGS_TIMEOUT",
+    "OTEL_EXPORTER_OTLP_LOGS_COMPRESSION",
+    "OTEL_EXPORTER_OTLP_METRICS_ENDPOINT",
+    "OTEL_EXPORTER_OTLP_METRICS_PROTOCOL",
+    "OTEL_EXPORTER_OTLP_METRICS_HEADERS",
+    "OTEL_EXPORTER_OTLP_METRICS_TIMEOUT",
+    "OTEL_EXPORTER_OTLP_METRICS_COMPRESSION",
 ];
 
 /// The variable that sets the share of new traces sampled, for Sentry transactions and the
@@ -82,11 +111,13 @@ pub const VARIABLES: &[&str] = &[
 pub(crate) const TRACES_SAMPLE_RATE: &str = "SENTRY_TRACES_SAMPLE_RATE";
 
 /// Every setting belfry reads from the environment; see the [module docs](self).
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug)]
 pub struct Config {
     pub(crate) logging: LoggingConfig,
     pub(crate) server: ServerConfig,
     pub(crate) sentry: SentryConfig,
+    #[cfg(feature = "otel")]
+    pub(crate) otel: belfry_otel::OtelSettings,
 }
 
 impl Config {
@@ -117,6 +148,8 @@ impl Config {
             logging: LoggingConfig::read(&mut read),
             server: ServerConfig::read(&mut read),
             sentry: SentryConfig::read(&mut read),
+            #[cfg(feature = "otel")]
+            otel: crate::otel_setup::read(&lookup, &mut read.problems),
         };
         match ConfigError::from_problems(read.problems) {
             Some(error) => Err(error),
@@ -126,7 +159,10 @@ impl Config {
 
     /// The middleware stack with these settings.
     pub fn belfry(&self) -> crate::Belfry {
-        self.server.apply(crate::Belfry::new())
+        let belfry = self.server.apply(crate::Belfry::new());
+        #[cfg(feature = "otel")]
+        let belfry = crate::otel_setup::apply(&self.otel, belfry);
+        belfry
     }
 
     /// Logging (and Sentry) with these settings; [`init`](crate::telemetry::Telemetry::init) it.

@@ -1,0 +1,62 @@
+//! OpenTelemetry export over OTLP (feature `otel`): the facade's side of [`belfry_otel`].
+//!
+//! [`Config`](crate::Config) reads the `OTEL_*` variables; [`telemetry::init`](crate::telemetry::init) installs the
+//! export layer when an endpoint is set, logs one INFO line saying what is exported where, and
+//! keeps the exporters' guard in the [`TelemetryGuard`](crate::telemetry::TelemetryGuard)
+//! (flushed first on drop, within the export timeout). An invalid `OTEL_*` value stops start-up
+//! like any other; [`Config::belfry`](crate::Config::belfry) takes `OTEL_TRACES_SAMPLER` /
+//! `OTEL_TRACES_SAMPLER_ARG` as the ratio of new traces when traces are exported: belfry's one
+//! sampling decision per trace serves Sentry, OTLP and the `traceparent` sent downstream alike.
+
+use belfry_otel::{OtelGuard, OtelLayer, OtelSettings};
+
+use crate::{config::InvalidVariable, Belfry};
+
+/// The `OTEL_*` settings read through `lookup`; their problems join `problems` (a header value,
+/// which may hold credentials, is never shown).
+pub(crate) fn read(
+    lookup: &dyn Fn(&str) -> Option<String>,
+    problems: &mut Vec<InvalidVariable>,
+) -> OtelSettings {
+    OtelSettings::from_lookup(lookup).unwrap_or_else(|errors| {
+        problems.extend(errors.iter().map(|error| {
+            if error.variable().ends_with("_HEADERS") {
+                InvalidVariable::secret(error.variable(), error.expected())
+            } else {
+                InvalidVariable::new(error.variable(), error.value(), error.expected())
+            }
+        }));
+        OtelSettings::new()
+    })
+}
+
+/// The layer and guard of what `settings` turn on, and the line that says so; a failure to
+/// start (an endpoint URL the HTTP client rejects) goes to `problems`, logged as WARN once
+/// logging is up: the service runs without export rather than not at all.
+pub(crate) fn start(
+    settings: &OtelSettings,
+    problems: &mut Vec<String>,
+) -> Option<(OtelLayer, OtelGuard, String)> {
+    match settings.start() {
+        Ok(Some(otel)) => Some((otel.layer, otel.guard, settings.summary())),
+        Ok(None) => None,
+        Err(error) => {
+            problems.push(format!("{error}; OpenTelemetry export is off"));
+            None
+        }
+    }
+}
+
+/// With traces exported, `OTEL_TRACES_SAMPLER` / `OTEL_TRACES_SAMPLER_ARG` set the ratio of
+/// new traces: belfry's one decision serves Sentry, OTLP and `traceparent` alike.
+pub(crate) fn apply(settings: &OtelSettings, belfry: Belfry) -> Belfry {
+    match settings.sampler().root_ratio() {
+        Some(ratio) if settings.traces_endpoint().is_some() => belfry.traces_sample_rate(ratio),
+        _ => belfry,
+    }
+}
+
+/// Exports [`belfry_otel::dropped_spans`] as `belfry_otel_spans_dropped_total{reason}`.
+pub(crate) fn export_metrics(metrics: &belfry_metrics::Metrics) {
+    metrics.register_otel_spans_dropped(|| belfry_otel::dropped_spans().by_reason());
+}
