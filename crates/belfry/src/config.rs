@@ -88,6 +88,14 @@ pub(crate) fn env_ratio(variable: &'static str) -> Result<Option<f64>, ConfigErr
 /// sampled flag sent downstream alike: one decision per trace.
 pub(crate) const TRACES_SAMPLE_RATE: &str = "SENTRY_TRACES_SAMPLE_RATE";
 
+/// The share of new traces sampled when `SENTRY_TRACES_SAMPLE_RATE` is unset: Sentry
+/// transactions and the sampled flag sent downstream follow the one decision.
+///
+/// ```
+/// assert_eq!(belfry::DEFAULT_TRACES_SAMPLE_RATE, 0.1);
+/// ```
+pub const DEFAULT_TRACES_SAMPLE_RATE: f32 = belfry_trace_context::RatioSampler::DEFAULT_RATIO as f32;
+
 #[cfg(test)]
 mod tests {
     use super::*;
