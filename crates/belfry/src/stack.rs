@@ -32,6 +32,16 @@ pub(crate) type StackReporter = ();
 /// The capture layer of the stack.
 type StackCapture = CaptureLayer<ProblemJson, StackReporter>;
 
+#[cfg(feature = "sentry")]
+fn new_capture() -> StackCapture {
+    CaptureLayer::new().reporter(belfry_sentry::SentryReporter::new())
+}
+
+#[cfg(not(feature = "sentry"))]
+fn new_capture() -> StackCapture {
+    CaptureLayer::new()
+}
+
 /// The service the capture layer makes of `S`, the innermost of belfry's stack: what the
 /// application's own layers given to [`Belfry::wrap_with`] wrap.
 pub type CaptureService<S> = belfry_capture::Capture<S, ProblemJson, StackReporter>;
@@ -109,7 +119,7 @@ impl Belfry {
                 .sampler(RatioSampler::new(f64::from(crate::DEFAULT_TRACES_SAMPLE_RATE))),
             request_id: RequestIdLayer::new(),
             access_log: AccessLogLayer::new(),
-            capture: CaptureLayer::new().reporter(StackReporter::default()),
+            capture: new_capture(),
             metrics,
             tasks,
             scrub: ScrubPolicy::default(),

@@ -292,14 +292,15 @@ pub(crate) async fn get_with_id(app: Router, uri: &str, id: &str) -> Answer {
     collect(app.oneshot(request).await.unwrap()).await
 }
 
+/// A response of the capture layer with the Sentry reporter.
+pub(crate) type SentryResponse = Response<belfry_capture::CaptureBody<Body, SentryReporter>>;
+
 /// A service whose `call` itself panics, behind the request id and capture layers.
 pub(crate) fn panicking_in_call() -> impl tower::Service<
     Request<Body>,
-    Response = Response<belfry_capture::CaptureBody<Body, SentryReporter>>,
+    Response = SentryResponse,
     Error = Infallible,
-    Future = impl std::future::Future<
-        Output = Result<Response<belfry_capture::CaptureBody<Body, SentryReporter>>, Infallible>,
-    >,
+    Future = impl std::future::Future<Output = Result<SentryResponse, Infallible>>,
 > + Clone {
     tower::ServiceBuilder::new()
         .layer(RequestIdLayer::new())
