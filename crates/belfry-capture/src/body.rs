@@ -12,23 +12,19 @@ use http_body::{Body, Frame, SizeHint};
 use pin_project_lite::pin_project;
 use tracing::Span;
 
-use crate::{
-    panic::catching,
-    request::log_panic,
-    sentry_hub::{panic_event, SentryRequest},
-};
+use crate::{panic::catching, request::log_panic, Reporter};
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
 /// What a streaming body needs to report a panic like a handler's: the request's span (its
-/// `request_id`, `trace_id`), method and route, the status already sent, and — with Sentry on —
-/// its hub and context. Kept small: the body is moved by every layer that wraps it.
-pub(crate) struct BodyContext {
+/// `request_id`, `trace_id`), method and route, the status already sent, and the reporter's
+/// state. Kept small: the body is moved by every layer that wraps it.
+pub(crate) struct BodyContext<R: Reporter> {
     pub(crate) method: Method,
     pub(crate) route: Option<MatchedPath>,
     pub(crate) span: Span,
     pub(crate) status: StatusCode,
-    pub(crate) sentry: Option<SentryRequest>,
+    pub(crate) reporter: Option<R::Request>,
 }
 
 pin_project! {
@@ -36,25 +32,25 @@ pin_project! {
     /// `poll_frame` caught.
     ///
     /// The headers are gone by then, so the panic cannot become a `500`: it is logged as
-    /// `request panicked` (ERROR, in the request's span, with the status that was sent) and sent
-    /// to Sentry like a handler's panic, and the body ends with a [`BodyError::panicked`] — the
+    /// `request panicked` (ERROR, in the request's span, with the status that was sent) and
+    /// reported to the [`Reporter`] like a handler's panic, and the body ends with a [`BodyError::panicked`] — the
     /// server ends the response as failed (hyper closes the connection, or resets the stream)
     /// rather than leaving the client waiting or sending a truncated body as complete. The
     /// access log logs `error.type: "panic"`, and metrics count the request as an error. Errors
     /// of the inner body pass through as [`BodyError::from_inner`].
     ///
-    /// Polled with the request's Sentry hub bound when Sentry is on; without Sentry, a poll
-    /// costs one `catch_unwind` (no allocation, no lock).
-    pub struct CaptureBody<B> {
+    /// Polled with the reporter's state entered (Sentry: the request's hub bound); without a
+    /// reporter, a poll costs one `catch_unwind` (no allocation, no lock).
+    pub struct CaptureBody<B, R: Reporter = ()> {
         #[pin]
         inner: B,
-        context: Option<BodyContext>,
+        context: Option<BodyContext<R>>,
         panicked: bool,
     }
 }
 
-impl<B> CaptureBody<B> {
-    pub(crate) fn new(inner: B, context: Option<BodyContext>) -> Self {
+impl<B, R: Reporter> CaptureBody<B, R> {
+    pub(crate) fn new(inner: B, context: Option<BodyContext<R>>) -> Self {
         Self {
             inner,
             context,
@@ -65,15 +61,16 @@ impl<B> CaptureBody<B> {
 
 /// An empty body (`B::default()`), for layers that answer on their own — a timeout's `408`, a
 /// CORS preflight — inside belfry's stack.
-impl<B: Default> Default for CaptureBody<B> {
+impl<B: Default, R: Reporter> Default for CaptureBody<B, R> {
     fn default() -> Self {
         Self::new(B::default(), None)
     }
 }
 
-impl<B> Body for CaptureBody<B>
+impl<B, R> Body for CaptureBody<B, R>
 where
     B: Body,
+    R: Reporter,
     B::Error: Into<BoxError>,
 {
     type Data = B::Data;
@@ -87,9 +84,12 @@ where
         if *this.panicked {
             return Poll::Ready(None);
         }
-        let sentry = this.context.as_ref().and_then(|context| context.sentry.as_ref());
+        let reporter = this
+            .context
+            .as_ref()
+            .and_then(|context| context.reporter.as_ref());
         let inner = this.inner;
-        match catching(sentry, || inner.poll_frame(cx)) {
+        match catching::<R, _>(reporter, || inner.poll_frame(cx)) {
             Ok(Poll::Ready(Some(Err(error)))) => Poll::Ready(Some(Err(BodyError::from_inner(error)))),
             Ok(Poll::Ready(Some(Ok(frame)))) => Poll::Ready(Some(Ok(frame))),
             Ok(Poll::Ready(None)) => Poll::Ready(None),
@@ -101,8 +101,8 @@ where
                     context
                         .span
                         .in_scope(|| log_panic(&context.method, route, &panic, context.status));
-                    if let Some(sentry) = &context.sentry {
-                        sentry.capture(panic_event(&panic, sentry::Level::Error));
+                    if let Some(reporter) = &context.reporter {
+                        R::panicked(reporter, &panic);
                     }
                 }
                 Poll::Ready(Some(Err(BodyError::panicked())))

@@ -6,21 +6,17 @@ use std::{
     task::{Context, Poll},
 };
 
-use bytes::Bytes;
-use http::Response;
-use pin_project_lite::pin_project;
-use sentry::protocol::SpanStatus;
-
+use http::{Response, StatusCode};
 use http_body::Body;
+use pin_project_lite::pin_project;
 use tracing::Span;
 
 use crate::{
     body::{BodyContext, CaptureBody},
-    panic::{catching, CaughtPanic},
-    problem::{problem_response, AlreadyReported},
-    request::RequestInfo,
-    sentry_hub::{failure_event, panic_event, SentryRequest},
-    ErrorReport,
+    panic::catching,
+    problem::AlreadyReported,
+    reporter::RequestState,
+    ErrorReport, Outcome, Panic, Reporter, RequestDetails, ResponseForPanic,
 };
 
 pin_project! {
@@ -33,124 +29,152 @@ pin_project! {
 
 pin_project! {
     /// Response future of [`Capture`](crate::Capture).
-    pub struct ResponseFuture<F, B> {
+    pub struct ResponseFuture<F, B, P, R: Reporter> {
         #[pin]
         state: State<F, B>,
         // Moved into the body once the response is ready.
-        info: Option<RequestInfo>,
-        sentry: Option<SentryRequest>,
+        details: Option<RequestDetails>,
+        reporter: RequestState<R>,
+        panic_response: P,
     }
 }
 
-impl<F, B: From<Bytes>> ResponseFuture<F, B> {
-    pub(crate) fn new(future: F, info: RequestInfo, sentry: Option<SentryRequest>) -> Self {
+impl<F, B, P, R> ResponseFuture<F, B, P, R>
+where
+    P: ResponseForPanic<B>,
+    R: Reporter,
+{
+    pub(crate) fn new(
+        future: F,
+        details: RequestDetails,
+        reporter: RequestState<R>,
+        panic_response: P,
+    ) -> Self {
         Self {
             state: State::Waiting { future },
-            info: Some(info),
-            sentry,
+            details: Some(details),
+            reporter,
+            panic_response,
         }
     }
 
     /// The inner service panicked in `call`: reported now, answered on the first poll.
-    pub(crate) fn panicked(panic: &CaughtPanic, info: RequestInfo, sentry: Option<SentryRequest>) -> Self {
-        let response = answer_panic(&info, sentry.as_ref(), panic);
+    pub(crate) fn panicked(
+        panic: &Panic,
+        details: RequestDetails,
+        reporter: RequestState<R>,
+        panic_response: P,
+    ) -> Self {
+        let response = answer_panic::<_, _, R>(&details, reporter.get(), &panic_response, panic);
         Self {
             state: State::Ready {
                 response: Some(response),
             },
-            info: Some(info),
-            sentry,
+            details: Some(details),
+            reporter,
+            panic_response,
         }
     }
 }
 
-impl<F, B, E> Future for ResponseFuture<F, B>
+impl<F, B, E, P, R> Future for ResponseFuture<F, B, P, R>
 where
     F: Future<Output = Result<Response<B>, E>>,
-    B: From<Bytes> + Body,
+    B: Body,
+    P: ResponseForPanic<B>,
+    R: Reporter,
 {
-    type Output = Result<Response<CaptureBody<B>>, E>;
+    type Output = Result<Response<CaptureBody<B, R>>, E>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let mut this = self.project();
-        let info = this
-            .info
+        let details = this
+            .details
             .as_ref()
             .expect("ResponseFuture polled after completion");
-        // A problem document (or an empty body) has nothing left to panic.
+        // A panic response has nothing left to panic (it is the application's own, made now).
         let (response, streams) = match this.state.as_mut().project() {
             StateProj::Ready { response } => (
                 response.take().expect("ResponseFuture polled after completion"),
                 false,
             ),
             StateProj::Waiting { future } => {
-                let outcome = match catching(this.sentry.as_ref(), || future.poll(cx)) {
+                let outcome = match catching::<R, _>(this.reporter.get(), || future.poll(cx)) {
                     Ok(Poll::Pending) => return Poll::Pending,
                     Ok(Poll::Ready(result)) => Ok(result),
                     Err(panic) => Err(panic),
                 };
                 // Done with the inner future (which may have panicked): drop it now, ignoring a
                 // panic in its destructor.
-                let _ = catching(None, || this.state.set(State::Ready { response: None }));
+                let _ = catching::<(), _>(None, || this.state.set(State::Ready { response: None }));
                 match outcome {
                     Ok(Ok(mut response)) => {
-                        report_failure(info, this.sentry.as_ref(), &mut response);
+                        report_failure::<_, R>(details, this.reporter.get(), &mut response);
                         let streams = !response.body().is_end_stream();
                         (response, streams)
                     }
                     Ok(Err(error)) => {
-                        if let Some(mut sentry) = this.sentry.take() {
-                            sentry.finish(Err(SpanStatus::UnknownError));
-                        }
+                        this.reporter.finish(Outcome::Error);
                         return Poll::Ready(Err(error));
                     }
-                    Err(panic) => (answer_panic(info, this.sentry.as_ref(), &panic), false),
+                    Err(panic) => (
+                        answer_panic::<_, _, R>(details, this.reporter.get(), this.panic_response, &panic),
+                        false,
+                    ),
                 }
             }
         };
         let status = response.status();
-        let mut sentry = this.sentry.take();
-        if let Some(sentry) = sentry.as_mut() {
-            sentry.finish(Ok(status));
-        }
-        let context = match (streams, this.info.take()) {
+        let reporter = this.reporter.finish(Outcome::Response(status));
+        let context = match (streams, this.details.take()) {
             // Polled inside the request's span: the body keeps it to report a panic in it.
-            (true, Some(info)) => Some(BodyContext {
-                method: info.method,
-                route: info.route,
-                span: Span::current(),
-                status,
-                sentry,
-            }),
+            (true, Some(details)) => {
+                let (method, route) = details.into_method_and_route();
+                Some(BodyContext {
+                    method,
+                    route,
+                    span: Span::current(),
+                    status,
+                    reporter,
+                })
+            }
             _ => None,
         };
         Poll::Ready(Ok(response.map(|body| CaptureBody::new(body, context))))
     }
 }
 
-/// Logs the panic, sends it to Sentry, and answers the problem document.
-fn answer_panic<B: From<Bytes>>(
-    info: &RequestInfo,
-    sentry: Option<&SentryRequest>,
-    panic: &CaughtPanic,
+/// Logs the panic, reports it, and answers the panic response.
+fn answer_panic<B, P: ResponseForPanic<B>, R: Reporter>(
+    details: &RequestDetails,
+    reporter: Option<&R::Request>,
+    panic_response: &P,
+    panic: &Panic,
 ) -> Response<B> {
-    info.log_panic(panic, http::StatusCode::INTERNAL_SERVER_ERROR);
-    if let Some(sentry) = sentry {
-        sentry.capture(panic_event(panic, sentry::Level::Error));
+    details.log_panic(panic, StatusCode::INTERNAL_SERVER_ERROR);
+    if let Some(reporter) = reporter {
+        R::panicked(reporter, panic);
     }
-    problem_response(info.request_id.as_ref(), info.trace.as_ref())
+    let mut response = panic_response.response_for_panic(details, panic);
+    response.extensions_mut().insert(AlreadyReported);
+    response
 }
 
 /// Reports a 5xx answered by the application, unless a capture layer further in already did.
-fn report_failure<B>(info: &RequestInfo, sentry: Option<&SentryRequest>, response: &mut Response<B>) {
+fn report_failure<B, R: Reporter>(
+    details: &RequestDetails,
+    reporter: Option<&R::Request>,
+    response: &mut Response<B>,
+) {
     let status = response.status();
-    if !status.is_server_error() || info.probe || response.extensions().get::<AlreadyReported>().is_some() {
+    if !status.is_server_error() || details.probe || response.extensions().get::<AlreadyReported>().is_some()
+    {
         return;
     }
     let report = response.extensions().get::<ErrorReport>();
-    info.log_failure(status, report);
-    if let Some(sentry) = sentry {
-        sentry.capture(failure_event(status, info, report));
+    details.log_failure(status, report);
+    if let Some(reporter) = reporter {
+        R::failed(reporter, status, report);
     }
     response.extensions_mut().insert(AlreadyReported);
 }

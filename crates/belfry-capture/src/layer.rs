@@ -2,13 +2,12 @@
 
 use std::sync::Arc;
 
-use belfry_scrub::ScrubPolicy;
 use tower_layer::Layer;
 
-use crate::Capture;
+use crate::{Capture, ProblemJson};
 
 /// Catches panics, answering `500` with a problem document, and reports panics and `5xx`
-/// responses to the logs and, when a Sentry client is bound, to Sentry.
+/// responses to the logs and to the [`Reporter`](crate::Reporter) `R` (none by default).
 ///
 /// - **A panic** in the inner service — in `call` or while its future is polled — is caught
 ///   and answered with `500 Internal Server Error`, `content-type: application/problem+json`
@@ -19,11 +18,13 @@ use crate::Capture;
 /// - **A `5xx` answered by the application** is sent as it is, and reported with one ERROR
 ///   event `request failed`, with the [`ErrorReport`](crate::ErrorReport) the application
 ///   attached, if any.
-/// - **Sentry**, only when a client is bound to the current hub: each request runs in its own
-///   hub (tag `request_id`, transaction `GET /route/{template}`, the request scrubbed by the
-///   [`ScrubPolicy`]); each panic and each `5xx` becomes exactly one event; with traces
-///   sampled, a `http.server` transaction covers the request. Without a client, none of this
-///   costs more than one look at the current hub.
+/// - **A reporter** (`belfry-sentry`'s `SentryReporter`, given with
+///   [`reporter`](Self::reporter)) gets a state per request, entered around every poll of the
+///   handler and the body, and is told of each panic and each reported `5xx`. Without one (`R =
+///   ()`), none of this costs anything.
+/// - **The panic response** is `P`, by default [`ProblemJson`]; any
+///   [`ResponseForPanic`](crate::ResponseForPanic), closures included, with
+///   [`panic_response`](Self::panic_response).
 ///
 /// Apply it with axum's `Router::layer`, inside the request-id layer and the access log, so the
 /// route template and the request id are known and the access log sees the `500`:
@@ -58,65 +59,76 @@ use crate::Capture;
 /// Panics are caught only with `panic = "unwind"` (the default): with `panic = "abort"` the
 /// process ends.
 #[derive(Clone, Debug)]
-pub struct CaptureLayer {
-    pub(crate) scrub: ScrubPolicy,
+pub struct CaptureLayer<P = ProblemJson, R = ()> {
     pub(crate) probe_routes: Arc<[Box<str>]>,
+    pub(crate) panic_response: P,
+    pub(crate) reporter: R,
 }
-
-/// Routes whose `5xx` answers are states, not failures: a readiness probe answering 503 while
-/// the service drains or a dependency is down. Their 5xx responses are not reported (panics
-/// still are).
-pub const DEFAULT_PROBE_ROUTES: [&str; 3] = ["/health", "/health/live", "/health/ready"];
 
 impl Default for CaptureLayer {
     fn default() -> Self {
         Self {
-            scrub: ScrubPolicy::default(),
-            probe_routes: DEFAULT_PROBE_ROUTES
-                .iter()
-                .map(|&route| Box::from(route))
-                .collect(),
+            probe_routes: Arc::from([]),
+            panic_response: ProblemJson,
+            reporter: (),
         }
     }
 }
 
 impl CaptureLayer {
-    /// The defaults: the default [`ScrubPolicy`].
+    /// The defaults: a [`ProblemJson`] response for panics, no reporter, no probe routes
+    /// (belfry's facade sets `belfry_health::PATHS`).
     pub fn new() -> Self {
         Self::default()
     }
+}
 
-    /// The policy that scrubs the URL and headers of the request sent to Sentry.
-    ///
-    /// ```
-    /// use belfry_capture::CaptureLayer;
-    /// use belfry_scrub::ScrubPolicy;
-    ///
-    /// let policy = ScrubPolicy::builder().redact_query_param("state").build();
-    /// let layer = CaptureLayer::new().scrub_policy(policy);
-    /// assert!(layer.scrub().is_sensitive_query_param("state"));
-    /// ```
-    pub fn scrub_policy(mut self, policy: ScrubPolicy) -> Self {
-        self.scrub = policy;
-        self
+impl<P, R> CaptureLayer<P, R> {
+    /// Answers panics with `panic_response` instead (a [`ResponseForPanic`](crate::ResponseForPanic),
+    /// such as a closure `Fn(&RequestDetails, &Panic) -> Response<B>`; see its example).
+    pub fn panic_response<T>(self, panic_response: T) -> CaptureLayer<T, R> {
+        CaptureLayer {
+            probe_routes: self.probe_routes,
+            panic_response,
+            reporter: self.reporter,
+        }
     }
 
-    /// The policy that scrubs the request sent to Sentry.
-    pub fn scrub(&self) -> &ScrubPolicy {
-        &self.scrub
+    /// Reports panics and `5xx` responses to `reporter` too (belfry's Sentry integration:
+    /// `belfry_sentry::SentryReporter`).
+    pub fn reporter<T: crate::Reporter>(self, reporter: T) -> CaptureLayer<P, T> {
+        CaptureLayer {
+            probe_routes: self.probe_routes,
+            panic_response: self.panic_response,
+            reporter,
+        }
+    }
+
+    /// Changes the reporter with `f`, keeping the rest: for a stack that configures its
+    /// reporter after the layer was made.
+    ///
+    /// ```
+    /// let layer = belfry_capture::CaptureLayer::new().map_reporter(|()| ());
+    /// ```
+    pub fn map_reporter<T: crate::Reporter>(self, f: impl FnOnce(R) -> T) -> CaptureLayer<P, T> {
+        CaptureLayer {
+            probe_routes: self.probe_routes,
+            panic_response: self.panic_response,
+            reporter: f(self.reporter),
+        }
     }
 
     /// Route templates whose `5xx` answers are expected states, not failures — probes (default
-    /// [`DEFAULT_PROBE_ROUTES`]). Their 5xx responses are neither logged at ERROR nor sent to
-    /// Sentry; a panic on them still is. Replaces the list.
+    /// none). Their 5xx responses are neither logged at ERROR nor reported;
+    /// a panic on them still is. Replaces the list.
     ///
     /// ```
     /// let layer = belfry_capture::CaptureLayer::new().probe_routes(["/healthz", "/readyz"]);
     /// ```
-    pub fn probe_routes<I, R>(mut self, routes: I) -> Self
+    pub fn probe_routes<I, T>(mut self, routes: I) -> Self
     where
-        I: IntoIterator<Item = R>,
-        R: AsRef<str>,
+        I: IntoIterator<Item = T>,
+        T: AsRef<str>,
     {
         self.probe_routes = routes
             .into_iter()
@@ -126,14 +138,15 @@ impl CaptureLayer {
     }
 }
 
-impl<S> Layer<S> for CaptureLayer {
-    type Service = Capture<S>;
+impl<S, P: Clone, R: Clone> Layer<S> for CaptureLayer<P, R> {
+    type Service = Capture<S, P, R>;
 
     fn layer(&self, inner: S) -> Self::Service {
         Capture {
             inner,
-            scrub: self.scrub.clone(),
             probe_routes: self.probe_routes.clone(),
+            panic_response: self.panic_response.clone(),
+            reporter: self.reporter.clone(),
         }
     }
 }

@@ -1,25 +1,24 @@
 //! Exception capture for Tower and axum: a panic never drops the connection, and every panic
-//! and every `5xx` is reported once — to the logs and, when enabled, to Sentry.
+//! and every `5xx` is reported once — to the logs and, with a [`Reporter`], to an error tracker.
 //!
 //! [`CaptureLayer`] wraps the application (inside belfry's request-id layer and access log):
 //!
 //! - A panic in a handler is caught and answered with `500 Internal Server Error` and an RFC 9457
-//!   problem document carrying the request id, never the panic message. It is logged as
+//!   problem document carrying the request id, never the panic message ([`ProblemJson`]; any
+//!   [`ResponseForPanic`], closures included, can answer instead). It is logged as
 //!   `request panicked` with its message and — with [`install_panic_hook`] — its location.
 //! - A panic in the response body while it streams (after the headers were sent) is caught by
 //!   [`CaptureBody`]: the body ends with an error (the server ends the response as failed), and
-//!   the panic is logged and sent to Sentry in the request's context like a handler's.
+//!   the panic is logged and reported in the request's context like a handler's.
 //! - A `5xx` built by the application is sent untouched and logged as `request failed`, with
 //!   the error the application attached as an [`ErrorReport`].
-//! - When a Sentry client is bound, each request gets its own hub (tagged with the `request_id`,
-//!   named after the route template, carrying the request scrubbed by a
-//!   [`belfry_scrub::ScrubPolicy`]), each panic and each `5xx` becomes exactly one Sentry event,
-//!   and sampled requests get a `http.server` transaction. Nothing is ever flushed on the
-//!   request path. Without a client, the Sentry path costs one look at the current hub.
+//! - A [`Reporter`] (Sentry's lives in `belfry-sentry`) gets a state of its own per request,
+//!   entered around every poll of the handler and of the body, and each panic and each `5xx`.
+//!   Without one — the default — the layer knows no error tracker and pays nothing for one.
 //!
-//! Background work started with [`spawn`] keeps the request's span and hub, so its failures are
-//! attributed to the request. [`sentry_event_filter`] and [`sentry_span_filter`] keep the
-//! `sentry-tracing` layers from reporting belfry's own events a second time.
+//! Background work started with [`spawn`] keeps the request's span and its reporter's context,
+//! so its failures are attributed to the request. Panics outside requests go, through belfry's
+//! panic hook, to the process-wide [`PanicReporter`].
 //!
 //! ```
 //! use axum::{body::Body, http::StatusCode, routing::get, Router};
@@ -68,29 +67,30 @@
 #![deny(missing_docs)]
 
 mod body;
-mod filters;
 mod future;
 mod layer;
 mod panic;
+mod panic_response;
 mod problem;
 mod report;
+mod reporter;
 mod request;
-mod sentry_hub;
 mod service;
 mod spawn;
 
 pub use body::CaptureBody;
-pub use filters::{sentry_event_filter, sentry_span_filter};
 pub use future::ResponseFuture;
-pub use layer::{CaptureLayer, DEFAULT_PROBE_ROUTES};
-pub use panic::{capture_panic_stacktraces, install_panic_hook, panic_message, replace_panic_hook};
-pub use report::{ErrorReport, WithErrorReport};
-pub use sentry_hub::{
-    enrich_event, limit_traces_per_second, prepare_client_options, with_request_span,
-    DEFAULT_MAX_TRACES_PER_SECOND,
+pub use layer::CaptureLayer;
+pub use panic::{
+    install_panic_hook, panic_message, replace_panic_hook, set_panic_reporter, Panic, PanicLocation,
+    PanicReporter,
 };
+pub use panic_response::{ProblemJson, ResponseForPanic};
+pub use report::{ErrorReport, WithErrorReport};
+pub use reporter::{Outcome, Reporter};
+pub use request::RequestDetails;
 pub use service::Capture;
-pub use spawn::{bind_request_context, spawn, WithRequestContext};
+pub use spawn::{bind_reporter_context, bind_request_context, spawn, WithRequestContext};
 
 /// The target of the events this crate logs (`request panicked`, `request failed`,
 /// `thread panicked`), for filters.

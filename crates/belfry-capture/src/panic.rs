@@ -1,33 +1,59 @@
-//! Panics: the process-wide hook, and the hand-over of a panic's location to the layer.
+//! Panics: the process-wide hook, the hand-over of a panic's location to the layer, and the
+//! [`PanicReporter`] that panics outside requests go to.
 //!
 //! A caught panic's payload carries the message but not the location, which only the panic hook
 //! sees. The hook installed by [`install_panic_hook`] therefore records message, location and,
-//! when Sentry is enabled, the stack trace in a thread-local slot whenever the panicking thread
-//! is inside a capture scope (a [`catching`] call of the layer), and the layer takes the record
-//! after `catch_unwind` returns. A panic outside every capture scope — a background thread, a
-//! spawned task — is reported by the hook itself.
+//! when the [`PanicReporter`] asks for one, a backtrace in a thread-local slot whenever the
+//! panicking thread is inside a capture scope (a `catching` call of the layer), and the layer
+//! takes the record after `catch_unwind` returns. A panic outside every capture scope — a
+//! background thread, a spawned task — is reported by the hook itself: logged, and handed to
+//! the panic reporter set with [`set_panic_reporter`] (belfry's Sentry set-up sets one).
 
 use std::{
     any::Any,
+    backtrace::Backtrace,
     cell::{Cell, RefCell},
     io::Write as _,
     panic::{AssertUnwindSafe, PanicHookInfo},
     sync::{
         atomic::{AtomicBool, Ordering},
-        Once,
+        Once, OnceLock,
     },
 };
 
-use sentry::{protocol::Stacktrace, Hub};
-
-use crate::sentry_hub::{self, SentryRequest};
+use crate::Reporter;
 
 /// Where a panic happened, as reported by the panic hook.
+///
+/// ```
+/// belfry_capture::install_panic_hook();
+/// let panic = belfry_capture::Panic::catch(|| panic!("disk full")).unwrap_err();
+/// let location = panic.location().expect("recorded by the hook");
+/// assert_eq!(location.file(), file!());
+/// assert_eq!(location.to_string(), format!("{}:{}:{}", file!(), location.line(), location.column()));
+/// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub(crate) struct PanicLocation {
-    pub(crate) file: String,
-    pub(crate) line: u32,
-    pub(crate) column: u32,
+pub struct PanicLocation {
+    file: String,
+    line: u32,
+    column: u32,
+}
+
+impl PanicLocation {
+    /// The source file.
+    pub fn file(&self) -> &str {
+        &self.file
+    }
+
+    /// The line, from 1.
+    pub fn line(&self) -> u32 {
+        self.line
+    }
+
+    /// The column, from 1.
+    pub fn column(&self) -> u32 {
+        self.column
+    }
 }
 
 impl std::fmt::Display for PanicLocation {
@@ -38,19 +64,53 @@ impl std::fmt::Display for PanicLocation {
 
 /// What the hook knows of a panic that the layer will catch.
 #[derive(Debug)]
-pub(crate) struct PanicRecord {
-    pub(crate) message: String,
-    pub(crate) location: Option<PanicLocation>,
-    /// Only captured when a Sentry client is bound: walking the stack is costly.
-    pub(crate) stacktrace: Option<Stacktrace>,
+struct PanicRecord {
+    message: String,
+    location: Option<PanicLocation>,
+    /// Only taken when the [panic reporter](PanicReporter::wants_backtrace) asks for it:
+    /// walking the stack is costly.
+    backtrace: Option<Backtrace>,
 }
 
-/// A panic caught by the layer: the payload's message, and what the hook recorded of it.
+/// A panic caught by the capture layer (or seen by belfry's panic hook): its message and, when
+/// the [hook](install_panic_hook) recorded it, its location and — when the
+/// [panic reporter](PanicReporter::wants_backtrace) asked for one — a backtrace taken on the
+/// panicking thread (`std`'s, unresolved until it is first formatted).
 #[derive(Debug)]
-pub(crate) struct CaughtPanic {
-    pub(crate) message: String,
-    pub(crate) location: Option<PanicLocation>,
-    pub(crate) stacktrace: Option<Stacktrace>,
+pub struct Panic {
+    message: String,
+    location: Option<PanicLocation>,
+    backtrace: Option<Backtrace>,
+}
+
+impl Panic {
+    /// The panic's message: the `&str` or `String` given to `panic!`, or `Box<dyn Any>`.
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+
+    /// Where it happened, when belfry's panic hook is installed.
+    pub fn location(&self) -> Option<&PanicLocation> {
+        self.location.as_ref()
+    }
+
+    /// The stack at the panic, when the [panic reporter](PanicReporter::wants_backtrace) asked
+    /// for it.
+    pub fn backtrace(&self) -> Option<&Backtrace> {
+        self.backtrace.as_ref()
+    }
+
+    /// Runs `f`, catching a panic as the capture layer does (with its location when the hook is
+    /// installed): for tests of a [`Reporter`] or a [panic response](crate::ResponseForPanic).
+    ///
+    /// ```
+    /// let panic = belfry_capture::Panic::catch(|| panic!("index {} out of bounds", 7)).unwrap_err();
+    /// assert_eq!(panic.message(), "index 7 out of bounds");
+    /// assert_eq!(belfry_capture::Panic::catch(|| 42).unwrap(), 42);
+    /// ```
+    pub fn catch<T>(f: impl FnOnce() -> T) -> Result<T, Box<Panic>> {
+        catching::<(), T>(None, f)
+    }
 }
 
 thread_local! {
@@ -82,18 +142,19 @@ fn in_capture_scope() -> bool {
     CAPTURE_DEPTH.try_with(Cell::get).unwrap_or(0) > 0
 }
 
-/// Runs `f` with the request's hub bound and its context active (with Sentry on), catching a
-/// panic.
+/// Runs `f` with the request's reporter state entered (when there is one), catching a panic.
 ///
-/// On a panic, returns its message together with the location and stack trace recorded by the
+/// On a panic, returns its message together with the location and backtrace recorded by the
 /// hook, when the hook is installed and recorded this very panic.
-pub(crate) fn catching<R>(
-    sentry: Option<&SentryRequest>,
-    f: impl FnOnce() -> R,
-) -> Result<R, Box<CaughtPanic>> {
+pub(crate) fn catching<R: Reporter, T>(
+    state: Option<&R::Request>,
+    f: impl FnOnce() -> T,
+) -> Result<T, Box<Panic>> {
     let _scope = CaptureScope::enter();
-    let result = match sentry {
-        Some(sentry) => sentry.enter(|| std::panic::catch_unwind(AssertUnwindSafe(f))),
+    let result = match state {
+        Some(state) => crate::spawn::with_active_reporter::<R, _>(|| {
+            R::enter(state, || std::panic::catch_unwind(AssertUnwindSafe(f)))
+        }),
         None => std::panic::catch_unwind(AssertUnwindSafe(f)),
     };
     match result {
@@ -117,7 +178,7 @@ fn report_left_behind() {
         return;
     }
     if let Some(record) = take_record() {
-        report_panic_outside_requests(&record.message, record.location, false);
+        report_panic_outside_requests(record.message, record.location, false);
     }
 }
 
@@ -126,7 +187,7 @@ fn take_record() -> Option<PanicRecord> {
     LAST_PANIC.with(|slot| slot.borrow_mut().take())
 }
 
-fn caught(payload: &(dyn Any + Send)) -> CaughtPanic {
+fn caught(payload: &(dyn Any + Send)) -> Panic {
     let message = panic_message(payload);
     // The record is this panic's only if the messages agree: a panic caught further in (by the
     // application itself) leaves a stale record behind, and the hook may not be installed.
@@ -134,21 +195,21 @@ fn caught(payload: &(dyn Any + Send)) -> CaughtPanic {
         Some(record) if record.message == message => Some(record),
         Some(stale) => {
             // Caught further in and never reported: say it now.
-            report_panic_outside_requests(&stale.message, stale.location, false);
+            report_panic_outside_requests(stale.message, stale.location, false);
             None
         }
         None => None,
     };
     match record {
-        Some(record) => CaughtPanic {
+        Some(record) => Panic {
             message: record.message,
             location: record.location,
-            stacktrace: record.stacktrace,
+            backtrace: record.backtrace,
         },
-        None => CaughtPanic {
+        None => Panic {
             message: message.to_owned(),
             location: None,
-            stacktrace: None,
+            backtrace: None,
         },
     }
 }
@@ -177,22 +238,22 @@ static CHAINED: AtomicBool = AtomicBool::new(false);
 /// Installs belfry's panic hook in front of the one installed before it; calling it again does
 /// nothing.
 ///
-/// The hook never prints to stdout (which carries the JSON logs) and never flushes Sentry:
+/// The hook never prints to stdout (which carries the JSON logs) and never flushes anything:
 ///
 /// - **Inside a request** served by [`Capture`](crate::Capture) (its handler, and its body while
 ///   it streams), it only records the panic's message, location (`file:line:column`) and —
-///   when a Sentry client is bound and [stack traces](capture_panic_stacktraces) are on — stack
-///   trace, for the layer to report. Without the hook, the layer still catches and reports the
-///   panic, without its location. A panic that code inside the request catches itself (a
-///   health check's runner, the handler's own `catch_unwind`) is logged once as
-///   `thread panicked`, with its message and location, when the layer next gets control.
+///   when the [panic reporter](PanicReporter::wants_backtrace) asks for one — backtrace, for the
+///   layer to report. Without the hook, the layer still catches and reports the panic, without
+///   its location. A panic that code inside the request catches itself (a health check's
+///   runner, the handler's own `catch_unwind`) is logged once as `thread panicked`, with its
+///   message and location, when the layer next gets control.
 /// - **Anywhere else** (a background thread, a task spawned with [`spawn`](crate::spawn), a
 ///   layer outside [`Capture`](crate::Capture)), it logs one ERROR event `thread panicked` with
 ///   target [`TARGET`](crate::TARGET) and the fields `panic.message`, `code.filepath`,
-///   `code.lineno`, `code.column` and `thread.name`, in the current span. If a Sentry client is
-///   bound to the current hub, it also captures one event (exception type `panic`, level fatal)
-///   on that hub. The event is queued to the transport, not flushed: the Sentry guard flushes
-///   at shutdown.
+///   `code.lineno`, `code.column` and `thread.name`, in the current span, and hands the panic
+///   to the [`PanicReporter`], if one is [set](set_panic_reporter) (belfry's Sentry reporter
+///   queues one event, level fatal, on the current hub — never flushing on the panicking
+///   thread).
 ///
 /// **Then it calls the hook that was installed before it**, for every panic: the application's
 /// own hook keeps working. When the application installed none, that is std's default hook,
@@ -241,24 +302,54 @@ pub fn replace_panic_hook() {
     INSTALL.call_once(|| std::panic::set_hook(Box::new(panic_hook)));
 }
 
-/// Whether the panic hook walks and symbolizes the stack for the Sentry event of a panic inside
-/// a request (default `false`).
-static PANIC_STACKTRACES: AtomicBool = AtomicBool::new(false);
+/// Where belfry's panic hook sends what it alone sees: the panics outside every request, and
+/// whether to take a backtrace of a panic (for the request's [`Reporter`] too). Process-wide,
+/// like the hook: set once with [`set_panic_reporter`] by the set-up of an error tracker
+/// (`belfry-sentry`'s client set-up does).
+pub trait PanicReporter: Send + Sync + 'static {
+    /// Whether the hook takes a backtrace of the panic now happening on this thread (default
+    /// `false`). Taking one walks the stack on the panicking thread, and formatting it later
+    /// resolves symbols — milliseconds of CPU and tens of megabytes of symbols at the first
+    /// one: answer `true` only where panics are rare and their traces matter more.
+    fn wants_backtrace(&self) -> bool {
+        false
+    }
 
-/// Sends a full stack trace with the Sentry event of a panic inside a request (default off: the
-/// event carries the panic's location as a one-frame trace).
-///
-/// Off by default because resolving a stack trace runs on the panicking worker thread and is
-/// costly: the reliability suite measured ~15 ms of CPU per panic in a debug build, and ~55 MB
-/// of memory for the symbols at the first one — a panic storm would turn it into a denial of
-/// service. Turn it on where panics are rare and their traces matter more.
+    /// A panic outside every request (already logged as `thread panicked`): on a background
+    /// thread or in a spawned task — or one that code inside a request caught itself. Called on
+    /// the panicking thread (from the hook) or, for a panic caught further in, on the thread
+    /// that serves the request; must not block.
+    fn report(&self, panic: &Panic);
+}
+
+static PANIC_REPORTER: OnceLock<Box<dyn PanicReporter>> = OnceLock::new();
+
+/// Sets the [`PanicReporter`] of belfry's panic hook, once per process; `false` when one was
+/// set already (which stays). Called by the set-up of an error tracker (belfry's telemetry with
+/// Sentry), not by request handling.
 ///
 /// ```
-/// belfry_capture::capture_panic_stacktraces(true);
-/// # belfry_capture::capture_panic_stacktraces(false);
+/// struct Counting;
+///
+/// impl belfry_capture::PanicReporter for Counting {
+///     fn report(&self, panic: &belfry_capture::Panic) {
+///         eprintln!("would send: {}", panic.message());
+///     }
+/// }
+///
+/// assert!(belfry_capture::set_panic_reporter(Counting));
+/// assert!(!belfry_capture::set_panic_reporter(Counting), "once per process");
 /// ```
-pub fn capture_panic_stacktraces(enabled: bool) {
-    PANIC_STACKTRACES.store(enabled, Ordering::Relaxed);
+pub fn set_panic_reporter(reporter: impl PanicReporter) -> bool {
+    PANIC_REPORTER.set(Box::new(reporter)).is_ok()
+}
+
+fn panic_reporter() -> Option<&'static dyn PanicReporter> {
+    PANIC_REPORTER.get().map(|reporter| &**reporter)
+}
+
+fn wants_backtrace() -> bool {
+    panic_reporter().is_some_and(PanicReporter::wants_backtrace)
 }
 
 fn panic_hook(info: &PanicHookInfo<'_>) {
@@ -275,33 +366,30 @@ fn panic_hook(info: &PanicHookInfo<'_>) {
             .ok()
             .flatten()
         {
-            report_panic_outside_requests(&stale.message, stale.location, false);
+            report_panic_outside_requests(stale.message, stale.location, false);
         }
-        let stacktrace = (PANIC_STACKTRACES.load(Ordering::Relaxed) && sentry_hub::client_bound())
-            .then(sentry::integrations::backtrace::current_stacktrace);
         let record = PanicRecord {
             message: message.to_owned(),
             location,
-            stacktrace: stacktrace.flatten(),
+            backtrace: wants_backtrace().then(Backtrace::force_capture),
         };
         let _ = LAST_PANIC.try_with(|slot| *slot.borrow_mut() = Some(record));
         let _ = RECORD_PENDING.try_with(|pending| pending.set(true));
     } else {
-        report_panic_outside_requests(message, location, true);
+        report_panic_outside_requests(message.to_owned(), location, true);
     }
 }
 
-/// Logs `thread panicked` (and sends it to Sentry when bound). `live`: called from the hook of
-/// this very panic, so a stack trace can be taken (only when stack traces are on: resolving one
-/// costs milliseconds on the panicking thread).
-fn report_panic_outside_requests(message: &str, location: Option<PanicLocation>, live: bool) {
+/// Logs `thread panicked` and hands it to the [`PanicReporter`]. `live`: called from the hook
+/// of this very panic, so a backtrace can be taken (only when the reporter wants one).
+fn report_panic_outside_requests(message: String, location: Option<PanicLocation>, live: bool) {
     let thread = std::thread::current();
     let thread_name = thread.name().unwrap_or("<unnamed>");
     if tracing::enabled!(target: crate::TARGET, tracing::Level::ERROR) {
         tracing::event!(
             target: crate::TARGET,
             tracing::Level::ERROR,
-            panic.message = message,
+            panic.message = message.as_str(),
             code.filepath = location.as_ref().map(|location| location.file.as_str()),
             code.lineno = location.as_ref().map(|location| location.line),
             code.column = location.as_ref().map(|location| location.column),
@@ -318,16 +406,13 @@ fn report_panic_outside_requests(message: &str, location: Option<PanicLocation>,
             "thread '{thread_name}' panicked at {at}:\n{message}"
         );
     }
-    if sentry_hub::client_bound() {
-        let stacktrace = (live && PANIC_STACKTRACES.load(Ordering::Relaxed))
-            .then(sentry::integrations::backtrace::current_stacktrace)
-            .flatten();
-        let caught = CaughtPanic {
-            message: message.to_owned(),
+    if let Some(reporter) = panic_reporter() {
+        let panic = Panic {
+            backtrace: (live && reporter.wants_backtrace()).then(Backtrace::force_capture),
+            message,
             location,
-            stacktrace,
         };
-        Hub::current().capture_event(sentry_hub::panic_event(&caught, sentry::Level::Fatal));
+        reporter.report(&panic);
     }
 }
 
@@ -355,7 +440,7 @@ mod tests {
         assert!(in_capture_scope());
         drop(outer);
         assert!(!in_capture_scope());
-        assert!(catching(None, || panic!("caught")).is_err());
+        assert!(Panic::catch(|| panic!("caught")).is_err());
         assert!(!in_capture_scope(), "the scope ends when the panic is caught");
     }
 
@@ -363,17 +448,18 @@ mod tests {
     fn caught_panic_takes_the_matching_record() {
         crate::install_panic_hook();
         let line = line!() + 1;
-        let panic = catching(None, || panic!("with location {}", 7)).unwrap_err();
+        let panic = Panic::catch(|| panic!("with location {}", 7)).unwrap_err();
         assert_eq!(panic.message, "with location 7");
         let location = panic.location.expect("recorded by the hook");
         assert_eq!((location.file.as_str(), location.line), (file!(), line));
+        assert!(panic.backtrace.is_none(), "no reporter asked for one");
 
         // A stale record from a panic caught further in is not mistaken for the next one.
         LAST_PANIC.with(|slot| {
             *slot.borrow_mut() = Some(PanicRecord {
                 message: "stale".into(),
                 location: None,
-                stacktrace: None,
+                backtrace: None,
             })
         });
         let payload: Box<dyn Any + Send> = Box::new("fresh");

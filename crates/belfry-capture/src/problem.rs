@@ -39,7 +39,6 @@ pub(crate) fn problem_response<B: From<Bytes>>(
     response
         .headers_mut()
         .insert(header::CONTENT_TYPE, HeaderValue::from_static(PROBLEM_JSON));
-    response.extensions_mut().insert(AlreadyReported);
     response
 }
 

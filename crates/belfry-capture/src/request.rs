@@ -1,32 +1,40 @@
-//! What the layer keeps of a request to report it, and the events it logs.
+//! [`RequestDetails`]: what the layer keeps of a request to report it, and the events it logs.
 
 use axum::extract::MatchedPath;
 use belfry_request_id::RequestId;
 use belfry_trace_context::TraceContext;
 use http::{Method, Request, StatusCode};
 
-use crate::{panic::CaughtPanic, ErrorReport};
+use crate::{ErrorReport, Panic};
 
-/// `GET /users/{id}`, or `GET <unmatched>` when no route matched: how a request is named in
-/// Sentry (transactions and events alike). The route template keeps the number of distinct
-/// names small.
-pub(crate) fn transaction_name(method: &Method, route: Option<&MatchedPath>) -> String {
-    format!("{method} {}", route.map_or("<unmatched>", MatchedPath::as_str))
-}
-
-/// Cheap clones (reference counts) taken before the request is handed to the inner service.
-pub(crate) struct RequestInfo {
-    pub(crate) method: Method,
-    pub(crate) route: Option<MatchedPath>,
-    pub(crate) request_id: Option<RequestId>,
+/// What the capture layer keeps of a request to report it: its method, route template,
+/// request id and trace — cheap clones (reference counts) taken before the inner service gets
+/// the request. Given to [`Reporter::start`](crate::Reporter::start) and to the
+/// [panic response](crate::ResponseForPanic).
+///
+/// ```
+/// use belfry_capture::RequestDetails;
+///
+/// let request = http::Request::post("/users/7").body(()).unwrap();
+/// let details = RequestDetails::new(&request);
+/// assert_eq!(details.method(), "POST");
+/// assert_eq!(details.route(), None); // no router matched it
+/// assert!(details.request_id().is_none() && details.trace().is_none());
+/// ```
+#[derive(Clone, Debug)]
+pub struct RequestDetails {
+    method: Method,
+    route: Option<MatchedPath>,
+    request_id: Option<RequestId>,
     /// The request's trace, when a `TraceContextLayer` runs further out.
-    pub(crate) trace: Option<TraceContext>,
+    trace: Option<TraceContext>,
     /// A probe route: its 5xx answers are states, not failures.
     pub(crate) probe: bool,
 }
 
-impl RequestInfo {
-    pub(crate) fn new<B>(request: &Request<B>) -> Self {
+impl RequestDetails {
+    /// The details of `request`, from its extensions and the current trace context.
+    pub fn new<B>(request: &Request<B>) -> Self {
         let extensions = request.extensions();
         Self {
             method: request.method().clone(),
@@ -37,19 +45,34 @@ impl RequestInfo {
         }
     }
 
-    pub(crate) fn route(&self) -> Option<&str> {
+    /// The request's method.
+    pub fn method(&self) -> &Method {
+        &self.method
+    }
+
+    /// The route template that matched (`/users/{id}`), when the layer runs inside a router.
+    pub fn route(&self) -> Option<&str> {
         self.route.as_ref().map(MatchedPath::as_str)
     }
 
-    /// `GET /users/{id}`, or `GET <unmatched>` when no route matched: the route template keeps
-    /// the number of distinct names small.
-    pub(crate) fn transaction_name(&self) -> String {
-        transaction_name(&self.method, self.route.as_ref())
+    /// The request id, when the request-id layer runs further out.
+    pub fn request_id(&self) -> Option<&RequestId> {
+        self.request_id.as_ref()
+    }
+
+    /// The request's trace, when the trace-context layer runs further out.
+    pub fn trace(&self) -> Option<&TraceContext> {
+        self.trace.as_ref()
+    }
+
+    /// The method and route, for the body (which keeps only what it needs to log a panic).
+    pub(crate) fn into_method_and_route(self) -> (Method, Option<MatchedPath>) {
+        (self.method, self.route)
     }
 
     /// Logs `request panicked`; `status` is the status the client got: the `500` answered for
     /// a handler's panic, or the status already sent when the body panicked while streaming.
-    pub(crate) fn log_panic(&self, panic: &CaughtPanic, status: StatusCode) {
+    pub(crate) fn log_panic(&self, panic: &Panic, status: StatusCode) {
         log_panic(&self.method, self.route(), panic, status);
     }
 
@@ -69,30 +92,20 @@ impl RequestInfo {
     }
 }
 
-/// Logs `request panicked` for a request to `route` with `method`; see [`RequestInfo::log_panic`].
-pub(crate) fn log_panic(method: &Method, route: Option<&str>, panic: &CaughtPanic, status: StatusCode) {
-    let location = panic.location.as_ref();
+/// Logs `request panicked` for a request to `route` with `method`; see
+/// [`RequestDetails::log_panic`].
+pub(crate) fn log_panic(method: &Method, route: Option<&str>, panic: &Panic, status: StatusCode) {
+    let location = panic.location();
     tracing::event!(
         target: crate::TARGET,
         tracing::Level::ERROR,
         http.request.method = method.as_str(),
         http.route = route,
         http.response.status_code = status.as_u16(),
-        panic.message = panic.message.as_str(),
-        code.filepath = location.map(|location| location.file.as_str()),
-        code.lineno = location.map(|location| location.line),
-        code.column = location.map(|location| location.column),
+        panic.message = panic.message(),
+        code.filepath = location.map(|location| location.file()),
+        code.lineno = location.map(|location| location.line()),
+        code.column = location.map(|location| location.column()),
         "request panicked"
     );
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn transaction_names() {
-        let request = Request::post("/users/7").body(()).unwrap();
-        assert_eq!(RequestInfo::new(&request).transaction_name(), "POST <unmatched>");
-    }
 }

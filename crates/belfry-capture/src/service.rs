@@ -5,17 +5,19 @@ use std::{
     task::{Context, Poll},
 };
 
-use belfry_scrub::ScrubPolicy;
-use bytes::Bytes;
 use http::{Request, Response};
 use tower_service::Service;
 
-use crate::{panic::catching, request::RequestInfo, sentry_hub::SentryRequest, ResponseFuture};
+use crate::{
+    panic::catching, reporter::RequestState, ProblemJson, Reporter, RequestDetails, ResponseForPanic,
+    ResponseFuture,
+};
 
 /// Catches and reports panics and `5xx` responses; see [`CaptureLayer`](crate::CaptureLayer).
 ///
-/// Works with any Tower HTTP service whose response body can be made from [`Bytes`] (for the
-/// problem document), such as axum's `Body`. Responses pass through unchanged.
+/// Works with any Tower HTTP service whose response body the [panic response](ResponseForPanic)
+/// can make — with the default [`ProblemJson`], any body that can be made from
+/// [`Bytes`](bytes::Bytes), such as axum's `Body`. Responses pass through unchanged.
 ///
 /// ```
 /// use axum::body::Body;
@@ -42,34 +44,38 @@ use crate::{panic::catching, request::RequestInfo, sentry_hub::SentryRequest, Re
 /// # }
 /// ```
 #[derive(Clone, Debug)]
-pub struct Capture<S> {
+pub struct Capture<S, P = ProblemJson, R = ()> {
     pub(crate) inner: S,
-    pub(crate) scrub: ScrubPolicy,
     pub(crate) probe_routes: Arc<[Box<str>]>,
+    pub(crate) panic_response: P,
+    pub(crate) reporter: R,
 }
 
-impl<S, ReqBody, ResBody> Service<Request<ReqBody>> for Capture<S>
+impl<S, P, R, ReqBody, ResBody> Service<Request<ReqBody>> for Capture<S, P, R>
 where
     S: Service<Request<ReqBody>, Response = Response<ResBody>>,
-    ResBody: From<Bytes> + http_body::Body,
+    ResBody: http_body::Body,
+    P: ResponseForPanic<ResBody>,
+    R: Reporter,
 {
-    type Response = Response<crate::CaptureBody<ResBody>>;
+    type Response = Response<crate::CaptureBody<ResBody, R>>;
     type Error = S::Error;
-    type Future = ResponseFuture<S::Future, ResBody>;
+    type Future = ResponseFuture<S::Future, ResBody, P, R>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
         self.inner.poll_ready(cx)
     }
 
     fn call(&mut self, request: Request<ReqBody>) -> Self::Future {
-        let mut info = RequestInfo::new(&request);
-        info.probe = info
+        let mut details = RequestDetails::new(&request);
+        details.probe = details
             .route()
             .is_some_and(|route| self.probe_routes.iter().any(|probe| &**probe == route));
-        let sentry = SentryRequest::start(&request, &info, &self.scrub);
-        match catching(sentry.as_ref(), || self.inner.call(request)) {
-            Ok(future) => ResponseFuture::new(future, info, sentry),
-            Err(panic) => ResponseFuture::panicked(&panic, info, sentry),
+        let state = RequestState::<R>(self.reporter.start(&request, &details));
+        let panic_response = self.panic_response.clone();
+        match catching::<R, _>(state.get(), || self.inner.call(request)) {
+            Ok(future) => ResponseFuture::new(future, details, state, panic_response),
+            Err(panic) => ResponseFuture::panicked(&panic, details, state, panic_response),
         }
     }
 }

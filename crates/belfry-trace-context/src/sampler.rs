@@ -73,6 +73,15 @@ impl RatioSampler {
         threshold: 0,
     };
 
+    /// The share of new traces belfry samples unless told otherwise (`SENTRY_TRACES_SAMPLE_RATE`):
+    /// one in ten. Sentry's transactions and the sampled flag sent downstream follow the one
+    /// decision.
+    ///
+    /// ```
+    /// assert_eq!(belfry_trace_context::RatioSampler::DEFAULT_RATIO, 0.1);
+    /// ```
+    pub const DEFAULT_RATIO: f64 = 0.1;
+
     /// Samples `ratio` of new traces; `ratio` is clamped to `0.0..=1.0` (NaN counts as 0).
     pub fn new(ratio: f64) -> Self {
         let ratio = if ratio.is_nan() {

@@ -21,7 +21,13 @@
 //! own crates, re-exported here: [`request_id`], [`access_log`] (access log, slow and hung
 //! requests), [`scrub`] (what never reaches a log line), [`health`] (liveness, readiness,
 //! detailed health, graceful shutdown), [`metrics`] (Prometheus RED metrics by route template), [`capture`] (panics and 5xx
-//! become clean problem+json responses, ERROR logs and Sentry events).
+//! become clean problem+json responses and ERROR logs) and, with the Cargo feature `sentry` (on
+//! by default), `sentry` (a hub per request, one event per panic and 5xx, the client set up
+//! from `SENTRY_*` by [`telemetry::init`]).
+//!
+//! Cargo features: `sentry`, `metrics` and `health` are on by default; `reqwest` is off.
+//! Without `sentry` (`default-features = false, features = ["metrics", "health"]`), neither the
+//! Sentry SDK nor its TLS stack is compiled, and the capture layer reports to the logs only.
 #![deny(missing_docs)]
 
 pub mod audit;
@@ -29,10 +35,6 @@ pub mod config;
 #[cfg(feature = "otel")]
 mod otel_setup;
 mod pretty;
-pub mod sentry_budget;
-mod sentry_drops;
-mod sentry_setup;
-mod sentry_transport;
 pub mod serve;
 mod stack;
 pub mod task;
@@ -52,9 +54,15 @@ pub use belfry_otel as otel;
 pub use belfry_request_id as request_id;
 pub use belfry_request_id::RequestId;
 pub use belfry_scrub as scrub;
+/// Sentry: the per-request [`SentryReporter`](sentry::SentryReporter) the stack uses, the
+/// client's [`ClientSettings`](sentry::ClientSettings), the [budget](sentry::budget) and the
+/// [drop counters](sentry::drops), the tracing bridge; the SDK itself as `belfry::sentry::sentry`.
+#[cfg(feature = "sentry")]
+pub use belfry_sentry as sentry;
+#[cfg(feature = "sentry")]
+pub use belfry_sentry::{DEFAULT_SAMPLE_RATE, DEFAULT_SENTRY_FLUSH_TIMEOUT};
 pub use belfry_trace_context as trace_context;
 pub use belfry_trace_context::TraceContext;
-pub use config::{Config, ConfigError, InvalidVariable};
-pub use sentry_setup::{DEFAULT_SAMPLE_RATE, DEFAULT_SENTRY_FLUSH_TIMEOUT, DEFAULT_TRACES_SAMPLE_RATE};
+pub use config::{Config, ConfigError, InvalidVariable, DEFAULT_TRACES_SAMPLE_RATE};
 pub use serve::{ConnectionErrorKind, Serve};
-pub use stack::Belfry;
+pub use stack::{Belfry, CaptureService};

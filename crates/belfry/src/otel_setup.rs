@@ -10,7 +10,7 @@
 
 use belfry_otel::{OtelGuard, OtelLayer, OtelSettings};
 
-use crate::{config::InvalidVariable, Belfry};
+use crate::config::InvalidVariable;
 
 /// The `OTEL_*` settings read through `lookup`; their problems join `problems` (a header value,
 /// which may hold credentials, is never shown).
@@ -44,15 +44,6 @@ pub(crate) fn start(
             problems.push(format!("{error}; OpenTelemetry export is off"));
             None
         }
-    }
-}
-
-/// With traces exported, `OTEL_TRACES_SAMPLER` / `OTEL_TRACES_SAMPLER_ARG` set the ratio of
-/// new traces: belfry's one decision serves Sentry, OTLP and `traceparent` alike.
-pub(crate) fn apply(settings: &OtelSettings, belfry: Belfry) -> Belfry {
-    match settings.sampler().root_ratio() {
-        Some(ratio) if settings.traces_endpoint().is_some() => belfry.traces_sample_rate(ratio),
-        _ => belfry,
     }
 }
 

@@ -4,7 +4,7 @@ use std::{convert::Infallible, time::Duration};
 
 use axum::{body::Body, routing::Route, Router};
 use belfry_access_log::{AccessLogLayer, TrustedProxy};
-use belfry_capture::CaptureLayer;
+use belfry_capture::{CaptureLayer, ProblemJson};
 use belfry_health::{Health, Status};
 use belfry_metrics::{HealthCheckSample, HealthCheckStatus, HttpMetricsLayer, Metrics};
 use belfry_request_id::RequestIdLayer;
@@ -21,6 +21,32 @@ use crate::{
 };
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+/// The capture layer's reporter: Sentry with the `sentry` feature, none without.
+#[cfg(feature = "sentry")]
+pub(crate) type StackReporter = belfry_sentry::SentryReporter;
+/// The capture layer's reporter: Sentry with the `sentry` feature, none without.
+#[cfg(not(feature = "sentry"))]
+pub(crate) type StackReporter = ();
+
+/// The capture layer of the stack.
+type StackCapture = CaptureLayer<ProblemJson, StackReporter>;
+
+#[cfg(feature = "sentry")]
+fn new_capture() -> StackCapture {
+    CaptureLayer::new()
+        .probe_routes(belfry_health::PATHS)
+        .reporter(belfry_sentry::SentryReporter::new())
+}
+
+#[cfg(not(feature = "sentry"))]
+fn new_capture() -> StackCapture {
+    CaptureLayer::new().probe_routes(belfry_health::PATHS)
+}
+
+/// The service the capture layer makes of `S`, the innermost of belfry's stack: what the
+/// application's own layers given to [`Belfry::wrap_with`] wrap.
+pub type CaptureService<S> = belfry_capture::Capture<S, ProblemJson, StackReporter>;
 
 /// Belfry's whole middleware stack, configured once and applied to a [`Router`] with
 /// [`wrap`](Self::wrap).
@@ -44,8 +70,9 @@ type BoxError = Box<dyn std::error::Error + Send + Sync>;
 ///    [`wrap`](Self::wrap)): below the request id, access log and metrics, so their own answers
 ///    are logged, counted and carry the request id.
 /// 6. **Capture** ([`CaptureLayer`]): turns a panic into a `problem+json` 500 with the request
-///    id, reports panics and 5xx responses (ERROR log; Sentry event, with a hub per request when
-///    Sentry is on). Innermost, so it catches panics from the handler and everything below.
+///    id, reports panics and 5xx responses (ERROR log; with the `sentry` feature, a Sentry
+///    event, with a hub per request when a client is bound). Innermost, so it catches panics
+///    from the handler and everything below.
 ///
 /// `wrap` applies the stack with [`Router::layer`], so it runs after routing, for every route
 /// and the fallback: the route template (`MatchedPath`) is known to every layer.
@@ -71,7 +98,7 @@ pub struct Belfry {
     trace_context: TraceContextLayer,
     request_id: RequestIdLayer,
     access_log: AccessLogLayer,
-    capture: CaptureLayer,
+    capture: StackCapture,
     metrics: Metrics,
     tasks: Tasks,
     scrub: ScrubPolicy,
@@ -96,7 +123,7 @@ impl Belfry {
                 .sampler(RatioSampler::new(f64::from(crate::DEFAULT_TRACES_SAMPLE_RATE))),
             request_id: RequestIdLayer::new(),
             access_log: AccessLogLayer::new().quiet_routes(quiet_routes()),
-            capture: CaptureLayer::new(),
+            capture: new_capture(),
             metrics,
             tasks,
             scrub: ScrubPolicy::default(),
@@ -155,6 +182,21 @@ impl Belfry {
     /// ```
     pub fn traces_sample_rate(mut self, ratio: f64) -> Self {
         self.trace_context = self.trace_context.sampler(RatioSampler::new(ratio));
+        self
+    }
+
+    /// Caps the Sentry performance transactions started per second (default
+    /// [`DEFAULT_MAX_TRACES_PER_SECOND`](crate::sentry::DEFAULT_MAX_TRACES_PER_SECOND); 0 removes
+    /// the cap); see [`SentryReporter::max_traces_per_second`](crate::sentry::SentryReporter::max_traces_per_second).
+    ///
+    /// ```
+    /// let belfry = belfry::Belfry::new().max_traces_per_second(20);
+    /// ```
+    #[cfg(feature = "sentry")]
+    pub fn max_traces_per_second(mut self, limit: u32) -> Self {
+        self.capture = self
+            .capture
+            .map_reporter(|reporter| reporter.max_traces_per_second(limit));
         self
     }
 
@@ -263,7 +305,13 @@ impl Belfry {
     /// strings, and (with Sentry) request URLs and headers.
     pub fn scrub_policy(mut self, policy: ScrubPolicy) -> Self {
         self.access_log = self.access_log.scrub_policy(policy.clone());
-        self.capture = self.capture.scrub_policy(policy.clone());
+        #[cfg(feature = "sentry")]
+        {
+            let sentry = policy.clone();
+            self.capture = self
+                .capture
+                .map_reporter(|reporter| reporter.scrub_policy(sentry));
+        }
         self.scrub = policy;
         self
     }
@@ -423,7 +471,7 @@ impl Belfry {
     pub fn wrap_with<S, L, B>(&self, router: Router<S>, layers: L) -> Router<S>
     where
         S: Clone + Send + Sync + 'static,
-        L: Layer<belfry_capture::Capture<Route>> + Clone + Send + Sync + 'static,
+        L: Layer<CaptureService<Route>> + Clone + Send + Sync + 'static,
         L::Service: Service<Request<Body>, Response = Response<B>, Error = Infallible>
             + Clone
             + Send
@@ -452,7 +500,7 @@ struct BelfryLayer<L> {
     access_log: AccessLogLayer,
     metrics: HttpMetricsLayer,
     application: L,
-    capture: CaptureLayer,
+    capture: StackCapture,
 }
 
 /// The service [`BelfryLayer`] wraps a route in.
@@ -466,7 +514,7 @@ type BelfryService<S> = belfry_trace_context::SetTraceContext<
 
 impl<S, L> Layer<S> for BelfryLayer<L>
 where
-    L: Layer<belfry_capture::Capture<S>>,
+    L: Layer<CaptureService<S>>,
 {
     type Service = BelfryService<L::Service>;
 

@@ -18,15 +18,17 @@
 //! Each task logs `task started` and `task finished` (target `belfry::task`, fields
 //! `task.name`, `task.outcome` = `succeeded` | `failed` | `panicked`, `duration_ms`) inside the
 //! span of the request that spawned it, so both carry its `request_id`. A failure is logged at
-//! ERROR with its error chain and sent to Sentry once (tagged `task.name`, and `request_id`
-//! through the request's hub); a panic is logged and sent once by belfry's panic hook, and the
-//! finish line says `panicked`. Metrics: `belfry_task_duration_seconds{task,outcome}` (histogram),
+//! ERROR with its error chain and, with the `sentry` feature, sent to Sentry once (tagged
+//! `task.name`, and `request_id` through the request's hub); a panic is logged (and sent) once
+//! by belfry's panic hook, and the finish line says `panicked`. Metrics: `belfry_task_duration_seconds{task,outcome}` (histogram),
 //! `belfry_task_runs_total{task,outcome}`, `belfry_tasks_in_flight{task}`. Retries are the
 //! application's business; [`log_retry`] writes the line an operator looks for.
 
 use std::{fmt::Display, future::Future, panic::AssertUnwindSafe, time::Instant};
 
 use belfry_capture::ErrorReport;
+
+use crate::stack::StackReporter;
 use belfry_metrics::{
     prometheus_client::metrics::{counter::Counter, family::Family, gauge::Gauge},
     AtomicHistogram, Metrics,
@@ -145,9 +147,13 @@ impl Tasks {
         let run = async move { tasks.run(name, task).await };
         // The task is a span of its own in the request's trace: downstream calls it makes name
         // it as their parent.
+        // Bound to the stack's reporter even outside requests: with Sentry, every task gets a
+        // hub of its own (its `task.name` tag stays its own).
         match belfry_trace_context::TraceContext::current() {
-            Some(trace) => belfry_capture::spawn(trace.child_span().scope(run)),
-            None => belfry_capture::spawn(run),
+            Some(trace) => tokio::spawn(belfry_capture::bind_reporter_context::<StackReporter, _>(
+                trace.child_span().scope(run),
+            )),
+            None => tokio::spawn(belfry_capture::bind_reporter_context::<StackReporter, _>(run)),
         }
     }
 
@@ -156,7 +162,8 @@ impl Tasks {
         F: Future<Output = Result<T, E>>,
         E: Into<Box<dyn std::error::Error + Send + Sync>> + 'static,
     {
-        sentry::configure_scope(|scope| scope.set_tag("task.name", name));
+        #[cfg(feature = "sentry")]
+        belfry_sentry::sentry::configure_scope(|scope| scope.set_tag("task.name", name));
         tracing::event!(target: TARGET, tracing::Level::INFO, task.name = name, "task started");
         let in_flight = self.in_flight.get_or_create(&[("task", name)]).clone();
         in_flight.inc();
@@ -180,7 +187,8 @@ impl Tasks {
                     error.chain = %report,
                     "task finished"
                 );
-                sentry::capture_error(report.error());
+                #[cfg(feature = "sentry")]
+                belfry_sentry::sentry::capture_error(report.error());
                 (TaskOutcome::Failed, None)
             }
             Err(payload) => {

@@ -13,19 +13,20 @@
 //! | `SENTRY_TRACES_SAMPLE_RATE` | share of requests sent as performance transactions, 0 to 1 | `0.1` |
 //! | `SENTRY_SEND_DEFAULT_PII` | let the SDK send personal data (user ids, IPs) | `false` |
 //! | `BELFRY_SENTRY_FLUSH_TIMEOUT_MS` | how long dropping the guard waits for Sentry; also bounds each send | `2000` |
-//! | `BELFRY_SENTRY_MAX_TRACES_PER_SECOND` | cap on performance transactions per second (0: none) | `100` |
 //! | `BELFRY_PANIC_STACKTRACES` | send full stack traces with panic events (costly: symbolized on the panicking thread) | `false` |
 //! | `BELFRY_AUDIT_LOG` | a file for [audit events](crate::audit) (JSON lines, appended), or `stdout` | `stdout` |
 //! | `BELFRY_LOG_BLOCKING` | write log lines on the logging thread, waiting for stdout, instead of through the writer thread | `false` |
 //! | `BELFRY_LOG_QUEUE_LINES` | lines the writer thread's queue holds before INFO and below are dropped (WARN and ERROR: twice as many) | `8192` |
 //! | `BELFRY_LOG_FLUSH_TIMEOUT_MS` | how long dropping the guard waits for queued lines to be written | `2000` |
 //! | `BELFRY_LOG_MAX_LINES_PER_CALLSITE_PER_SECOND` | lines one callsite may log a second before the rest are suppressed and summarised (JSON output; 0: no limit; the access log, the capture layer's panic and 5xx lines and audit events exempt) | `100` |
-//! | `BELFRY_SENTRY_MAX_EVENTS_PER_FINGERPRINT_PER_MINUTE` | Sentry error events per fingerprint per minute (0: no cap); see [`sentry_budget`](crate::sentry_budget) | `10` |
+//! | `BELFRY_SENTRY_MAX_EVENTS_PER_FINGERPRINT_PER_MINUTE` | Sentry error events per fingerprint per minute (0: no cap); see `belfry::sentry::budget` | `10` |
 //! | `BELFRY_SENTRY_MAX_EVENTS_PER_MINUTE` | Sentry error events per minute overall (0: no cap) | `100` |
 //!
-//! With Sentry on, `tracing` ERROR events become Sentry events and INFO/WARN events become
+//! The `SENTRY_*` and `BELFRY_SENTRY_*` variables and `BELFRY_PANIC_STACKTRACES` take effect
+//! with the Cargo feature `sentry` (on by default) only; without it a set `SENTRY_DSN` is said
+//! once at WARN. With Sentry on, `tracing` ERROR events become Sentry events and INFO/WARN events become
 //! breadcrumbs of the request they happened in; panics and 5xx responses are reported by
-//! [`belfry_capture`]. Sentry Logs are not sent: stdout is the log pipeline, Sentry gets errors.
+//! [`belfry_capture`] through the Sentry reporter. Sentry Logs are not sent: stdout is the log pipeline, Sentry gets errors.
 //! JSON lines are written by [`belfry_log::JsonLines`]: `timestamp` (RFC 3339, UTC), `level`,
 //! `target`, `message`, the event's own fields, the fields of every span it happened in
 //! (`#[instrument(fields(..))]` and later `Span::record` values included, innermost span first)
@@ -144,7 +145,11 @@ pub struct Telemetry {
     flush_timeout: Duration,
     callsite_limit: u32,
     /// Sentry's client settings, from [`Config`]; `None`: no Sentry.
-    sentry: Option<crate::sentry_setup::SentrySettings>,
+    #[cfg(feature = "sentry")]
+    sentry: Option<belfry_sentry::ClientSettings>,
+    /// `SENTRY_DSN` was set, but Sentry is not compiled in: said once logging is up.
+    #[cfg(not(feature = "sentry"))]
+    unused_dsn: bool,
     /// What to export over OTLP, from [`Config`]; nothing by default.
     #[cfg(feature = "otel")]
     otel: belfry_otel::OtelSettings,
@@ -183,7 +188,10 @@ impl Telemetry {
             queue_lines: DEFAULT_LOG_QUEUE_LINES,
             flush_timeout: DEFAULT_LOG_FLUSH_TIMEOUT,
             callsite_limit: DEFAULT_LOG_MAX_LINES_PER_CALLSITE_PER_SECOND,
+            #[cfg(feature = "sentry")]
             sentry: None,
+            #[cfg(not(feature = "sentry"))]
+            unused_dsn: false,
             #[cfg(feature = "otel")]
             otel: belfry_otel::OtelSettings::new(),
         }
@@ -200,7 +208,14 @@ impl Telemetry {
 
     pub(crate) fn from_config(config: &Config) -> Self {
         let mut telemetry = config.logging.apply(Self::new());
-        telemetry.sentry = crate::sentry_setup::SentrySettings::from_config(config);
+        #[cfg(feature = "sentry")]
+        {
+            telemetry.sentry = config.sentry.client_settings(config.traces_sample_rate());
+        }
+        #[cfg(not(feature = "sentry"))]
+        {
+            telemetry.unused_dsn = config.sentry.dsn.is_some();
+        }
         #[cfg(feature = "otel")]
         {
             telemetry.otel = config.otel.clone();
@@ -285,7 +300,12 @@ impl Telemetry {
         W: for<'a> MakeWriter<'a> + Send + Sync + 'static,
     {
         let mut problems = Vec::new();
-        let sentry = self.sentry.map(crate::sentry_setup::SentrySettings::init);
+        #[cfg(feature = "sentry")]
+        let sentry = self.sentry.map(belfry_sentry::ClientSettings::init);
+        #[cfg(not(feature = "sentry"))]
+        if self.unused_dsn {
+            problems.push("SENTRY_DSN is set, but belfry was built without its `sentry` feature: nothing is sent to Sentry".to_owned());
+        }
         let audit_file = self.audit_log.and_then(|path| match AuditFile::open(&path) {
             Ok(file) => Some(file),
             Err(error) => {
@@ -337,7 +357,13 @@ impl Telemetry {
             )
         };
         let audit_layer = audit_file.map(|file| JsonLines::new(file).only(crate::audit::TARGET));
-        let sentry_layers = sentry.as_ref().map(|_| crate::sentry_setup::tracing_layers());
+        // Failed tasks are captured by `belfry::task` itself (with their error chain), once.
+        #[cfg(feature = "sentry")]
+        let sentry_layers = sentry
+            .as_ref()
+            .map(|_| belfry_sentry::TracingBridge::new().errors_reported_by(crate::task::TARGET));
+        #[cfg(not(feature = "sentry"))]
+        let sentry_layers: Option<tracing_subscriber::layer::Identity> = None;
         #[cfg(feature = "otel")]
         let (otel_layer, otel) = match crate::otel_setup::start(&self.otel, &mut problems) {
             Some((layer, guard, summary)) => (Some(layer), Some((guard, summary))),
@@ -377,6 +403,7 @@ impl Telemetry {
             guard
         });
         Ok(TelemetryGuard {
+            #[cfg(feature = "sentry")]
             sentry,
             writer: writer_guard,
             #[cfg(feature = "otel")]
@@ -444,8 +471,8 @@ pub fn dropped_log_lines() -> DroppedLines {
 
 /// Exports what telemetry did not write or send on `metrics`: [`dropped_log_lines`] as
 /// `belfry_log_lines_dropped_total{level}`, the callsite limiter's suppressed lines as
-/// `belfry_log_lines_suppressed_total{level}`, and the Sentry events and transactions not
-/// delivered as `belfry_sentry_events_dropped_total{reason}` and
+/// `belfry_log_lines_suppressed_total{level}`, and (feature `sentry`) the Sentry events and
+/// transactions not delivered as `belfry_sentry_events_dropped_total{reason}` and
 /// `belfry_sentry_transactions_dropped_total{reason}` (see docs/reliability.md). [`Belfry`](crate::Belfry)
 /// calls it on its registry.
 ///
@@ -455,15 +482,22 @@ pub fn dropped_log_lines() -> DroppedLines {
 /// let text = metrics.render();
 /// assert!(text.contains("belfry_log_lines_dropped_total{level=\"info\"} 0"));
 /// assert!(text.contains("belfry_log_lines_suppressed_total{level=\"info\"} 0"));
-/// assert!(text.contains("belfry_sentry_events_dropped_total{reason=\"budget\"} 0"));
-/// assert!(text.contains("belfry_sentry_transactions_dropped_total{reason=\"send_failed\"} 0"));
+#[cfg_attr(
+    feature = "sentry",
+    doc = r#"assert!(text.contains("belfry_sentry_events_dropped_total{reason=\"budget\"} 0"));"#
+)]
+#[cfg_attr(
+    feature = "sentry",
+    doc = r#"assert!(text.contains("belfry_sentry_transactions_dropped_total{reason=\"send_failed\"} 0"));"#
+)]
 /// ```
 pub fn export_log_metrics(metrics: &Metrics) {
     metrics.register_log_lines_dropped(|| dropped_log_lines().by_level());
     metrics.register_log_lines_suppressed(|| suppressed_log_lines().by_level());
+    #[cfg(feature = "sentry")]
     metrics.register_sentry_dropped(
-        || crate::sentry_drops::dropped(crate::sentry_drops::Kind::Event),
-        || crate::sentry_drops::dropped(crate::sentry_drops::Kind::Transaction),
+        belfry_sentry::drops::dropped_events,
+        belfry_sentry::drops::dropped_transactions,
     );
     #[cfg(feature = "otel")]
     crate::otel_setup::export_metrics(metrics);
@@ -550,7 +584,8 @@ impl<'a> MakeWriter<'a> for AuditFile {
 /// ```
 #[must_use = "dropping the guard flushes telemetry: hold it until the end of main"]
 pub struct TelemetryGuard {
-    sentry: Option<crate::sentry_setup::SentryGuard>,
+    #[cfg(feature = "sentry")]
+    sentry: Option<belfry_sentry::ClientGuard>,
     writer: Option<WriterGuard>,
     #[cfg(feature = "otel")]
     otel: Option<belfry_otel::OtelGuard>,
@@ -565,9 +600,13 @@ impl std::fmt::Debug for TelemetryGuard {
 }
 
 impl TelemetryGuard {
-    /// Whether Sentry is on (`SENTRY_DSN` was set to a valid DSN).
+    /// Whether Sentry is on (`SENTRY_DSN` was set to a valid DSN; always `false` without the
+    /// `sentry` feature).
     pub fn sentry_enabled(&self) -> bool {
-        self.sentry.is_some()
+        #[cfg(feature = "sentry")]
+        return self.sentry.is_some();
+        #[cfg(not(feature = "sentry"))]
+        false
     }
 }
 
@@ -577,6 +616,7 @@ impl Drop for TelemetryGuard {
         // still reach stdout; then the log queue (bounded by BELFRY_LOG_FLUSH_TIMEOUT_MS).
         #[cfg(feature = "otel")]
         drop(self.otel.take());
+        #[cfg(feature = "sentry")]
         drop(self.sentry.take());
         drop(self.writer.take());
         let _ = io::stdout().flush();

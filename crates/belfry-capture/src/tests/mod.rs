@@ -1,15 +1,14 @@
 //! Tests driving the layer with `oneshot`. Events are recorded by one global subscriber
 //! (tracing's callsite cache is process-wide, so a thread-local one would race with the other
-//! tests), which also carries the `sentry-tracing` layers wired as belfry's telemetry wires
-//! them. Each test uses its own request ids and reads only its own events.
+//! tests). Each test uses its own request ids and reads only its own events.
 
+mod reporter;
 mod responses;
-mod sentry_events;
 
 use std::{
     collections::BTreeMap,
     convert::Infallible,
-    sync::{Arc, Mutex, OnceLock},
+    sync::{Mutex, OnceLock},
 };
 
 use axum::{
@@ -22,12 +21,11 @@ use belfry_request_id::{RequestId, RequestIdLayer};
 use bytes::Bytes;
 use http::HeaderMap;
 use http_body_util::BodyExt;
-use sentry::integrations::tracing::{BreadcrumbLayer, ErrorLayer};
 use tower::ServiceExt;
 use tracing::Level;
-use tracing_subscriber::{filter::filter_fn, layer::SubscriberExt, registry::LookupSpan, Layer};
+use tracing_subscriber::{layer::SubscriberExt, registry::LookupSpan, Layer};
 
-use crate::{sentry_event_filter, CaptureLayer, ErrorReport};
+use crate::{CaptureLayer, ErrorReport};
 
 #[derive(Clone, Debug)]
 pub(crate) struct Recorded {
@@ -107,14 +105,7 @@ where
 fn events() -> &'static Mutex<Vec<Recorded>> {
     static EVENTS: OnceLock<Mutex<Vec<Recorded>>> = OnceLock::new();
     EVENTS.get_or_init(|| {
-        let subscriber = tracing_subscriber::registry()
-            .with(Recorder)
-            .with(BreadcrumbLayer::new().with_filter(filter_fn(|metadata| {
-                matches!(*metadata.level(), Level::WARN | Level::INFO) && sentry_event_filter(metadata)
-            })))
-            .with(ErrorLayer::new().with_filter(filter_fn(|metadata| {
-                *metadata.level() == Level::ERROR && sentry_event_filter(metadata)
-            })));
+        let subscriber = tracing_subscriber::registry().with(Recorder);
         tracing::subscriber::set_global_default(subscriber).expect("one global subscriber");
         Mutex::new(Vec::new())
     })
@@ -209,7 +200,11 @@ async fn spawning_handler() -> &'static str {
 }
 
 /// The application of the tests, stacked like belfry's: request id outside, capture inside.
-pub(crate) fn app(capture: CaptureLayer) -> Router {
+pub(crate) fn app<P, R>(capture: crate::CaptureLayer<P, R>) -> Router
+where
+    P: crate::ResponseForPanic<Body>,
+    R: crate::Reporter,
+{
     Router::new()
         .route("/ok", get(|| async { "fine" }))
         .route("/panic", get(panicking_handler))
@@ -325,17 +320,4 @@ pub(crate) fn panicking_in_call() -> impl tower::Service<
                 panic!("call exploded")
             },
         ))
-}
-
-/// A hub with a client sending to a test transport.
-pub(crate) fn sentry_hub(
-    options: sentry::ClientOptions,
-) -> (Arc<sentry::Hub>, Arc<sentry::test::TestTransport>) {
-    let transport = sentry::test::TestTransport::new();
-    let mut options = options;
-    options.dsn = Some("https://public@sentry.invalid/1".parse().unwrap());
-    options.transport = Some(Arc::new(transport.clone()));
-    let client = Arc::new(sentry::Client::from(crate::prepare_client_options(options)));
-    let hub = Arc::new(sentry::Hub::new(Some(client), Default::default()));
-    (hub, transport)
 }

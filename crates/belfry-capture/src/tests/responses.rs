@@ -194,36 +194,6 @@ async fn a_panic_in_spawned_work_is_logged_in_the_request_span() {
 }
 
 #[tokio::test]
-async fn without_a_sentry_client_responses_are_the_same() {
-    use sentry::SentryFutureExt;
-
-    setup();
-    // A client that is not enabled (no DSN) counts as no client.
-    let transport = sentry::test::TestTransport::new();
-    let mut options = sentry::ClientOptions::default();
-    options.transport = Some(std::sync::Arc::new(transport.clone()));
-    let hub = sentry::Hub::new(Some(std::sync::Arc::new(options.into())), Default::default());
-    let answers = async {
-        assert!(!crate::sentry_hub::client_bound());
-        let mut answers = Vec::new();
-        for (path, id) in [
-            ("/panic", "resp-off-1"),
-            ("/down", "resp-off-2"),
-            ("/ok", "resp-off-3"),
-        ] {
-            answers.push(get_with_id(app(CaptureLayer::new()), path, id).await.status);
-        }
-        answers
-    }
-    .bind_hub(std::sync::Arc::new(hub))
-    .await;
-    assert_eq!(answers, [500, 503, 200]);
-    assert!(transport.fetch_and_clear_envelopes().is_empty());
-    assert_eq!(capture_events_for("resp-off-1").len(), 1);
-    assert_eq!(capture_events_for("resp-off-2").len(), 1);
-}
-
-#[tokio::test]
 async fn a_body_that_panics_while_streaming_ends_with_an_error_and_is_reported() {
     setup();
     let request = Request::get("/stream-panic")

@@ -110,6 +110,14 @@ pub const VARIABLES: &[&str] = &[
 /// sampled flag sent downstream alike: one decision per trace.
 pub(crate) const TRACES_SAMPLE_RATE: &str = "SENTRY_TRACES_SAMPLE_RATE";
 
+/// The share of new traces sampled when `SENTRY_TRACES_SAMPLE_RATE` is unset: Sentry
+/// transactions and the sampled flag sent downstream follow the one decision.
+///
+/// ```
+/// assert_eq!(belfry::DEFAULT_TRACES_SAMPLE_RATE, 0.1);
+/// ```
+pub const DEFAULT_TRACES_SAMPLE_RATE: f32 = belfry_trace_context::RatioSampler::DEFAULT_RATIO as f32;
+
 /// Every setting belfry reads from the environment; see the [module docs](self).
 #[derive(Clone, Debug)]
 pub struct Config {
@@ -160,9 +168,25 @@ impl Config {
     /// The middleware stack with these settings.
     pub fn belfry(&self) -> crate::Belfry {
         let belfry = self.server.apply(crate::Belfry::new());
+        #[cfg(feature = "sentry")]
+        let belfry = match self.sentry.max_traces_per_second {
+            Some(limit) => belfry.max_traces_per_second(limit),
+            None => belfry,
+        };
+        // One ratio for Sentry, OTLP and the flag sent downstream.
+        belfry.traces_sample_rate(self.traces_sample_rate())
+    }
+
+    /// The share of new traces sampled: `SENTRY_TRACES_SAMPLE_RATE`, else the default (with
+    /// OTLP traces exported, `OTEL_TRACES_SAMPLER_ARG` replaces it).
+    pub(crate) fn traces_sample_rate(&self) -> f64 {
         #[cfg(feature = "otel")]
-        let belfry = crate::otel_setup::apply(&self.otel, belfry);
-        belfry
+        if let (Some(ratio), Some(_)) = (self.otel.sampler().root_ratio(), self.otel.traces_endpoint()) {
+            return ratio;
+        }
+        self.server
+            .traces_sample_rate
+            .unwrap_or(f64::from(DEFAULT_TRACES_SAMPLE_RATE))
     }
 
     /// Logging (and Sentry) with these settings; [`init`](crate::telemetry::Telemetry::init) it.

@@ -6,7 +6,10 @@ use super::read::Reader;
 
 /// What the environment says about Sentry; `None`: the default. `SENTRY_TRACES_SAMPLE_RATE` is
 /// the stack's (one sampling decision per trace), in [`ServerConfig`](super::ServerConfig).
+///
+/// Read and checked without the `sentry` feature too (a typo is a typo), used only with it.
 #[derive(Clone, Debug, Default)]
+#[cfg_attr(not(feature = "sentry"), allow(dead_code))]
 pub(crate) struct SentryConfig {
     /// Validated; `None`: no Sentry at all.
     pub(crate) dsn: Option<String>,
@@ -43,12 +46,47 @@ impl SentryConfig {
     }
 }
 
+#[cfg(feature = "sentry")]
 const DSN_EXPECTED: &str = "a Sentry DSN (https://<public key>@<host>/<project id>)";
 
-/// A DSN the SDK accepts (checked by the SDK's own parser when Sentry is compiled in).
+/// A DSN the SDK accepts (checked by the SDK's own parser when Sentry is compiled in; without
+/// the `sentry` feature it is kept to say, once logging is up, that it is not used).
 fn check_dsn(dsn: &str) -> Result<String, String> {
-    match dsn.parse::<::sentry::types::Dsn>() {
-        Ok(_) => Ok(dsn.to_owned()),
-        Err(_) => Err(DSN_EXPECTED.to_owned()),
+    #[cfg(feature = "sentry")]
+    if dsn.parse::<belfry_sentry::sentry::types::Dsn>().is_err() {
+        return Err(DSN_EXPECTED.to_owned());
+    }
+    Ok(dsn.to_owned())
+}
+
+#[cfg(feature = "sentry")]
+impl SentryConfig {
+    /// The client's settings, with `traces_sample_rate` (the stack's one ratio); `None`
+    /// without a DSN: no Sentry at all.
+    pub(crate) fn client_settings(&self, traces_sample_rate: f64) -> Option<belfry_sentry::ClientSettings> {
+        let dsn = self.dsn.as_deref()?.parse().ok()?;
+        let mut settings = belfry_sentry::ClientSettings::new(dsn)
+            .traces_sample_rate(traces_sample_rate as f32)
+            .send_default_pii(self.send_default_pii.unwrap_or(false))
+            .panic_stack_traces(self.panic_stacktraces.unwrap_or(false));
+        if let Some(environment) = &self.environment {
+            settings = settings.environment(environment.clone());
+        }
+        if let Some(release) = &self.release {
+            settings = settings.release(release.clone());
+        }
+        if let Some(rate) = self.sample_rate {
+            settings = settings.sample_rate(rate as f32);
+        }
+        if let Some(timeout) = self.flush_timeout {
+            settings = settings.flush_timeout(timeout);
+        }
+        if let Some(limit) = self.max_events_per_minute {
+            settings = settings.max_events_per_minute(limit);
+        }
+        if let Some(limit) = self.max_events_per_fingerprint_per_minute {
+            settings = settings.max_events_per_fingerprint_per_minute(limit);
+        }
+        Some(settings)
     }
 }

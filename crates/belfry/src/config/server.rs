@@ -74,9 +74,6 @@ impl ServerConfig {
         if let Some(trust) = self.trust_trace_context {
             belfry = belfry.trust_incoming_trace_context(trust);
         }
-        if let Some(ratio) = self.traces_sample_rate {
-            belfry = belfry.traces_sample_rate(ratio);
-        }
         for (route, ratio) in &self.access_log_sample {
             belfry = belfry.access_log_sample_route(route.clone(), *ratio);
         }

@@ -34,10 +34,12 @@
 //! `SENTRY_SAMPLE_RATE` is applied here too, before the budget (the SDK's own rate is set to 1):
 //! the SDK's sampling happens after `before_send`, where nothing can count it.
 //!
-//! The settings, from the environment when belfry's telemetry starts Sentry:
+//! The settings — [`ClientSettings::max_events_per_fingerprint_per_minute`](crate::ClientSettings::max_events_per_fingerprint_per_minute)
+//! and [`ClientSettings::max_events_per_minute`](crate::ClientSettings::max_events_per_minute),
+//! or from the environment:
 //!
 //! ```
-//! use belfry::sentry_budget::{
+//! use belfry_sentry::budget::{
 //!     DEFAULT_MAX_EVENTS_PER_FINGERPRINT_PER_MINUTE, DEFAULT_MAX_EVENTS_PER_MINUTE, MAX_FINGERPRINTS,
 //! };
 //!
@@ -57,7 +59,7 @@ use std::{
 
 use sentry::protocol::Event;
 
-use crate::sentry_drops::{self, DropReason, Kind};
+use crate::drops::{self, DropReason, Kind};
 
 /// Events per fingerprint per minute unless `BELFRY_SENTRY_MAX_EVENTS_PER_FINGERPRINT_PER_MINUTE`
 /// says otherwise.
@@ -82,7 +84,7 @@ pub(crate) struct BudgetSettings {
     pub(crate) per_fingerprint: u32,
     /// 0: no cap.
     pub(crate) overall: u32,
-    /// `SENTRY_SAMPLE_RATE`.
+    /// `SENTRY_SAMPLE_RATE`, 0 to 1.
     pub(crate) sample_rate: f32,
 }
 
@@ -99,7 +101,7 @@ pub(crate) fn install(mut options: sentry::ClientOptions, settings: BudgetSettin
             None => event,
         };
         if !sample(sample_rate) {
-            sentry_drops::record(Kind::Event, DropReason::SampleRate, 1);
+            drops::record(Kind::Event, DropReason::SampleRate, 1);
             return None;
         }
         match budget.admit(fingerprint(&event)) {
@@ -110,7 +112,7 @@ pub(crate) fn install(mut options: sentry::ClientOptions, settings: BudgetSettin
                 Some(event)
             }
             Admission::Drop => {
-                sentry_drops::record(Kind::Event, DropReason::Budget, 1);
+                drops::record(Kind::Event, DropReason::Budget, 1);
                 None
             }
         }

@@ -4,7 +4,7 @@
 //!
 //! | reason | where | what |
 //! | --- | --- | --- |
-//! | `budget` | `before_send` ([`sentry_budget`](crate::sentry_budget)) | over the per-fingerprint or overall budget per minute |
+//! | `budget` | `before_send` ([`budget`](crate::budget)) | over the per-fingerprint or overall budget per minute |
 //! | `sample_rate` | `before_send` | not drawn by `SENTRY_SAMPLE_RATE` (belfry samples error events itself, so it can count) |
 //! | `queue_full` | the transport | the transport's queue (30 envelopes) was full: Sentry is slower than the events |
 //! | `rate_limited` | the transport | Sentry answered 429, or said (`Retry-After`, `X-Sentry-Rate-Limits`) to wait and the wait is not over |
@@ -103,13 +103,36 @@ pub(crate) fn record(kind: Kind, reason: DropReason, count: u64) {
 }
 
 /// Items of `kind` dropped since start, by reason label.
-pub(crate) fn dropped(kind: Kind) -> [(&'static str, u64); 5] {
+fn dropped(kind: Kind) -> [(&'static str, u64); 5] {
     DropReason::ALL.map(|reason| {
         (
             reason.label(),
             DROPPED[kind as usize][reason as usize].load(Ordering::Relaxed),
         )
     })
+}
+
+/// Error events not delivered since the process started, by `reason` label, in the order of
+/// the [module docs](self)' table: what belfry exports as
+/// `belfry_sentry_events_dropped_total{reason}`.
+///
+/// ```
+/// let dropped = belfry_sentry::drops::dropped_events();
+/// assert_eq!(dropped[0], ("budget", 0));
+/// ```
+pub fn dropped_events() -> [(&'static str, u64); 5] {
+    dropped(Kind::Event)
+}
+
+/// Performance transactions not delivered since the process started, by `reason` label: what
+/// belfry exports as `belfry_sentry_transactions_dropped_total{reason}`.
+///
+/// ```
+/// let dropped = belfry_sentry::drops::dropped_transactions();
+/// assert!(dropped.iter().any(|(reason, _)| *reason == "send_failed"));
+/// ```
+pub fn dropped_transactions() -> [(&'static str, u64); 5] {
+    dropped(Kind::Transaction)
 }
 
 /// Starts the thread writing the WARN line (once per process).

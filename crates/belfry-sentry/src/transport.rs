@@ -1,5 +1,5 @@
 //! belfry's Sentry transport: the SDK's ureq transport thread, rebuilt so that every envelope it
-//! does not deliver is counted by why ([`sentry_drops`]).
+//! does not deliver is counted by why ([`drops`](crate::drops)).
 //!
 //! The SDK's `TransportThread` keeps the outcome of each send to itself (it records losses only in
 //! client reports, sent to Sentry with a later envelope — if one ever goes). This one is the same
@@ -31,31 +31,22 @@ use sentry::{
     Envelope, Transport, TransportFactory, TransportOptions,
 };
 
-use crate::sentry_drops::{self, DropReason, Kind};
+use crate::drops::{self, DropReason, Kind};
 
 /// Envelopes queued for the sending thread at most, as in the SDK's own transports.
 pub(crate) const QUEUE_CAPACITY: usize = 30;
 
 /// Builds a [`CountingTransport`] for the client (a [`TransportFactory`], so that it gets the
-/// SDK's client-report recorder).
-pub(crate) struct CountingTransportFactory;
+/// SDK's client-report recorder), each send bounded by `send_timeout` (at least 100 ms).
+pub(crate) struct CountingTransportFactory {
+    pub(crate) send_timeout: Duration,
+}
 
 impl TransportFactory for CountingTransportFactory {
     fn create_transport_with_options(&self, options: TransportOptions) -> Arc<dyn Transport> {
-        Arc::new(CountingTransport::new(options, send_timeout()))
+        let timeout = self.send_timeout.max(Duration::from_millis(100));
+        Arc::new(CountingTransport::new(options, timeout))
     }
-}
-
-/// How long one send may take: the flush timeout, set by [`set_send_timeout`] before the client
-/// starts (the factory only gets the transport options).
-static SEND_TIMEOUT_MS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(2000);
-
-pub(crate) fn set_send_timeout(timeout: Duration) {
-    SEND_TIMEOUT_MS.store(timeout.as_millis() as u64, Ordering::Relaxed);
-}
-
-fn send_timeout() -> Duration {
-    Duration::from_millis(SEND_TIMEOUT_MS.load(Ordering::Relaxed)).max(Duration::from_millis(100))
 }
 
 enum Task {
@@ -156,8 +147,8 @@ fn count(envelope: &Envelope, reason: DropReason) {
             _ => {}
         }
     }
-    sentry_drops::record(Kind::Event, reason, events);
-    sentry_drops::record(Kind::Transaction, reason, transactions);
+    drops::record(Kind::Event, reason, events);
+    drops::record(Kind::Transaction, reason, transactions);
 }
 
 /// What the sending thread needs.
@@ -220,7 +211,7 @@ impl Sender {
                     _ => None,
                 };
                 if let Some(kind) = kind {
-                    sentry_drops::record(kind, DropReason::RateLimited, 1);
+                    drops::record(kind, DropReason::RateLimited, 1);
                 }
                 self.recorder
                     .record_lost_data(&item, LossReason::RatelimitBackoff);

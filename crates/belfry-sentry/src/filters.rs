@@ -6,18 +6,18 @@ use tracing::Metadata;
 /// the capture layer's (already captured as Sentry events) and the access log's (one per
 /// request, written after the request's hub is gone, so they would land on the thread's hub and
 /// leak into the next requests' events).
-const NOT_FOR_SENTRY: [&str; 2] = [crate::TARGET, "belfry::access"];
+const NOT_FOR_SENTRY: [&str; 2] = [belfry_capture::TARGET, belfry_access_log::TARGET];
 
 /// Whether the `sentry-tracing` event layers (`ErrorLayer`, `BreadcrumbLayer`) should see this
-/// event: `false` for the events of the capture layer (target [`TARGET`](crate::TARGET)) and of
+/// event: `false` for the events of the capture layer (target [`belfry_capture::TARGET`]) and of
 /// the access log (`belfry::access`), `true` for everything else.
 ///
 /// Without it, every panic and every `5xx` would reach Sentry twice: once from
-/// [`Capture`](crate::Capture), once from the `ErrorLayer` turning the ERROR log line into an
+/// [`Capture`](belfry_capture::Capture), once from the `ErrorLayer` turning the ERROR log line into an
 /// event. Combine it with the level filters:
 ///
 /// ```
-/// use belfry_capture::sentry_event_filter;
+/// use belfry_sentry::sentry_event_filter;
 /// use sentry::integrations::tracing::{BreadcrumbLayer, ErrorLayer};
 /// use tracing::Level;
 /// use tracing_subscriber::{filter::filter_fn, layer::SubscriberExt, Layer};
@@ -48,10 +48,10 @@ pub fn sentry_event_filter(metadata: &Metadata<'_>) -> bool {
 /// Whether the `sentry-tracing` `SpanLayer` should turn this span into a Sentry span: `false`
 /// for the request-id layer's `request` span (target
 /// [`REQUEST_SPAN_TARGET`](belfry_request_id::REQUEST_SPAN_TARGET)), since
-/// [`Capture`](crate::Capture) starts the request's transaction itself, named after the route.
+/// [`Capture`](belfry_capture::Capture) starts the request's transaction itself, named after the route.
 ///
 /// ```
-/// use belfry_capture::sentry_span_filter;
+/// use belfry_sentry::sentry_span_filter;
 /// use sentry::integrations::tracing::SpanLayer;
 /// use tracing::Level;
 /// use tracing_subscriber::{filter::filter_fn, layer::SubscriberExt, Layer};

@@ -40,7 +40,7 @@ async fn a_panic_is_one_event_with_the_request_scrubbed() {
     setup();
     let envelopes = with_sentry(ClientOptions::default(), async {
         let answer = get_with_id(
-            app(CaptureLayer::new()),
+            app(capture()),
             "/panic?access_token=s3cr3t-query&page=2",
             "sentry-panic-1",
         )
@@ -115,7 +115,7 @@ async fn a_panic_in_call_is_one_event() {
 async fn an_application_5xx_with_an_error_is_one_event_with_the_chain() {
     setup();
     let envelopes = with_sentry(ClientOptions::default(), async {
-        get_with_id(app(CaptureLayer::new()), "/down", "sentry-down-1").await;
+        get_with_id(app(capture()), "/down", "sentry-down-1").await;
     })
     .await;
     let events = events(&envelopes);
@@ -150,7 +150,7 @@ async fn an_application_5xx_with_an_error_is_one_event_with_the_chain() {
 async fn an_application_5xx_without_an_error_is_one_message_event() {
     setup();
     let envelopes = with_sentry(ClientOptions::default(), async {
-        get_with_id(app(CaptureLayer::new()), "/bare-500", "sentry-bare-1").await;
+        get_with_id(app(capture()), "/bare-500", "sentry-bare-1").await;
     })
     .await;
     let events = events(&envelopes);
@@ -163,8 +163,8 @@ async fn an_application_5xx_without_an_error_is_one_message_event() {
 async fn success_sends_nothing() {
     setup();
     let envelopes = with_sentry(ClientOptions::default(), async {
-        get_with_id(app(CaptureLayer::new()), "/ok", "sentry-ok-1").await;
-        get_with_id(app(CaptureLayer::new()), "/users/7", "sentry-ok-2").await;
+        get_with_id(app(capture()), "/ok", "sentry-ok-1").await;
+        get_with_id(app(capture()), "/users/7", "sentry-ok-2").await;
     })
     .await;
     assert!(envelopes.is_empty(), "{envelopes:#?}");
@@ -175,8 +175,8 @@ async fn sampled_requests_get_a_transaction_named_after_the_route() {
     setup();
     let options = ClientOptions::default().traces_sample_rate(1.0);
     let envelopes = with_sentry(options, async {
-        get_with_id(app(CaptureLayer::new()), "/users/7", "sentry-tx-1").await;
-        get_with_id(app(CaptureLayer::new()), "/panic", "sentry-tx-2").await;
+        get_with_id(app(capture()), "/users/7", "sentry-tx-1").await;
+        get_with_id(app(capture()), "/panic", "sentry-tx-2").await;
     })
     .await;
     let transactions = transactions(&envelopes);
@@ -210,7 +210,7 @@ async fn sampled_requests_get_a_transaction_named_after_the_route() {
 async fn unsampled_requests_send_no_transaction() {
     setup();
     let envelopes = with_sentry(ClientOptions::default().traces_sample_rate(0.0), async {
-        get_with_id(app(CaptureLayer::new()), "/users/8", "sentry-notx-1").await;
+        get_with_id(app(capture()), "/users/8", "sentry-notx-1").await;
     })
     .await;
     assert!(transactions(&envelopes).is_empty());
@@ -225,8 +225,8 @@ async fn breadcrumbs_of_concurrent_requests_do_not_mix() {
             ..Default::default()
         });
         tokio::join!(
-            get_with_id(app(CaptureLayer::new()), "/chatty", "sentry-crumbs-a"),
-            get_with_id(app(CaptureLayer::new()), "/chatty", "sentry-crumbs-b"),
+            get_with_id(app(capture()), "/chatty", "sentry-crumbs-a"),
+            get_with_id(app(capture()), "/chatty", "sentry-crumbs-b"),
         );
     })
     .await;
@@ -252,7 +252,7 @@ async fn breadcrumbs_of_concurrent_requests_do_not_mix() {
 async fn a_panic_in_spawned_work_is_attributed_to_the_request() {
     setup();
     let envelopes = with_sentry(ClientOptions::default(), async {
-        get_with_id(app(CaptureLayer::new()), "/spawn", "sentry-spawn-1").await;
+        get_with_id(app(capture()), "/spawn", "sentry-spawn-1").await;
     })
     .await;
     let events = events(&envelopes);
@@ -276,7 +276,7 @@ async fn a_panic_in_spawned_work_is_attributed_to_the_request() {
 
 /// The app behind belfry's trace-context layer, as the facade stacks it (outermost).
 fn traced_app() -> Router {
-    app(CaptureLayer::new()).layer(belfry_trace_context::TraceContextLayer::new())
+    app(capture()).layer(belfry_trace_context::TraceContextLayer::new())
 }
 
 async fn get_traced(app: Router, uri: &str, traceparent: &str) -> Answer {
@@ -369,7 +369,7 @@ async fn a_panic_while_the_body_streams_is_one_event_with_the_request() {
             .header("authorization", "Bearer s3cr3t-bearer")
             .body(Body::empty())
             .unwrap();
-        let response = app(CaptureLayer::new()).oneshot(request).await.unwrap();
+        let response = app(capture()).oneshot(request).await.unwrap();
         assert_eq!(response.status(), StatusCode::OK);
         assert!(http_body_util::BodyExt::collect(response.into_body())
             .await
@@ -396,4 +396,53 @@ async fn a_panic_while_the_body_streams_is_one_event_with_the_request() {
     let request = event.request.as_ref().expect("the request");
     assert_eq!(request.headers["authorization"], "[REDACTED]");
     assert_eq!(request.query_string.as_deref(), Some("page=3"));
+}
+
+#[tokio::test]
+async fn without_a_sentry_client_responses_are_the_same() {
+    setup();
+    // A client that is not enabled (no DSN) counts as no client.
+    let transport = sentry::test::TestTransport::new();
+    let mut options = sentry::ClientOptions::default();
+    options.transport = Some(std::sync::Arc::new(transport.clone()));
+    let hub = sentry::Hub::new(Some(std::sync::Arc::new(options.into())), Default::default());
+    let answers = async {
+        assert!(!crate::reporter::client_bound());
+        let mut answers = Vec::new();
+        for (path, id) in [
+            ("/panic", "resp-off-1"),
+            ("/down", "resp-off-2"),
+            ("/ok", "resp-off-3"),
+        ] {
+            answers.push(get_with_id(app(capture()), path, id).await.status);
+        }
+        answers
+    }
+    .bind_hub(std::sync::Arc::new(hub))
+    .await;
+    assert_eq!(answers, [500, 503, 200]);
+    assert!(transport.fetch_and_clear_envelopes().is_empty());
+    assert_eq!(capture_events_for("resp-off-1").len(), 1);
+    assert_eq!(capture_events_for("resp-off-2").len(), 1);
+}
+
+#[tokio::test]
+async fn with_stack_traces_on_a_panic_event_carries_the_backtrace() {
+    // The parsing of std's backtrace into Sentry's frames, as the hook's reporter asks for it.
+    let panic = belfry_capture::Panic::catch(|| panic!("deep")).unwrap_err();
+    assert!(
+        panic.backtrace().is_none(),
+        "the reporter of these tests wants none"
+    );
+    let backtrace = std::backtrace::Backtrace::force_capture();
+    let stacktrace =
+        sentry::integrations::backtrace::parse_stacktrace(&backtrace.to_string()).expect("frames");
+    assert!(stacktrace.frames.len() > 1, "{stacktrace:#?}");
+    assert!(
+        stacktrace.frames.iter().any(|frame| frame
+            .function
+            .as_deref()
+            .is_some_and(|function| function.contains("carries_the_backtrace"))),
+        "{stacktrace:#?}"
+    );
 }

@@ -1,0 +1,177 @@
+//! The request as Sentry shows it, scrubbed.
+
+use belfry_scrub::ScrubPolicy;
+use http::{header, HeaderMap, Method, Uri};
+use sentry::protocol;
+
+/// The request as Sentry shows it: method, URL and headers scrubbed by `scrub`, no cookies, no
+/// body. The URL's path has the segments bound to sensitive parameters of `route` (the route
+/// template) redacted; its userinfo is removed and its query scrubbed. Headers follow the
+/// policy's [`HeaderMode`](belfry_scrub::HeaderMode), by default the allow-list: credentials keep
+/// their name with the value `[REDACTED]`, headers off the list `[Filtered]`.
+pub(crate) fn sentry_request(
+    method: &Method,
+    uri: &Uri,
+    headers: &HeaderMap,
+    route: Option<&str>,
+    scrub: &ScrubPolicy,
+) -> protocol::Request {
+    let authority = uri
+        .authority()
+        .map(|authority| authority.as_str())
+        .or_else(|| headers.get(header::HOST)?.to_str().ok());
+    let url = authority.and_then(|authority| {
+        let scheme = uri.scheme_str().unwrap_or("http");
+        let path = scrub.path(uri.path(), route);
+        let url = match uri.query() {
+            Some(query) => format!("{scheme}://{authority}{path}?{query}"),
+            None => format!("{scheme}://{authority}{path}"),
+        };
+        scrub.url(&url).to_string().parse().ok()
+    });
+    let mut scrubbed = protocol::Map::new();
+    for (name, value) in scrub.headers(headers) {
+        scrubbed
+            .entry(name.as_str().to_owned())
+            .and_modify(|joined: &mut String| {
+                joined.push_str(", ");
+                joined.push_str(&value.to_cow());
+            })
+            .or_insert_with(|| value.to_string());
+    }
+    protocol::Request {
+        url,
+        method: Some(method.as_str().to_owned()),
+        query_string: uri.query().map(|query| scrub.query(query).to_string()),
+        headers: scrubbed,
+        ..Default::default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use http::Request;
+
+    use super::*;
+
+    #[test]
+    fn request_is_scrubbed() {
+        let request = Request::get("/cb?access_token=s3cr3t&page=2")
+            .header("host", "api.example.com")
+            .header("authorization", "Bearer s3cr3t")
+            .header("cookie", "sid=s3cr3t")
+            .header("accept", "text/html")
+            .header("accept", "application/json")
+            .body(())
+            .unwrap();
+        let sentry_request = sentry_request(
+            request.method(),
+            request.uri(),
+            request.headers(),
+            Some("/cb"),
+            &ScrubPolicy::default(),
+        );
+        assert_eq!(
+            sentry_request.url.unwrap().as_str(),
+            "http://api.example.com/cb?access_token=[REDACTED]&page=2"
+        );
+        assert_eq!(
+            sentry_request.query_string.as_deref(),
+            Some("access_token=[REDACTED]&page=2")
+        );
+        assert_eq!(sentry_request.method.as_deref(), Some("GET"));
+        assert_eq!(sentry_request.headers["authorization"], "[REDACTED]");
+        assert_eq!(sentry_request.headers["cookie"], "[REDACTED]");
+        assert_eq!(sentry_request.headers["accept"], "text/html, application/json");
+        assert!(sentry_request.cookies.is_none() && sentry_request.data.is_none());
+    }
+
+    #[test]
+    fn absolute_uri_and_missing_host() {
+        let request = Request::get("https://user:pw@example.com/a?q=1")
+            .body(())
+            .unwrap();
+        let url = sentry_request(
+            request.method(),
+            request.uri(),
+            request.headers(),
+            None,
+            &ScrubPolicy::default(),
+        )
+        .url
+        .unwrap();
+        assert_eq!(url.as_str(), "https://example.com/a?q=1");
+        let request = Request::get("/no-host").body(()).unwrap();
+        assert!(sentry_request(
+            request.method(),
+            request.uri(),
+            request.headers(),
+            None,
+            &ScrubPolicy::default()
+        )
+        .url
+        .is_none());
+    }
+
+    #[test]
+    fn path_parameters_and_headers_off_the_allow_list_are_hidden() {
+        let request = Request::get("/reset-password/S3CR3T?page=2&redirect=%2Fcb%3Fjwt%3DS3CR3T")
+            .header("host", "alice:S3CR3T@api.example.com")
+            .header("user-agent", "curl/8")
+            .header("x-tenant", "acme")
+            .header("x-goog-iap-jwt-assertion", "S3CR3T")
+            .header("x-original-uri", "/reset-password/S3CR3T?token=S3CR3T")
+            .header("forwarded", "for=192.0.2.1;host=\"u:S3CR3T@api.example.com\"")
+            .body(())
+            .unwrap();
+        let route = Some("/reset-password/{token}");
+        let default = sentry_request(
+            request.method(),
+            request.uri(),
+            request.headers(),
+            route,
+            &ScrubPolicy::default(),
+        );
+        assert_eq!(
+            default.url.as_ref().unwrap().as_str(),
+            "http://api.example.com/reset-password/[REDACTED]?page=2&redirect=%2Fcb%3Fjwt%3D[REDACTED]"
+        );
+        assert_eq!(default.headers["user-agent"], "curl/8");
+        assert_eq!(default.headers["host"], "api.example.com");
+        assert_eq!(default.headers["x-tenant"], "[Filtered]");
+        assert_eq!(default.headers["x-original-uri"], "[Filtered]");
+        assert_eq!(default.headers["forwarded"], "[Filtered]");
+        assert_eq!(default.headers["x-goog-iap-jwt-assertion"], "[REDACTED]");
+
+        let deny_list = ScrubPolicy::builder()
+            .header_mode(belfry_scrub::HeaderMode::DenyList)
+            .build();
+        let shown = sentry_request(
+            request.method(),
+            request.uri(),
+            request.headers(),
+            route,
+            &deny_list,
+        );
+        assert_eq!(shown.headers["x-tenant"], "acme");
+        assert_eq!(
+            shown.headers["x-original-uri"],
+            "/reset-password/S3CR3T?token=[REDACTED]"
+        );
+        assert_eq!(
+            shown.headers["forwarded"],
+            "for=192.0.2.1;host=\"api.example.com\""
+        );
+        assert_eq!(shown.headers["x-goog-iap-jwt-assertion"], "[REDACTED]");
+        let text = |request: &protocol::Request| {
+            format!(
+                "{:?} {:?} {:?}",
+                request.url, request.query_string, request.headers
+            )
+        };
+        assert!(!text(&default).contains("S3CR3T"), "{}", text(&default));
+        // In the deny-list mode, the one left is the path of X-Original-URI: no route template
+        // says which of its segments are parameters.
+        assert_eq!(text(&shown).matches("S3CR3T").count(), 1, "{}", text(&shown));
+    }
+}
