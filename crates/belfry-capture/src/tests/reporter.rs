@@ -98,7 +98,9 @@ impl Recording {
 async fn the_reporter_hears_of_panics_failures_and_outcomes() {
     setup();
     let reporter = Recording::default();
-    let app = app(CaptureLayer::new().reporter(reporter.clone()));
+    let app = app(CaptureLayer::new()
+        .probe_routes(["/health/ready"])
+        .reporter(reporter.clone()));
     get_with_id(app.clone(), "/panic", "rep-panic-1").await;
     get_with_id(app.clone(), "/down", "rep-down-1").await;
     get_with_id(app.clone(), "/health/ready", "rep-probe-1").await;

@@ -150,12 +150,12 @@ async fn an_application_5xx_without_error_is_reported_with_its_status() {
 #[tokio::test]
 async fn a_probe_answering_503_is_a_state_not_a_failure() {
     setup();
-    let answer = get_with_id(app(CaptureLayer::new()), "/health/ready", "resp-probe-1").await;
+    let probes = CaptureLayer::new().probe_routes(["/health/live", "/health/ready"]);
+    let answer = get_with_id(app(probes), "/health/ready", "resp-probe-1").await;
     assert_eq!(answer.status, StatusCode::SERVICE_UNAVAILABLE);
     assert!(capture_events_for("resp-probe-1").is_empty(), "not reported");
-    // The same answer on a route that is not a probe is a failure.
-    let capture = CaptureLayer::new().probe_routes(["/healthz"]);
-    get_with_id(app(capture), "/health/ready", "resp-probe-2").await;
+    // The same answer on a route that is not a probe is a failure: no route is one by default.
+    get_with_id(app(CaptureLayer::new()), "/health/ready", "resp-probe-2").await;
     assert_eq!(capture_events_for("resp-probe-2").len(), 1);
 }
 
