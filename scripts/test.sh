@@ -15,6 +15,20 @@ cargo fmt --all -- --check
 step "cargo clippy"
 cargo clippy --workspace --all-targets --all-features -- -D warnings
 
+step "the facade's Cargo features, each on its own (clippy and unit tests)"
+# `default-features = false` plus one feature at a time; everything together is the workspace
+# run below. Doc tests run there only: they show the default features.
+for feature in "" sentry metrics health reqwest otel; do
+    echo "-- belfry --no-default-features --features '$feature'"
+    cargo clippy -p belfry --no-default-features --features "$feature" --lib --tests -- -D warnings
+    cargo test -p belfry --no-default-features --features "$feature" --lib --tests --quiet
+done
+# Without default features, none of Sentry's, TLS or Prometheus crates is compiled.
+if cargo tree -e normal --no-default-features -p belfry | grep -Eq '\b(sentry|rustls|ureq|prometheus-client) v'; then
+    echo "belfry --no-default-features pulls in sentry, rustls, ureq or prometheus-client" >&2
+    exit 1
+fi
+
 step "sentry-compatible server (Bugsink) for the end-to-end tests"
 export BELFRY_TEST_SENTRY_HOME="${BELFRY_TEST_SENTRY_HOME:-$PWD/target/sentry-server-test}"
 SENTRY_SERVER_HOME="$BELFRY_TEST_SENTRY_HOME" bash scripts/sentry-server/up >/dev/null

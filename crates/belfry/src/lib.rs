@@ -25,9 +25,19 @@
 //! by default), `sentry` (a hub per request, one event per panic and 5xx, the client set up
 //! from `SENTRY_*` by [`telemetry::init`]).
 //!
-//! Cargo features: `sentry`, `metrics` and `health` are on by default; `reqwest` is off.
-//! Without `sentry` (`default-features = false, features = ["metrics", "health"]`), neither the
-//! Sentry SDK nor its TLS stack is compiled, and the capture layer reports to the logs only.
+//! Cargo features — `sentry`, `metrics` and `health` are on by default; `reqwest` and `otel` are
+//! off:
+//!
+//! | feature | what it adds |
+//! | --- | --- |
+//! | `sentry` | `belfry::sentry`: a hub per request, events for panics, 5xx and failed tasks (the Sentry SDK, rustls, ureq) |
+//! | `metrics` | `belfry::metrics`: Prometheus RED metrics, `/metrics`, task and connection-error metrics (prometheus-client) |
+//! | `health` | `belfry::health` and [`serve`](Belfry::serve): health checks and routes, readiness, graceful shutdown |
+//! | `reqwest` | [`Belfry::reqwest_middleware`] |
+//! | `otel` | `belfry::otel`: OTLP export when `OTEL_EXPORTER_OTLP_ENDPOINT` is set |
+//!
+//! With `default-features = false`, belfry is the trace context, request ids, the access log,
+//! panic capture (reported to the logs only) and JSON logs.
 #![deny(missing_docs)]
 
 pub mod audit;
@@ -35,6 +45,7 @@ pub mod config;
 #[cfg(feature = "otel")]
 mod otel_setup;
 mod pretty;
+#[cfg(feature = "health")]
 pub mod serve;
 mod stack;
 pub mod task;
@@ -44,9 +55,11 @@ pub use belfry_access_log as access_log;
 pub use belfry_capture as capture;
 pub use belfry_capture::{ErrorReport, WithErrorReport};
 pub use belfry_client as client;
+#[cfg(feature = "health")]
 pub use belfry_health as health;
 pub use belfry_log as log;
 pub use belfry_log::request;
+#[cfg(feature = "metrics")]
 pub use belfry_metrics as metrics;
 /// OpenTelemetry export over OTLP (feature `otel`); see [`belfry_otel`].
 #[cfg(feature = "otel")]
@@ -64,5 +77,6 @@ pub use belfry_sentry::{DEFAULT_SAMPLE_RATE, DEFAULT_SENTRY_FLUSH_TIMEOUT};
 pub use belfry_trace_context as trace_context;
 pub use belfry_trace_context::TraceContext;
 pub use config::{Config, ConfigError, InvalidVariable, DEFAULT_TRACES_SAMPLE_RATE};
+#[cfg(feature = "health")]
 pub use serve::{ConnectionErrorKind, Serve};
 pub use stack::{Belfry, CaptureService};

@@ -48,6 +48,7 @@ pub(crate) fn start(
 }
 
 /// Exports [`belfry_otel::dropped_spans`] as `belfry_otel_spans_dropped_total{reason}`.
+#[cfg(feature = "metrics")]
 pub(crate) fn export_metrics(metrics: &belfry_metrics::Metrics) {
     metrics.register_otel_spans_dropped(|| belfry_otel::dropped_spans().by_reason());
 }

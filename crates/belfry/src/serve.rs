@@ -36,6 +36,7 @@ use std::{
 use axum::{body::Body, extract::ConnectInfo, Router};
 use belfry_access_log::ConnectionStatus;
 use belfry_health::{GracefulShutdown, Health};
+#[cfg(feature = "metrics")]
 use belfry_metrics::prometheus_client::metrics::{counter::Counter, family::Family};
 use http::{Request, Response};
 use hyper::body::Incoming;
@@ -118,10 +119,13 @@ impl ConnectionErrorKind {
     }
 }
 
+#[cfg(feature = "metrics")]
 type ErrorLabels = [(&'static str, &'static str); 1];
 
-/// Counts connection errors and logs them, rate-limited. Shared by every connection.
+/// Counts connection errors (feature `metrics`) and logs them, rate-limited. Shared by every
+/// connection.
 struct ConnectionErrors {
+    #[cfg(feature = "metrics")]
     counter: Family<ErrorLabels, Counter>,
     started: Instant,
     /// Seconds since `started` of the last WARN line, plus one (0: none yet).
@@ -133,6 +137,7 @@ struct ConnectionErrors {
 impl ConnectionErrors {
     fn record(&self, error: &hyper::Error, peer: SocketAddr) {
         let kind = ConnectionErrorKind::of(error);
+        #[cfg(feature = "metrics")]
         self.counter.get_or_create(&[("error_type", kind.as_str())]).inc();
         tracing::debug!(target: TARGET, error_type = kind.as_str(), %error, client.address = %peer.ip(), "connection error");
         let now = self.started.elapsed().as_secs() + 1;
@@ -250,6 +255,7 @@ impl Serve {
         } = self;
         let address = listener.local_addr()?;
         let errors = Arc::new(ConnectionErrors {
+            #[cfg(feature = "metrics")]
             counter: belfry.metrics().register(
                 CONNECTION_ERRORS,
                 "Connections hyper ended with an error before or while answering (431, 400, timeouts, resets), by error_type",
@@ -269,6 +275,7 @@ impl Serve {
             builder.build()
         });
         let _refresh = health.as_ref().map(|health| {
+            #[cfg(feature = "metrics")]
             belfry.export_health_checks(health);
             AbortOnDrop(health.spawn_refresh(DEFAULT_HEALTH_REFRESH))
         });
@@ -455,7 +462,7 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for WatchedStream<S> {
     }
 }
 
-#[cfg(test)]
+#[cfg(all(test, feature = "metrics"))]
 mod tests {
     use std::io::{Read, Write};
 

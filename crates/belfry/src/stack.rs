@@ -5,8 +5,12 @@ use std::{convert::Infallible, time::Duration};
 use axum::{body::Body, routing::Route, Router};
 use belfry_access_log::{AccessLogLayer, TrustedProxy};
 use belfry_capture::{CaptureLayer, ProblemJson};
+#[cfg(all(feature = "health", feature = "metrics"))]
 use belfry_health::{Health, Status};
-use belfry_metrics::{HealthCheckSample, HealthCheckStatus, HttpMetricsLayer, Metrics};
+#[cfg(all(feature = "health", feature = "metrics"))]
+use belfry_metrics::{HealthCheckSample, HealthCheckStatus};
+#[cfg(feature = "metrics")]
+use belfry_metrics::{HttpMetricsLayer, Metrics};
 use belfry_request_id::RequestIdLayer;
 use belfry_scrub::ScrubPolicy;
 use belfry_trace_context::{RatioSampler, TraceContextLayer, TrustIncoming};
@@ -35,14 +39,42 @@ type StackCapture = CaptureLayer<ProblemJson, StackReporter>;
 #[cfg(feature = "sentry")]
 fn new_capture() -> StackCapture {
     CaptureLayer::new()
-        .probe_routes(belfry_health::PATHS)
+        .probe_routes(probe_routes())
         .reporter(belfry_sentry::SentryReporter::new())
 }
 
 #[cfg(not(feature = "sentry"))]
 fn new_capture() -> StackCapture {
-    CaptureLayer::new().probe_routes(belfry_health::PATHS)
+    CaptureLayer::new().probe_routes(probe_routes())
 }
+
+/// Routes whose 5xx answers are states, not failures: the health routes (feature `health`).
+fn probe_routes() -> &'static [&'static str] {
+    #[cfg(feature = "health")]
+    return &belfry_health::PATHS;
+    #[cfg(not(feature = "health"))]
+    return &[];
+}
+
+/// Routes logged at DEBUG when fast and successful: the health routes and the metrics scrape.
+fn quiet_routes() -> impl Iterator<Item = &'static str> {
+    #[cfg(feature = "metrics")]
+    let scrape = Some(belfry_metrics::METRICS_PATH);
+    #[cfg(not(feature = "metrics"))]
+    let scrape = None;
+    probe_routes().iter().copied().chain(scrape)
+}
+
+/// The metrics layer of the stack (feature `metrics`), or nothing.
+#[cfg(feature = "metrics")]
+type StackMetrics = HttpMetricsLayer;
+#[cfg(not(feature = "metrics"))]
+type StackMetrics = Identity;
+/// What [`StackMetrics`] makes of `S`.
+#[cfg(feature = "metrics")]
+type Metered<S> = belfry_metrics::HttpMetrics<S>;
+#[cfg(not(feature = "metrics"))]
+type Metered<S> = S;
 
 /// The service the capture layer makes of `S`, the innermost of belfry's stack: what the
 /// application's own layers given to [`Belfry::wrap_with`] wrap.
@@ -99,10 +131,13 @@ pub struct Belfry {
     request_id: RequestIdLayer,
     access_log: AccessLogLayer,
     capture: StackCapture,
+    #[cfg(feature = "metrics")]
     metrics: Metrics,
     tasks: Tasks,
     scrub: ScrubPolicy,
+    #[cfg(feature = "health")]
     pub(crate) drain_delay: Duration,
+    #[cfg(feature = "health")]
     pub(crate) shutdown_timeout: Duration,
 }
 
@@ -115,8 +150,13 @@ impl Default for Belfry {
 impl Belfry {
     /// The defaults: see docs/configuration.md.
     pub fn new() -> Self {
+        #[cfg(feature = "metrics")]
         let metrics = Metrics::new();
+        #[cfg(feature = "metrics")]
         let tasks = Tasks::register(&metrics);
+        #[cfg(not(feature = "metrics"))]
+        let tasks = Tasks::default();
+        #[cfg(feature = "metrics")]
         crate::telemetry::export_log_metrics(&metrics);
         Self {
             trace_context: TraceContextLayer::new()
@@ -124,10 +164,13 @@ impl Belfry {
             request_id: RequestIdLayer::new(),
             access_log: AccessLogLayer::new().quiet_routes(quiet_routes()),
             capture: new_capture(),
+            #[cfg(feature = "metrics")]
             metrics,
             tasks,
             scrub: ScrubPolicy::default(),
+            #[cfg(feature = "health")]
             drain_delay: belfry_health::DEFAULT_DRAIN_DELAY,
+            #[cfg(feature = "health")]
             shutdown_timeout: belfry_health::DEFAULT_SHUTDOWN_TIMEOUT,
         }
     }
@@ -241,6 +284,7 @@ impl Belfry {
     /// On shutdown, how long readiness answers `503` before the server stops accepting
     /// connections, so load balancers stop sending new requests first (default 5 s); see
     /// [`serve`](Self::serve).
+    #[cfg(feature = "health")]
     pub fn drain_delay(mut self, delay: Duration) -> Self {
         self.drain_delay = delay;
         self
@@ -248,6 +292,7 @@ impl Belfry {
 
     /// On shutdown, how long in-flight requests get to finish before the server stops anyway
     /// (default 30 s); see [`serve`](Self::serve).
+    #[cfg(feature = "health")]
     pub fn shutdown_timeout(mut self, timeout: Duration) -> Self {
         self.shutdown_timeout = timeout;
         self
@@ -318,6 +363,7 @@ impl Belfry {
 
     /// Records HTTP metrics into `metrics` (default: a registry of belfry's own, with the
     /// process metrics), for applications that already have one.
+    #[cfg(feature = "metrics")]
     pub fn with_metrics(mut self, metrics: Metrics) -> Self {
         self.tasks = Tasks::register(&metrics);
         crate::telemetry::export_log_metrics(&metrics);
@@ -342,12 +388,14 @@ impl Belfry {
     /// signups.inc();
     /// assert!(belfry.metrics().render().contains("signups_total 1"));
     /// ```
+    #[cfg(feature = "metrics")]
     pub fn metrics(&self) -> &Metrics {
         &self.metrics
     }
 
     /// Exports the latest results of `health`'s checks as `belfry_health_check_status` (1 pass,
     /// 0.5 warn, 0 fail) and `belfry_health_check_duration_seconds`, labelled by check.
+    #[cfg(all(feature = "health", feature = "metrics"))]
     pub fn export_health_checks(&self, health: &Health) {
         let health = health.clone();
         self.metrics.register_health_checks(move || {
@@ -384,9 +432,10 @@ impl Belfry {
     /// # let _ = layer;
     /// ```
     pub fn client_layer(&self) -> belfry_client::PropagateLayer {
-        belfry_client::PropagateLayer::new()
-            .scrub_policy(self.scrub.clone())
-            .metrics(self.metrics.http_client())
+        let layer = belfry_client::PropagateLayer::new().scrub_policy(self.scrub.clone());
+        #[cfg(feature = "metrics")]
+        let layer = layer.metrics(self.metrics.http_client());
+        layer
     }
 
     /// The same as [`client_layer`](Self::client_layer), for `reqwest` (through
@@ -405,9 +454,10 @@ impl Belfry {
     /// ```
     #[cfg(feature = "reqwest")]
     pub fn reqwest_middleware(&self) -> belfry_client::PropagateMiddleware {
-        belfry_client::PropagateMiddleware::new()
-            .scrub_policy(self.scrub.clone())
-            .metrics(self.metrics.http_client())
+        let middleware = belfry_client::PropagateMiddleware::new().scrub_policy(self.scrub.clone());
+        #[cfg(feature = "metrics")]
+        let middleware = middleware.metrics(self.metrics.http_client());
+        middleware
     }
 
     /// The stack as one tower layer, for [`wrap`](Self::wrap) and [`wrap_with`](Self::wrap_with) only: applied around the router
@@ -418,7 +468,10 @@ impl Belfry {
             trace_context: self.trace_context.clone(),
             request_id: self.request_id.clone(),
             access_log: self.access_log.clone(),
+            #[cfg(feature = "metrics")]
             metrics: self.metrics.layer(),
+            #[cfg(not(feature = "metrics"))]
+            metrics: Identity::new(),
             application,
             capture: self.capture.clone(),
         }
@@ -485,20 +538,13 @@ impl Belfry {
     }
 }
 
-/// Routes logged at DEBUG when fast and successful: the health routes and the metrics scrape.
-fn quiet_routes() -> impl Iterator<Item = &'static str> {
-    belfry_health::PATHS
-        .into_iter()
-        .chain([belfry_metrics::METRICS_PATH])
-}
-
 /// [`Belfry`]'s stack as a tower layer, with the application's layers `L`; see `Belfry::layer`.
 #[derive(Clone, Debug)]
 struct BelfryLayer<L> {
     trace_context: TraceContextLayer,
     request_id: RequestIdLayer,
     access_log: AccessLogLayer,
-    metrics: HttpMetricsLayer,
+    metrics: StackMetrics,
     application: L,
     capture: StackCapture,
 }
@@ -506,7 +552,7 @@ struct BelfryLayer<L> {
 /// The service [`BelfryLayer`] wraps a route in.
 type BelfryService<S> = belfry_trace_context::SetTraceContext<
     belfry_request_id::SetRequestId<
-        belfry_access_log::AccessLog<belfry_metrics::HttpMetrics<S>>,
+        belfry_access_log::AccessLog<Metered<S>>,
         belfry_request_id::MakeRequestUuidV7,
     >,
     RatioSampler,

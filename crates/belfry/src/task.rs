@@ -29,6 +29,7 @@ use std::{fmt::Display, future::Future, panic::AssertUnwindSafe, time::Instant};
 use belfry_capture::ErrorReport;
 
 use crate::stack::StackReporter;
+#[cfg(feature = "metrics")]
 use belfry_metrics::{
     prometheus_client::metrics::{counter::Counter, family::Family, gauge::Gauge},
     AtomicHistogram, Metrics,
@@ -44,16 +45,27 @@ pub const TASK_DURATION_BUCKETS: [f64; 12] = [
     0.01, 0.05, 0.1, 0.5, 1.0, 5.0, 10.0, 30.0, 60.0, 300.0, 900.0, 3600.0,
 ];
 
+#[cfg(feature = "metrics")]
 type TaskOutcomeLabels = [(&'static str, &'static str); 2];
+#[cfg(feature = "metrics")]
 type TaskLabels = [(&'static str, &'static str); 1];
 
+#[cfg(feature = "metrics")]
 fn new_task_histogram() -> AtomicHistogram {
     AtomicHistogram::new(TASK_DURATION_BUCKETS)
 }
 
 /// Spawns instrumented tasks; cheap to clone. Get one from [`Belfry::tasks`](crate::Belfry::tasks).
-#[derive(Clone)]
+#[derive(Clone, Default)]
 pub struct Tasks {
+    /// The task metrics (feature `metrics`).
+    #[cfg(feature = "metrics")]
+    metrics: Option<TaskMetrics>,
+}
+
+#[cfg(feature = "metrics")]
+#[derive(Clone)]
+struct TaskMetrics {
     durations: Family<TaskOutcomeLabels, AtomicHistogram, fn() -> AtomicHistogram>,
     runs: Family<TaskOutcomeLabels, Counter>,
     in_flight: Family<TaskLabels, Gauge>,
@@ -89,6 +101,7 @@ impl TaskOutcome {
 
 impl Tasks {
     /// Registers the task metrics on `metrics`.
+    #[cfg(feature = "metrics")]
     pub(crate) fn register(metrics: &Metrics) -> Self {
         let durations = metrics.register(
             "belfry_task_duration_seconds",
@@ -106,9 +119,11 @@ impl Tasks {
             Family::default(),
         );
         Self {
-            durations,
-            runs,
-            in_flight,
+            metrics: Some(TaskMetrics {
+                durations,
+                runs,
+                in_flight,
+            }),
         }
     }
 
@@ -165,11 +180,21 @@ impl Tasks {
         #[cfg(feature = "sentry")]
         belfry_sentry::sentry::configure_scope(|scope| scope.set_tag("task.name", name));
         tracing::event!(target: TARGET, tracing::Level::INFO, task.name = name, "task started");
-        let in_flight = self.in_flight.get_or_create(&[("task", name)]).clone();
-        in_flight.inc();
+        #[cfg(feature = "metrics")]
+        let in_flight = self
+            .metrics
+            .as_ref()
+            .map(|metrics| metrics.in_flight.get_or_create(&[("task", name)]).clone());
+        #[cfg(feature = "metrics")]
+        if let Some(in_flight) = &in_flight {
+            in_flight.inc();
+        }
         let started = Instant::now();
         let result = AssertUnwindSafe(task).catch_unwind().await;
-        in_flight.dec();
+        #[cfg(feature = "metrics")]
+        if let Some(in_flight) = &in_flight {
+            in_flight.dec();
+        }
         let duration = started.elapsed();
         let duration_ms = duration.as_secs_f64() * 1000.0;
         let (outcome, value) = match result {
@@ -204,9 +229,17 @@ impl Tasks {
                 (TaskOutcome::Panicked, None)
             }
         };
-        let labels = [("task", name), ("outcome", outcome.as_str())];
-        self.durations.get_or_create(&labels).observe_duration(duration);
-        self.runs.get_or_create(&labels).inc();
+        #[cfg(feature = "metrics")]
+        if let Some(metrics) = &self.metrics {
+            let labels = [("task", name), ("outcome", outcome.as_str())];
+            metrics
+                .durations
+                .get_or_create(&labels)
+                .observe_duration(duration);
+            metrics.runs.get_or_create(&labels).inc();
+        }
+        #[cfg(not(feature = "metrics"))]
+        let _ = (outcome, duration);
         value
     }
 }

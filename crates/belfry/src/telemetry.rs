@@ -62,6 +62,7 @@ use std::{
 };
 
 use belfry_log::{DropReport, DroppedLines, JsonLines, NonBlocking, QueueBounds, WriterGuard};
+#[cfg(feature = "metrics")]
 use belfry_metrics::Metrics;
 
 use crate::config::{Config, ConfigError};
@@ -491,6 +492,7 @@ pub fn dropped_log_lines() -> DroppedLines {
     doc = r#"assert!(text.contains("belfry_sentry_transactions_dropped_total{reason=\"send_failed\"} 0"));"#
 )]
 /// ```
+#[cfg(feature = "metrics")]
 pub fn export_log_metrics(metrics: &Metrics) {
     metrics.register_log_lines_dropped(|| dropped_log_lines().by_level());
     metrics.register_log_lines_suppressed(|| suppressed_log_lines().by_level());

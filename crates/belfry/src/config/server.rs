@@ -8,8 +8,10 @@ use http::HeaderName;
 use super::{parse_ratio, read::Reader, TRACES_SAMPLE_RATE};
 use crate::Belfry;
 
-/// What the environment says about the stack; `None`: the default.
+/// What the environment says about the stack; `None`: the default. (The shutdown settings are
+/// read and checked without the `health` feature too, and used only with it.)
 #[derive(Clone, Debug, Default)]
+#[cfg_attr(not(feature = "health"), allow(dead_code))]
 pub(crate) struct ServerConfig {
     request_id_header: Option<HeaderName>,
     trust_request_id: Option<bool>,
@@ -80,9 +82,11 @@ impl ServerConfig {
         if let Some(keep) = self.access_log_keep_client_errors {
             belfry = belfry.access_log_keep_client_errors(keep);
         }
+        #[cfg(feature = "health")]
         if let Some(delay) = self.drain_delay {
             belfry = belfry.drain_delay(delay);
         }
+        #[cfg(feature = "health")]
         if let Some(timeout) = self.shutdown_timeout {
             belfry = belfry.shutdown_timeout(timeout);
         }
