@@ -71,3 +71,47 @@ fn blank_variables_are_unset_and_the_demo_serves_with_its_defaults() {
         .expect("the access line");
     assert_eq!(line["level"], "INFO", "the defaults: JSON lines at INFO");
 }
+
+/// One INFO line at start-up says what is on — Sentry's host, environment, release and rates,
+/// the thresholds, the traces ratio — and never the DSN's key.
+#[test]
+fn the_start_up_line_says_what_is_on_and_never_the_dsn_key() {
+    let closed = belfry_tests::closed_port();
+    let demo = Demo::builder()
+        .env("SENTRY_DSN", &format!("http://k3y-s3cr3t@{closed}/42"))
+        .env("SENTRY_ENVIRONMENT", "staging")
+        .env("SENTRY_RELEASE", "demo@1.2.3")
+        .env("SENTRY_TRACES_SAMPLE_RATE", "0.25")
+        .env("BELFRY_SLOW_REQUEST_MS", "750")
+        .env("BELFRY_HUNG_REQUEST_MS", "0")
+        .env("BELFRY_DRAIN_DELAY_MS", "0")
+        .start();
+    let listening = demo
+        .logs()
+        .wait_for(Duration::from_secs(10), |line| line["message"] == "listening")
+        .expect("the start-up line");
+    assert_eq!(listening["level"], "INFO");
+    let sentry = listening["sentry"].as_str().expect("sentry");
+    assert!(sentry.starts_with("Sentry to 127.0.0.1 (project 42)"), "{sentry}");
+    for part in ["environment staging", "release demo@1.2.3", "traces 0.25"] {
+        assert!(sentry.contains(part), "{part}: {sentry}");
+    }
+    assert_eq!(listening["traces.sample_rate"], 0.25);
+    assert_eq!(listening["slow_request_ms"], 750);
+    assert!(listening.get("hung_request_ms").is_none(), "off: {listening}");
+    assert_eq!(listening["drain_delay_ms"], 0);
+    assert_eq!(listening["log.format"], "json");
+    assert_eq!(
+        demo.logs()
+            .all()
+            .iter()
+            .filter(|line| line.contains("listening"))
+            .count(),
+        1,
+        "one line"
+    );
+    assert!(
+        !demo.logs().all().iter().any(|line| line.contains("k3y-s3cr3t")),
+        "the DSN key is never logged"
+    );
+}

@@ -44,17 +44,14 @@ fn request_id(response: &belfry_tests::HttpResponse) -> String {
 fn the_server_span_of_a_request_carries_its_route_status_and_the_ids_of_its_log_lines() {
     let receiver = OtlpReceiver::start(OtlpMode::Normal);
     let demo = exporting_to(&receiver).start();
+    // The one start-up line says what is exported where.
     let startup = demo
         .logs()
-        .wait_for(WAIT, |line| {
-            line["target"] == "belfry::telemetry"
-                && line["message"]
-                    .as_str()
-                    .is_some_and(|m| m.starts_with("OpenTelemetry export"))
-        })
+        .wait_for(WAIT, |line| line["message"] == "listening")
         .expect("the startup line");
     assert_eq!(startup["level"], "INFO");
-    let message = startup["message"].as_str().unwrap();
+    let message = startup["otel"].as_str().unwrap();
+    assert!(message.starts_with("OpenTelemetry export"), "{message}");
     assert!(
         message.contains(&format!("traces to {}/v1/traces", receiver.endpoint())),
         "{message}"

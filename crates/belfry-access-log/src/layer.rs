@@ -145,6 +145,24 @@ impl AccessLogLayer {
         self
     }
 
+    /// The slow threshold of routes without one of their own.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// let layer = belfry_access_log::AccessLogLayer::new().slow_threshold(Duration::from_millis(250));
+    /// assert_eq!(layer.slow_threshold_in_force(), Duration::from_millis(250));
+    /// assert_eq!(layer.hung_threshold_in_force(), Some(Duration::from_secs(10)));
+    /// ```
+    pub fn slow_threshold_in_force(&self) -> Duration {
+        self.config.slow_threshold
+    }
+
+    /// The hung-request threshold; `None`: the watch is off.
+    pub fn hung_threshold_in_force(&self) -> Option<Duration> {
+        self.config.hung_threshold
+    }
+
     /// Requests taking at least this long are logged at WARN (default 1 s).
     pub fn slow_threshold(self, threshold: Duration) -> Self {
         self.update(|config| config.slow_threshold = threshold)

@@ -116,3 +116,9 @@ pub use reqwest_middleware::PropagateMiddleware;
 /// assert_eq!(belfry_client::TARGET, "belfry::client");
 /// ```
 pub const TARGET: &str = "belfry::client";
+
+/// The field of the call's line holding the span id sent in its `traceparent`.
+pub const CALL_SPAN_ID_FIELD: &str = "call.span_id";
+
+/// The field of the call's line holding the span the call was made from.
+pub const CALL_PARENT_SPAN_ID_FIELD: &str = "call.parent_span_id";

@@ -78,6 +78,7 @@ pub use config::{
 pub use guard::OtelGuard;
 pub use logs::OtelLogLayer;
 pub use start::{Otel, OtelLayer, StartError};
+pub use targets::TASK_TARGET;
 pub use trace::{dropped_spans, DroppedSpans, OtelTraceLayer};
 
 pub use opentelemetry;

@@ -151,6 +151,44 @@ impl ClientSettings {
         &self.options
     }
 
+    /// What these settings turn on, for the start-up line: the host events go to (never the
+    /// DSN's key), environment, release, sample rates and the budget.
+    ///
+    /// ```
+    /// let dsn = "https://s3cr3t@sentry.example.com/7".parse().unwrap();
+    /// let settings = belfry_sentry::ClientSettings::new(dsn).environment("prod").traces_sample_rate(0.25);
+    /// let summary = settings.summary();
+    /// assert_eq!(
+    ///     summary,
+    ///     "Sentry to sentry.example.com (project 7): environment prod, release none, error events 1 \
+    ///      (at most 100 a minute, 10 per fingerprint), traces 0.25"
+    /// );
+    /// assert!(!summary.contains("s3cr3t"));
+    /// ```
+    pub fn summary(&self) -> String {
+        let (host, project) = self
+            .options
+            .dsn
+            .as_ref()
+            .map_or(("none".into(), "none".into()), |dsn| {
+                (dsn.host().to_owned(), dsn.project_id().to_string())
+            });
+        format!(
+            "Sentry to {host} (project {project}): environment {}, release {}, error events {} \
+             (at most {} a minute, {} per fingerprint), traces {}",
+            self.options.environment.as_deref().unwrap_or("none"),
+            self.options.release.as_deref().unwrap_or("none"),
+            self.budget.sample_rate,
+            self.budget.overall,
+            self.budget.per_fingerprint,
+            match &self.options.traces_sampling_strategy {
+                sentry::TracesSamplingStrategy::FixedRate(rate) => rate.to_string(),
+                sentry::TracesSamplingStrategy::Disabled => "off".to_owned(),
+                _ => "by a sampler".to_owned(),
+            },
+        )
+    }
+
     /// Starts the Sentry client, and sets the panic hook's [`SentryPanicReporter`] (once per
     /// process). Every event then goes through, in order: [`prepare_client_options`](crate::prepare_client_options)'s
     /// request context, the request fields (each a tag; `user.id` as the user only with

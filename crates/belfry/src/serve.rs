@@ -279,7 +279,7 @@ impl Serve {
             belfry.export_health_checks(health);
             AbortOnDrop(health.spawn_refresh(DEFAULT_HEALTH_REFRESH))
         });
-        tracing::info!(target: TARGET, address = %address, "listening");
+        belfry.log_listening(address);
         if let Some(health) = &health {
             health.readiness().mark_started();
         }
@@ -352,6 +352,29 @@ impl IntoFuture for Serve {
 
     fn into_future(self) -> Self::IntoFuture {
         Box::pin(self.run())
+    }
+}
+
+impl Belfry {
+    /// The one start-up line, `listening`: where, and what is on — the log format, Sentry
+    /// (host, environment, release, sample rates; never the DSN's key), OpenTelemetry export
+    /// (endpoints without credentials, sampler), the share of traces sampled and the thresholds.
+    fn log_listening(&self, address: SocketAddr) {
+        let telemetry = crate::telemetry::startup_summary();
+        let ms = |duration: Duration| duration.as_millis() as u64;
+        tracing::info!(
+            target: TARGET,
+            address = %address,
+            log.format = telemetry.map(|summary| summary.log_format),
+            sentry = telemetry.map(|summary| summary.sentry.as_str()),
+            otel = telemetry.map(|summary| summary.otel.as_str()),
+            traces.sample_rate = self.trace_context.get_sampler().ratio(),
+            slow_request_ms = ms(self.access_log.slow_threshold_in_force()),
+            hung_request_ms = self.access_log.hung_threshold_in_force().map(ms),
+            drain_delay_ms = ms(self.drain_delay),
+            shutdown_timeout_ms = ms(self.shutdown_timeout),
+            "listening"
+        );
     }
 }
 

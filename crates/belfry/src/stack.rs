@@ -127,9 +127,9 @@ pub type CaptureService<S> = belfry_capture::Capture<S, ProblemJson, StackReport
 /// ```
 #[derive(Clone, Debug)]
 pub struct Belfry {
-    trace_context: TraceContextLayer,
+    pub(crate) trace_context: TraceContextLayer,
     request_id: RequestIdLayer,
-    access_log: AccessLogLayer,
+    pub(crate) access_log: AccessLogLayer,
     capture: StackCapture,
     #[cfg(feature = "metrics")]
     metrics: Metrics,
@@ -159,8 +159,7 @@ impl Belfry {
         #[cfg(feature = "metrics")]
         crate::telemetry::export_log_metrics(&metrics);
         Self {
-            trace_context: TraceContextLayer::new()
-                .sampler(RatioSampler::new(f64::from(crate::DEFAULT_TRACES_SAMPLE_RATE))),
+            trace_context: TraceContextLayer::new().sampler(RatioSampler::new(RatioSampler::DEFAULT_RATIO)),
             request_id: RequestIdLayer::new(),
             access_log: AccessLogLayer::new().quiet_routes(quiet_routes()),
             capture: new_capture(),

@@ -266,6 +266,12 @@ pub fn log_retry(name: &str, attempt: u32, reason: &dyn Display, delay: std::tim
 mod tests {
     use belfry_trace_context::TraceContext;
 
+    #[cfg(feature = "otel")]
+    #[test]
+    fn the_otlp_bridge_reads_the_task_target_belfry_writes() {
+        assert_eq!(super::TARGET, belfry_otel::TASK_TARGET);
+    }
+
     #[tokio::test]
     async fn a_task_is_a_child_span_of_the_request_that_spawned_it() {
         let tasks = crate::Belfry::new().tasks();

@@ -301,6 +301,19 @@ impl Telemetry {
         W: for<'a> MakeWriter<'a> + Send + Sync + 'static,
     {
         let mut problems = Vec::new();
+        let log_format = match self.format {
+            LogFormat::Json => "json",
+            LogFormat::Pretty => "pretty",
+        };
+        let mut summary = StartupSummary {
+            log_format,
+            sentry: "off".to_owned(),
+            otel: "off".to_owned(),
+        };
+        #[cfg(feature = "sentry")]
+        if let Some(settings) = &self.sentry {
+            summary.sentry = settings.summary();
+        }
         #[cfg(feature = "sentry")]
         let sentry = self.sentry.map(belfry_sentry::ClientSettings::init);
         #[cfg(not(feature = "sentry"))]
@@ -399,10 +412,11 @@ impl Telemetry {
             tracing::warn!(target: TARGET, "{problem}");
         }
         #[cfg(feature = "otel")]
-        let otel = otel.map(|(guard, summary)| {
-            tracing::info!(target: "belfry::telemetry", "{summary}");
+        let otel = otel.map(|(guard, otel)| {
+            summary.otel = otel;
             guard
         });
+        let _ = STARTUP.set(summary);
         Ok(TelemetryGuard {
             #[cfg(feature = "sentry")]
             sentry,
@@ -439,6 +453,23 @@ where
             .with_filter(filter_fn(|metadata| metadata.target() != crate::audit::TARGET))
             .boxed(),
     }
+}
+
+/// What telemetry turned on, for the one start-up line (`listening`, written by
+/// [`Belfry::serve`](crate::Belfry::serve)): never a DSN key or an exporter header.
+#[derive(Clone, Debug)]
+pub(crate) struct StartupSummary {
+    pub(crate) log_format: &'static str,
+    pub(crate) sentry: String,
+    pub(crate) otel: String,
+}
+
+/// Set by [`Telemetry::try_init`].
+static STARTUP: OnceLock<StartupSummary> = OnceLock::new();
+
+/// What [`Telemetry::try_init`] turned on; `None` before (or when another subscriber is used).
+pub(crate) fn startup_summary() -> Option<&'static StartupSummary> {
+    STARTUP.get()
 }
 
 /// The writer thread's handle, once [`Telemetry::try_init`] has installed it.

@@ -186,7 +186,7 @@ impl Config {
         }
         self.server
             .traces_sample_rate
-            .unwrap_or(f64::from(DEFAULT_TRACES_SAMPLE_RATE))
+            .unwrap_or(belfry_trace_context::RatioSampler::DEFAULT_RATIO)
     }
 
     /// Logging (and Sentry) with these settings; [`init`](crate::telemetry::Telemetry::init) it.
