@@ -305,15 +305,10 @@ impl Telemetry {
             LogFormat::Json => "json",
             LogFormat::Pretty => "pretty",
         };
-        let mut summary = StartupSummary {
-            log_format,
-            sentry: "off".to_owned(),
-            otel: "off".to_owned(),
-        };
         #[cfg(feature = "sentry")]
-        if let Some(settings) = &self.sentry {
-            summary.sentry = settings.summary();
-        }
+        let sentry_summary = self.sentry.as_ref().map(belfry_sentry::ClientSettings::summary);
+        #[cfg(not(feature = "sentry"))]
+        let sentry_summary: Option<String> = None;
         #[cfg(feature = "sentry")]
         let sentry = self.sentry.map(belfry_sentry::ClientSettings::init);
         #[cfg(not(feature = "sentry"))]
@@ -412,11 +407,17 @@ impl Telemetry {
             tracing::warn!(target: TARGET, "{problem}");
         }
         #[cfg(feature = "otel")]
-        let otel = otel.map(|(guard, otel)| {
-            summary.otel = otel;
-            guard
+        let (otel, otel_summary) = match otel {
+            Some((guard, summary)) => (Some(guard), Some(summary)),
+            None => (None, None),
+        };
+        #[cfg(not(feature = "otel"))]
+        let otel_summary: Option<String> = None;
+        let _ = STARTUP.set(StartupSummary {
+            log_format,
+            sentry: or_off(sentry_summary),
+            otel: or_off(otel_summary),
         });
-        let _ = STARTUP.set(summary);
         Ok(TelemetryGuard {
             #[cfg(feature = "sentry")]
             sentry,
@@ -458,16 +459,23 @@ where
 /// What telemetry turned on, for the one start-up line (`listening`, written by
 /// [`Belfry::serve`](crate::Belfry::serve)): never a DSN key or an exporter header.
 #[derive(Clone, Debug)]
+#[cfg_attr(not(feature = "health"), allow(dead_code))]
 pub(crate) struct StartupSummary {
     pub(crate) log_format: &'static str,
     pub(crate) sentry: String,
     pub(crate) otel: String,
 }
 
+/// `summary`, or `off` when that part is not on.
+fn or_off(summary: Option<String>) -> String {
+    summary.unwrap_or_else(|| "off".to_owned())
+}
+
 /// Set by [`Telemetry::try_init`].
 static STARTUP: OnceLock<StartupSummary> = OnceLock::new();
 
 /// What [`Telemetry::try_init`] turned on; `None` before (or when another subscriber is used).
+#[cfg_attr(not(feature = "health"), allow(dead_code))]
 pub(crate) fn startup_summary() -> Option<&'static StartupSummary> {
     STARTUP.get()
 }
