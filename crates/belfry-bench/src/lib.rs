@@ -251,10 +251,9 @@ where
             }
             match &otlp_sink {
                 Some(sink) => {
-                    assert!(
-                        cfg!(feature = "otel"),
-                        "the otel variant needs belfry-bench's `otel` feature"
-                    );
+                    if !cfg!(feature = "otel") {
+                        panic!("the otel variant needs belfry-bench's `otel` feature");
+                    }
                     std::env::set_var("OTEL_EXPORTER_OTLP_ENDPOINT", sink.endpoint());
                     std::env::set_var("OTEL_TRACES_SAMPLER_ARG", OTEL_TRACES_SAMPLER_ARG);
                     std::env::set_var("OTEL_SERVICE_NAME", "belfry-bench");
