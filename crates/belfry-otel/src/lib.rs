@@ -51,7 +51,9 @@
 //! handed, finished, to the SDK's `BatchSpanProcessor`, which exports from its own thread
 //! through a bounded queue: a collector that is down, slow, never answers or answers 503 costs
 //! that thread at most the export timeout per batch and never a request; spans that do not fit
-//! are dropped and counted ([`dropped_spans`]), with one WARN when drops start.
+//! are dropped and counted ([`dropped_spans`]), with one WARN when drops start. Measured
+//! (docs/performance.md): +1,333 instructions per request on the request thread with traces at
+//! a 0.1 ratio, +3,493 counting the batch thread; nothing with no endpoint set.
 //!
 //! # Metrics
 //!
