@@ -1,11 +1,14 @@
 #!/usr/bin/env bash
-# Measures belfry against bare axum and the tower-http (+ sentry-tower) stack:
+# Measures belfry against bare axum and the tower-http (+ sentry-tower) stack, and belfry with
+# OTLP traces on (the otel variant, exporting to a loopback sink in the process):
 #   1. instructions per request, in-process, under callgrind (at N and 2N requests: the
 #      difference divided by N, so start-up and warm-up cancel out), counted on the thread
 #      that serves the requests (all threads are reported too);
 #   2. loopback throughput and p99 with wrk: the server on core 0 with one tokio worker,
 #      wrk on core 1, variants interleaved over several rounds, median reported; also the
 #      server's CPU time per request (from /proc), steadier when other work shares the machine.
+#   3. belfry built without its `otel` feature (callgrind only), against the belfry variant
+#      (the feature compiled in, no endpoint set): what idle OTLP code costs a request.
 # Prints a markdown table (ratios to bare) and where belfry's instructions go.
 #
 #   bash scripts/bench.sh            # full: N=5000, 5 wrk rounds of 5 s
@@ -31,12 +34,12 @@ while [ $# -gt 0 ]; do
         --port) PORT="$2"; shift ;;
         --skip-callgrind) RUN_CALLGRIND=0 ;;
         --skip-wrk) RUN_WRK=0 ;;
-        -h|--help) sed -n '2,15p' "$0"; exit 0 ;;
+        -h|--help) sed -n '2,18p' "$0"; exit 0 ;;
         *) echo "bench.sh: unknown option $1" >&2; exit 2 ;;
     esac
     shift
 done
-VARIANTS=(bare towerhttp sentrytower belfry)
+VARIANTS=(bare towerhttp sentrytower belfry otel)
 START=$SECONDS
 
 step() { printf '\n==> %s\n' "$*" >&2; }
@@ -60,13 +63,20 @@ else
     CLIENT_CPU=()
 fi
 
-step "cargo build -p belfry-bench --release"
-cargo build -p belfry-bench --release --bins >&2
 BIN=target/release
 mkdir -p "$OUT"
 # Only this script's own files: --out may name a directory that holds other things.
 rm -f "$OUT"/cg.*.out* "$OUT"/ann.*.txt "$OUT"/ann-incl.*.txt "$OUT"/wrk.*.txt "$OUT"/cpu.*.txt \
-    "$OUT"/server.*.log "$OUT"/valgrind.*.log "$OUT"/results.md "$OUT"/functions.*.md
+    "$OUT"/server.*.log "$OUT"/valgrind.*.log "$OUT"/results.md "$OUT"/functions.*.md \
+    "$OUT"/callgrind_driver.nootel
+if [ "$RUN_CALLGRIND" = 1 ]; then
+    # Same target directory: only belfry and belfry-bench are built twice.
+    step "cargo build -p belfry-bench --release --no-default-features (belfry without its otel feature)"
+    cargo build -p belfry-bench --release --no-default-features --bin callgrind_driver >&2
+    cp "$BIN/callgrind_driver" "$OUT/callgrind_driver.nootel"
+fi
+step "cargo build -p belfry-bench --release"
+cargo build -p belfry-bench --release --bins >&2
 
 if [ "$RUN_CALLGRIND" = 1 ]; then
     step "callgrind: $WARMUP_REQUESTS warm-up, then $N and $((2 * N)) requests per variant"
@@ -82,6 +92,12 @@ if [ "$RUN_CALLGRIND" = 1 ]; then
                 >"$OUT/ann-incl.$variant.$n.txt" 2>/dev/null
             echo "  $variant at $n: $(grep -h '^summary:' "$OUT/cg.$variant.$n.out"-* | awk '{print $2}' | tr '\n' ' ')(per thread)" >&2
         done
+    done
+    for n in "$N" "$((2 * N))"; do
+        valgrind --tool=callgrind --separate-threads=yes --callgrind-out-file="$OUT/cg.belfry-nootel.$n.out" \
+            "$OUT/callgrind_driver.nootel" --variant belfry --requests "$n" --warmup "$WARMUP_REQUESTS" \
+            >/dev/null 2>"$OUT/valgrind.belfry-nootel.$n.log"
+        echo "  belfry without the otel feature at $n: $(grep -h '^summary:' "$OUT/cg.belfry-nootel.$n.out"-* | awk '{print $2}' | tr '\n' ' ')(per thread)" >&2
     done
 fi
 
@@ -147,6 +163,8 @@ if [ "$RUN_CALLGRIND" = 1 ]; then
         >"$OUT/functions.belfry.md"
     "$BIN/bench_report" functions --dir "$OUT" --n "$N" --variant sentrytower --base bare --top 25 \
         >"$OUT/functions.sentrytower.md"
+    "$BIN/bench_report" functions --dir "$OUT" --n "$N" --variant otel --base belfry --top 25 \
+        >"$OUT/functions.otel.md"
     echo
     echo "Where belfry's instructions go (top 10 of each; top 25 in $OUT/functions.belfry.md):"
     echo

@@ -102,6 +102,20 @@ impl OtlpReceiver {
         self.items("logs", "resourceLogs", "scopeLogs", "logRecords")
     }
 
+    /// Every metric received so far (one per export request that carried it), each with its
+    /// resource's attributes as `resource`.
+    pub fn metrics(&self) -> Vec<Value> {
+        self.items("metrics", "resourceMetrics", "scopeMetrics", "metrics")
+    }
+
+    /// Waits up to `timeout` (polling every 50 ms) for a metric matching `predicate`; the
+    /// latest export's, as the values are cumulative.
+    pub fn wait_for_metric(&self, timeout: Duration, predicate: impl Fn(&Value) -> bool) -> Option<Value> {
+        poll(timeout, || {
+            self.metrics().into_iter().rev().find(|metric| predicate(metric))
+        })
+    }
+
     fn items(&self, signal: &str, resources: &str, scopes: &str, items: &str) -> Vec<Value> {
         let mut found = Vec::new();
         for request in self

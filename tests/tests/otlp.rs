@@ -1,5 +1,5 @@
 //! OpenTelemetry export over OTLP, end to end: the demo sends its spans (and, opted in, its
-//! logs) to a receiver built on the official protocol definitions (opentelemetry-proto), and
+//! logs and metrics) to a receiver built on the official protocol definitions (opentelemetry-proto), and
 //! the spans carry the ids of the demo's JSON lines, the handler's own span, the downstream
 //! call's client span and the caller's parent span. A collector that answers 503, never answers
 //! or is gone slows no request, and SIGTERM still exits within the flush bound.
@@ -188,6 +188,111 @@ fn logs_go_over_otlp_with_the_request_s_trace_and_span_ids_when_opted_in() {
     assert_eq!(
         attribute(&access["attributes"], "http.route"),
         Some("/users/{id}".into())
+    );
+}
+
+/// The data point of `metric` (a decoded OTLP histogram) with these attributes.
+fn histogram_point(metric: &Value, method: &str, route: &str, status: i64) -> Option<Value> {
+    metric["histogram"]["dataPoints"]
+        .as_array()?
+        .iter()
+        .find(|point| {
+            attribute(&point["attributes"], "http.request.method") == Some(method.into())
+                && attribute(&point["attributes"], "http.route") == Some(route.into())
+                && attribute(&point["attributes"], "http.response.status_code") == Some(status.into())
+        })
+        .cloned()
+}
+
+#[test]
+fn metrics_go_over_otlp_when_opted_in_and_stay_on_metrics() {
+    const REQUESTS: usize = 5;
+    let receiver = OtlpReceiver::start(OtlpMode::Normal);
+    let demo = exporting_to(&receiver)
+        .env("OTEL_METRICS_EXPORTER", "otlp")
+        .env("OTEL_METRIC_EXPORT_INTERVAL", "200")
+        .start();
+    let startup = demo
+        .logs()
+        .wait_for(WAIT, |line| {
+            line["message"]
+                .as_str()
+                .is_some_and(|m| m.starts_with("OpenTelemetry export"))
+        })
+        .expect("the startup line");
+    let message = startup["message"].as_str().unwrap();
+    assert!(
+        message.contains(&format!(
+            "metrics to {}/v1/metrics every 200 ms",
+            receiver.endpoint()
+        )),
+        "{message}"
+    );
+
+    let mut trace_ids = Vec::new();
+    for n in 0..REQUESTS {
+        let response = get(&demo.url(&format!("/users/{n}")), &[]);
+        assert_eq!(response.status, 200);
+        let access = demo
+            .logs()
+            .wait_for_request(&request_id(&response), "request completed", WAIT)
+            .expect("the access log line");
+        trace_ids.push(access["trace_id"].clone());
+    }
+
+    // Cumulative: the latest export counts every request to the route.
+    let duration = receiver
+        .wait_for_metric(WAIT, |metric| {
+            metric["name"] == "http.server.request.duration"
+                && histogram_point(metric, "GET", "/users/{id}", 200).is_some_and(|point| {
+                    point["count"].as_str().and_then(|n| n.parse().ok()) == Some(REQUESTS)
+                })
+        })
+        .unwrap_or_else(|| panic!("no duration point counting {REQUESTS}: {:#?}", receiver.metrics()));
+    assert_eq!(duration["unit"], "s");
+    assert_eq!(
+        duration["histogram"]["aggregationTemporality"],
+        "AGGREGATION_TEMPORALITY_CUMULATIVE"
+    );
+    assert_eq!(
+        attribute(&duration["resource"], "service.name"),
+        Some("belfry-demo-e2e".into())
+    );
+    let point = histogram_point(&duration, "GET", "/users/{id}", 200).unwrap();
+    let buckets = point["bucketCounts"].as_array().unwrap();
+    assert_eq!(
+        buckets.len(),
+        point["explicitBounds"].as_array().unwrap().len() + 1
+    );
+    let counted: u64 = buckets
+        .iter()
+        .map(|count| count.as_str().unwrap().parse::<u64>().unwrap())
+        .sum();
+    assert_eq!(counted, REQUESTS as u64);
+    // Every request is sampled here: the exemplars are some of those requests' traces.
+    let exemplars = point["exemplars"].as_array().expect("exemplars");
+    assert!(!exemplars.is_empty());
+    assert!(exemplars
+        .iter()
+        .all(|exemplar| trace_ids.contains(&exemplar["traceId"])));
+
+    let active = receiver
+        .wait_for_metric(WAIT, |metric| metric["name"] == "http.server.active_requests")
+        .expect("the in-flight gauge");
+    assert_eq!(
+        active["sum"]["isMonotonic"],
+        Value::Null,
+        "false is protobuf's default: left out"
+    );
+
+    // `/metrics` still has them (the scrape itself is counted under its own route).
+    let scrape = get(&demo.url("/metrics"), &[]);
+    assert!(
+        scrape.body.contains(&format!(
+            "http_server_request_duration_seconds_count{{http_request_method=\"GET\",http_route=\"/users/{{id}}\",http_response_status_code=\"200\"}} {REQUESTS}"
+        )),
+        "{}",
+        scrape.body
     );
 }
 

@@ -1,7 +1,7 @@
 //! Benchmark harness: belfry against bare axum and the idiomatic tower-http (+ sentry-tower)
 //! stacks, all serving the same `GET /users/{id}` → `{"id":..,"name":..}`.
 //!
-//! - [`Variant`] names the four stacks; [`app`] builds one, [`init`] installs its logging (and
+//! - [`Variant`] names the five stacks; [`app`] builds one, [`init`] installs its logging (and
 //!   Sentry where the variant has it).
 //! - `src/bin/callgrind_driver.rs` drives requests in-process (instructions per request under
 //!   callgrind), `src/bin/bench_server.rs` serves one variant on loopback (for `wrk`),
@@ -10,11 +10,17 @@
 //! Sentry, where a variant has it, points at [`SENTRY_DSN`], a loopback port nothing listens on,
 //! with [`TRACES_SAMPLE_RATE`]: the SDK does all its work (hubs, scopes, transactions, envelopes)
 //! and the transport fails to connect.
+//!
+//! The `otel` variant exports its traces over OTLP to an [`OtlpSink`] in the same process (a
+//! loopback listener answering `200` to every POST): the exporter does all its work, batches,
+//! encodes and sends, and the sink's share of the CPU is small.
 
 mod args;
+mod otlp_sink;
 pub mod report;
 
 pub use args::Args;
+pub use otlp_sink::OtlpSink;
 
 use std::{fmt, str::FromStr};
 
@@ -63,17 +69,23 @@ pub enum Variant {
     /// `SentryHttpLayer` with transactions.
     SentryTower,
     /// belfry's full default stack (`Belfry::new().wrap(router)` with `/metrics` merged in),
-    /// belfry's JSON telemetry, and Sentry through belfry's own set-up (`SENTRY_DSN`).
+    /// belfry's JSON telemetry, and Sentry through belfry's own set-up (`SENTRY_DSN`). No
+    /// `OTEL_*` endpoint: with belfry-bench's `otel` feature (the default) belfry's OTLP code is
+    /// compiled in and idle.
     Belfry,
+    /// [`Variant::Belfry`] with OTLP traces on (`OTEL_EXPORTER_OTLP_ENDPOINT` to an
+    /// [`OtlpSink`], `OTEL_TRACES_SAMPLER_ARG=0.1`: the share Sentry samples too).
+    Otel,
 }
 
 impl Variant {
     /// Every variant, in the order they are reported.
-    pub const ALL: [Variant; 4] = [
+    pub const ALL: [Variant; 5] = [
         Variant::Bare,
         Variant::TowerHttp,
         Variant::SentryTower,
         Variant::Belfry,
+        Variant::Otel,
     ];
 
     /// The name used on the command line and in reports.
@@ -83,12 +95,13 @@ impl Variant {
             Variant::TowerHttp => "towerhttp",
             Variant::SentryTower => "sentrytower",
             Variant::Belfry => "belfry",
+            Variant::Otel => "otel",
         }
     }
 
     /// Whether the variant initialises Sentry.
     pub fn has_sentry(self) -> bool {
-        matches!(self, Variant::SentryTower | Variant::Belfry)
+        matches!(self, Variant::SentryTower | Variant::Belfry | Variant::Otel)
     }
 }
 
@@ -106,7 +119,7 @@ impl FromStr for Variant {
             .into_iter()
             .find(|variant| variant.name() == value)
             .ok_or_else(|| {
-                format!("unknown variant `{value}`: expected bare, towerhttp, sentrytower or belfry")
+                format!("unknown variant `{value}`: expected bare, towerhttp, sentrytower, belfry or otel")
             })
     }
 }
@@ -154,7 +167,7 @@ pub fn app(variant: Variant) -> Router {
         Variant::SentryTower => routes().layer(tower_http_stack!(ServiceBuilder::new()
             .layer(NewSentryLayer::<Request<Body>>::new_from_top())
             .layer(SentryHttpLayer::new().enable_transaction()))),
-        Variant::Belfry => belfry_app(),
+        Variant::Belfry | Variant::Otel => belfry_app(),
     }
 }
 
@@ -185,12 +198,19 @@ fn request_span(request: &Request<Body>) -> tracing::Span {
 pub struct Guard {
     sentry: Option<sentry::ClientInitGuard>,
     telemetry: Option<belfry::telemetry::TelemetryGuard>,
+    /// The `otel` variant's collector.
+    otlp_sink: Option<OtlpSink>,
 }
 
 impl Guard {
     /// Whether Sentry is on (its client bound and enabled).
     pub fn sentry_enabled(&self) -> bool {
         self.sentry.is_some() || self.telemetry.as_ref().is_some_and(|t| t.sentry_enabled())
+    }
+
+    /// Where the `otel` variant exports to (its [`OtlpSink`]).
+    pub fn otlp_endpoint(&self) -> Option<String> {
+        self.otlp_sink.as_ref().map(OtlpSink::endpoint)
     }
 }
 
@@ -211,7 +231,8 @@ where
     W: for<'a> MakeWriter<'a> + Send + Sync + 'static,
 {
     let with_sentry = with_sentry && variant.has_sentry();
-    let sentry = (with_sentry && variant != Variant::Belfry).then(init_sentry);
+    let sentry = (with_sentry && variant == Variant::SentryTower).then(init_sentry);
+    let otlp_sink = (variant == Variant::Otel).then(|| OtlpSink::start().expect("a loopback port"));
     let telemetry = match variant {
         Variant::Bare => None,
         Variant::TowerHttp | Variant::SentryTower => {
@@ -219,7 +240,7 @@ where
                 .expect("no global subscriber yet");
             None
         }
-        Variant::Belfry => Some({
+        Variant::Belfry | Variant::Otel => Some({
             // belfry sets Sentry up itself, from the environment: the same DSN and rate as
             // `init_sentry` gives the sentry-tower variant.
             for (variable, value) in BELFRY_SENTRY_ENV {
@@ -227,6 +248,17 @@ where
                     true => std::env::set_var(variable, value),
                     false => std::env::remove_var(variable),
                 }
+            }
+            match &otlp_sink {
+                Some(sink) => {
+                    if !cfg!(feature = "otel") {
+                        panic!("the otel variant needs belfry-bench's `otel` feature");
+                    }
+                    std::env::set_var("OTEL_EXPORTER_OTLP_ENDPOINT", sink.endpoint());
+                    std::env::set_var("OTEL_TRACES_SAMPLER_ARG", OTEL_TRACES_SAMPLER_ARG);
+                    std::env::set_var("OTEL_SERVICE_NAME", "belfry-bench");
+                }
+                None => std::env::remove_var("OTEL_EXPORTER_OTLP_ENDPOINT"),
             }
             belfry::telemetry::Telemetry::from_env()
                 .expect("valid settings")
@@ -236,7 +268,11 @@ where
                 .expect("no global subscriber yet")
         }),
     };
-    Guard { sentry, telemetry }
+    Guard {
+        sentry,
+        telemetry,
+        otlp_sink,
+    }
 }
 
 /// The tower-http variants' subscriber: tracing-subscriber's JSON format with an `EnvFilter`
@@ -251,6 +287,9 @@ where
         .with_writer(writer)
         .finish()
 }
+
+/// The `otel` variant's share of new traces exported: Sentry's [`TRACES_SAMPLE_RATE`].
+pub const OTEL_TRACES_SAMPLER_ARG: &str = "0.1";
 
 /// The environment belfry's telemetry reads to set Sentry up like [`init_sentry`].
 const BELFRY_SENTRY_ENV: [(&str, &str); 2] =

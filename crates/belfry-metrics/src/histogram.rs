@@ -148,6 +148,11 @@ impl AtomicHistogram {
             .unwrap_or_default()
     }
 
+    /// The finite upper bounds, shared with the histogram.
+    pub(crate) fn bounds(&self) -> Arc<[f64]> {
+        Arc::clone(&self.inner.bounds)
+    }
+
     /// Number of buckets, `+Inf` included.
     pub(crate) fn bucket_count(&self) -> usize {
         self.inner.counts.len()
@@ -213,7 +218,7 @@ impl AtomicHistogram {
     }
 
     /// Non-cumulative `(upper bound, observations in this bucket)`, ending with `+Inf`.
-    fn per_bucket(&self) -> impl Iterator<Item = (f64, u64)> + '_ {
+    pub(crate) fn per_bucket(&self) -> impl Iterator<Item = (f64, u64)> + '_ {
         let bounds = self
             .inner
             .bounds

@@ -57,6 +57,7 @@
 //! | [`process_cpu_seconds_total`](PROCESS_CPU_SECONDS), [`process_resident_memory_bytes`](PROCESS_RESIDENT_MEMORY), [`process_virtual_memory_bytes`](PROCESS_VIRTUAL_MEMORY), [`process_open_fds`](PROCESS_OPEN_FDS), [`process_max_fds`](PROCESS_MAX_FDS), [`process_start_time_seconds`](PROCESS_START_TIME) | counter / gauges, Linux only, read from `/proc/self` at scrape time | — |
 //! | [`belfry_health_check_status`](HEALTH_CHECK_STATUS) (1 pass, 0.5 warn, 0 fail), [`belfry_health_check_duration_seconds`](HEALTH_CHECK_DURATION) | gauges, once [`Metrics::register_health_checks`] is called | [`check`](HEALTH_CHECK_LABEL) |
 //! | [`belfry_sentry_events_dropped_total`](SENTRY_EVENTS_DROPPED), [`belfry_sentry_transactions_dropped_total`](SENTRY_TRANSACTIONS_DROPPED) | counters, once [`Metrics::register_sentry_dropped`] is called | [`reason`](SENTRY_DROP_REASON_LABEL) |
+//! | [`belfry_otel_spans_dropped_total`](OTEL_SPANS_DROPPED), [`belfry_otel_metric_exports_failed_total`](OTEL_METRIC_EXPORTS_FAILED) | counters, once registered (belfry's `otel` feature) | [`reason`](OTEL_REASON_LABEL) |
 //! | [`belfry_log_lines_dropped_total`](LOG_LINES_DROPPED), [`belfry_log_lines_suppressed_total`](LOG_LINES_SUPPRESSED) | counters, once registered | [`level`](LOG_LEVEL_LABEL) |
 //!
 //! The HTTP names and labels follow the OpenTelemetry HTTP semantic conventions as Prometheus
@@ -152,6 +153,14 @@
 //! under `http_route="/metrics"`): merging a router after `Router::layer` replaces the layered
 //! 404 fallback, and unmatched requests would go unmeasured.
 //!
+//! # Pushing instead of scraping
+//!
+//! [`Metrics::http_snapshot`] reads the HTTP series (server and client durations, in-flight
+//! requests) as plain values ([`HttpSnapshot`]: labels, per-bucket counts, sums, exemplars), for
+//! an exporter that pushes them somewhere — belfry-otel sends them over OTLP every
+//! `OTEL_METRIC_EXPORT_INTERVAL`. A snapshot reads the same atomics a scrape does: the request
+//! path neither knows nor pays for it, and `/metrics` keeps serving the same values.
+//!
 //! # Health checks
 //!
 //! [`Metrics::register_health_checks`] takes a closure called at scrape time that returns
@@ -170,6 +179,7 @@ mod metrics;
 mod names;
 #[cfg(target_os = "linux")]
 mod process;
+mod snapshot;
 mod telemetry_drops;
 
 pub use health::{HealthCheckSample, HealthCheckStatus};
@@ -182,7 +192,10 @@ pub use names::*;
 /// The metrics library, re-exported so applications can define their own metrics without a
 /// second dependency to keep in step.
 pub use prometheus_client;
+pub use snapshot::{
+    ActiveRequests, ClientRequests, HistogramExemplar, HistogramSnapshot, HttpSnapshot, ServerRequests,
+};
 pub use telemetry_drops::{
-    LOG_LINES_SUPPRESSED, OTEL_SPANS_DROPPED, SENTRY_DROP_REASON_LABEL, SENTRY_EVENTS_DROPPED,
-    SENTRY_TRANSACTIONS_DROPPED,
+    LOG_LINES_SUPPRESSED, OTEL_METRIC_EXPORTS_FAILED, OTEL_REASON_LABEL, OTEL_SPANS_DROPPED,
+    SENTRY_DROP_REASON_LABEL, SENTRY_EVENTS_DROPPED, SENTRY_TRANSACTIONS_DROPPED,
 };

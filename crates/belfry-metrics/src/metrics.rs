@@ -3,6 +3,7 @@
 use std::{
     fmt,
     sync::{Arc, PoisonError, RwLock},
+    time::SystemTime,
 };
 
 use prometheus_client::{collector::Collector, encoding::text, registry::Metric, registry::Registry};
@@ -50,6 +51,8 @@ struct Shared {
     registry: RwLock<Registry>,
     http: Arc<HttpServerMetrics>,
     http_client: Arc<ClientSeries>,
+    /// When counting started, for exporters that push cumulative values.
+    created: SystemTime,
 }
 
 impl Metrics {
@@ -73,6 +76,7 @@ impl Metrics {
                 registry: RwLock::new(registry),
                 http,
                 http_client,
+                created: SystemTime::now(),
             }),
         }
     }
@@ -260,8 +264,27 @@ impl Metrics {
         Ok(insert_exemplars(text, HTTP_SERVER_REQUEST_DURATION, &exemplars))
     }
 
+    /// Whether `self` and `other` are handles to the same registry.
+    ///
+    /// ```
+    /// let metrics = belfry_metrics::Metrics::new();
+    /// assert!(metrics.same_registry(&metrics.clone()));
+    /// assert!(!metrics.same_registry(&belfry_metrics::Metrics::new()));
+    /// ```
+    pub fn same_registry(&self, other: &Metrics) -> bool {
+        Arc::ptr_eq(&self.shared, &other.shared)
+    }
+
     pub(crate) fn http(&self) -> &Arc<HttpServerMetrics> {
         &self.shared.http
+    }
+
+    pub(crate) fn http_client_series(&self) -> &ClientSeries {
+        &self.shared.http_client
+    }
+
+    pub(crate) fn created(&self) -> SystemTime {
+        self.shared.created
     }
 }
 

@@ -35,7 +35,38 @@ pub const LOG_LINES_SUPPRESSED: &str = "belfry_log_lines_suppressed";
 /// collector (`queue_full`, `export_failed`).
 pub const OTEL_SPANS_DROPPED: &str = "belfry_otel_spans_dropped";
 
+/// `belfry_otel_metric_exports_failed_total{reason}`: OTLP metric exports the collector did not
+/// take (`unreachable`: no answer in time; `rejected`: an error status). Nothing is lost with
+/// them: the values are cumulative, and the next export carries them.
+pub const OTEL_METRIC_EXPORTS_FAILED: &str = "belfry_otel_metric_exports_failed";
+
+/// The label of [`OTEL_SPANS_DROPPED`] and [`OTEL_METRIC_EXPORTS_FAILED`].
+pub const OTEL_REASON_LABEL: &str = "reason";
+
 impl Metrics {
+    /// Exports [`OTEL_METRIC_EXPORTS_FAILED`]; `counts` is called on each scrape and returns
+    /// `(reason, exports since start)`.
+    ///
+    /// ```
+    /// let metrics = belfry_metrics::Metrics::new();
+    /// metrics.register_otel_metric_exports_failed(|| [("unreachable", 2), ("rejected", 0)]);
+    /// assert!(metrics
+    ///     .render()
+    ///     .contains("belfry_otel_metric_exports_failed_total{reason=\"unreachable\"} 2\n"));
+    /// ```
+    pub fn register_otel_metric_exports_failed<F, C>(&self, counts: F)
+    where
+        F: Fn() -> C + Send + Sync + 'static,
+        C: IntoIterator<Item = (&'static str, u64)>,
+    {
+        self.register_collector(LabelledCounters {
+            name: OTEL_METRIC_EXPORTS_FAILED,
+            help: "OTLP metric exports the collector did not take, by reason",
+            label: OTEL_REASON_LABEL,
+            counts,
+        });
+    }
+
     /// Exports [`OTEL_SPANS_DROPPED`]; `counts` is called on each scrape and returns
     /// `(reason, spans since start)`.
     ///
@@ -52,7 +83,7 @@ impl Metrics {
         self.register_collector(LabelledCounters {
             name: OTEL_SPANS_DROPPED,
             help: "OpenTelemetry spans not delivered to the collector, by reason",
-            label: SENTRY_DROP_REASON_LABEL,
+            label: OTEL_REASON_LABEL,
             counts,
         });
     }

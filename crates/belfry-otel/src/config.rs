@@ -37,6 +37,10 @@ use std::{fmt, time::Duration};
 /// specification's default).
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// How often metrics are exported, unless `OTEL_METRIC_EXPORT_INTERVAL` says otherwise (the
+/// specification's default).
+pub const DEFAULT_METRIC_EXPORT_INTERVAL: Duration = Duration::from_secs(60);
+
 /// The signal paths appended to `OTEL_EXPORTER_OTLP_ENDPOINT`.
 const TRACES_PATH: &str = "/v1/traces";
 const LOGS_PATH: &str = "/v1/logs";
@@ -283,7 +287,7 @@ impl SignalSettings {
 ///      service.name checkout; sampler parentbased_traceidratio(belfry's ratio)"
 /// );
 /// ```
-#[derive(Clone, Debug, PartialEq, Default)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct OtelSettings {
     pub(crate) service_name: Option<String>,
     pub(crate) resource: Vec<(String, String)>,
@@ -292,18 +296,31 @@ pub struct OtelSettings {
     pub(crate) metrics: Option<SignalSettings>,
     pub(crate) sampler: TracesSampler,
     pub(crate) max_queue_size: usize,
+    pub(crate) metric_export_interval: Duration,
 }
 
 /// Spans (and log records) the batch queue holds before new ones are dropped and counted
 /// (the SDK's default).
 pub const DEFAULT_MAX_QUEUE_SIZE: usize = 2048;
 
+impl Default for OtelSettings {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
 impl OtelSettings {
     /// Nothing exported.
     pub fn new() -> Self {
         Self {
+            service_name: None,
+            resource: Vec::new(),
+            traces: None,
+            logs: None,
+            metrics: None,
+            sampler: TracesSampler::default(),
             max_queue_size: DEFAULT_MAX_QUEUE_SIZE,
-            ..Self::default()
+            metric_export_interval: DEFAULT_METRIC_EXPORT_INTERVAL,
         }
     }
 
@@ -328,6 +345,7 @@ impl OtelSettings {
     /// | `OTEL_TRACES_EXPORTER` | `otlp` or `none` | `otlp` |
     /// | `OTEL_LOGS_EXPORTER` | `otlp` or `none` | `none` (opt-in) |
     /// | `OTEL_METRICS_EXPORTER` | `otlp` or `none` | `none` (opt-in) |
+    /// | `OTEL_METRIC_EXPORT_INTERVAL` | milliseconds between two metric exports (more than 0) | `60000` |
     /// | `OTEL_TRACES_SAMPLER` | `parentbased_traceidratio`, `parentbased_always_on`, `parentbased_always_off`, `traceidratio`, `always_on`, `always_off` (see [`TracesSampler`]) | `parentbased_traceidratio` |
     /// | `OTEL_TRACES_SAMPLER_ARG` | the ratio, 0 to 1 | belfry's (`SENTRY_TRACES_SAMPLE_RATE`, 0.1) |
     ///
@@ -370,6 +388,25 @@ impl OtelSettings {
         self
     }
 
+    /// Exports belfry's HTTP metrics (`None`: no metrics), every
+    /// [`export_metrics_every`](Self::export_metrics_every); see
+    /// [`MetricsExporter`](crate::MetricsExporter).
+    pub fn metrics(mut self, signal: impl Into<Option<SignalSettings>>) -> Self {
+        self.metrics = signal.into();
+        self
+    }
+
+    /// How often metrics are exported (default [`DEFAULT_METRIC_EXPORT_INTERVAL`]; at least 1 ms).
+    pub fn export_metrics_every(mut self, interval: Duration) -> Self {
+        self.metric_export_interval = interval.max(Duration::from_millis(1));
+        self
+    }
+
+    /// How often metrics are exported.
+    pub fn metric_export_interval(&self) -> Duration {
+        self.metric_export_interval
+    }
+
     /// Sets the sampler; see [`TracesSampler`].
     pub fn traces_sampler(mut self, sampler: TracesSampler) -> Self {
         self.sampler = sampler;
@@ -398,7 +435,7 @@ impl OtelSettings {
         self.logs.as_ref().map(SignalSettings::endpoint)
     }
 
-    /// Where metrics would go (`OTEL_METRICS_EXPORTER=otlp`): not exported by this version.
+    /// Where metrics go, when they are exported (`OTEL_METRICS_EXPORTER=otlp`).
     pub fn metrics_endpoint(&self) -> Option<&str> {
         self.metrics.as_ref().map(SignalSettings::endpoint)
     }
@@ -411,7 +448,7 @@ impl OtelSettings {
 
     /// How long dropping the guard may wait: the longest export timeout.
     pub fn flush_timeout(&self) -> Duration {
-        [&self.traces, &self.logs]
+        [&self.traces, &self.logs, &self.metrics]
             .into_iter()
             .flatten()
             .map(SignalSettings::timeout)
@@ -427,9 +464,11 @@ impl OtelSettings {
             None => format!("{name} off"),
         };
         let metrics = match &self.metrics {
-            Some(_) => {
-                "metrics requested but not exported over OTLP by this version (scrape /metrics)".to_owned()
-            }
+            Some(settings) => format!(
+                "metrics to {} every {} ms",
+                strip_userinfo(&settings.endpoint),
+                self.metric_export_interval.as_millis()
+            ),
             None => "metrics off".to_owned(),
         };
         format!(
@@ -543,6 +582,7 @@ impl Reader<'_> {
             None => Vec::new(),
         };
         let sampler = self.sampler();
+        let metric_export_interval = self.interval("OTEL_METRIC_EXPORT_INTERVAL");
         let traces_on = self.exporter("OTEL_TRACES_EXPORTER", true);
         let logs_on = self.exporter("OTEL_LOGS_EXPORTER", false);
         let metrics_on = self.exporter("OTEL_METRICS_EXPORTER", false);
@@ -604,6 +644,7 @@ impl Reader<'_> {
             metrics,
             sampler,
             max_queue_size: DEFAULT_MAX_QUEUE_SIZE,
+            metric_export_interval: metric_export_interval.unwrap_or(DEFAULT_METRIC_EXPORT_INTERVAL),
         }
     }
 
@@ -674,6 +715,17 @@ impl Reader<'_> {
             Ok(ms) => Some(Duration::from_millis(ms)),
             Err(_) => {
                 self.fail(variable, value, "a whole number of milliseconds");
+                None
+            }
+        }
+    }
+
+    fn interval(&mut self, variable: &'static str) -> Option<Duration> {
+        let value = self.get(variable)?;
+        match value.trim().parse::<u64>() {
+            Ok(ms) if ms > 0 => Some(Duration::from_millis(ms)),
+            _ => {
+                self.fail(variable, value, "a whole number of milliseconds, more than 0");
                 None
             }
         }
@@ -872,6 +924,36 @@ mod tests {
             "{errors}"
         );
         assert!(errors.to_string().contains("4318"), "{errors}");
+    }
+
+    #[test]
+    fn metrics_are_opt_in_with_their_interval() {
+        let base = ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://c:4318");
+        let settings = read(&[base]).unwrap();
+        assert_eq!(settings.metrics_endpoint(), None);
+        assert_eq!(settings.metric_export_interval(), DEFAULT_METRIC_EXPORT_INTERVAL);
+        let settings = read(&[
+            base,
+            ("OTEL_METRICS_EXPORTER", "otlp"),
+            ("OTEL_METRIC_EXPORT_INTERVAL", "250"),
+        ])
+        .unwrap();
+        assert_eq!(settings.metrics_endpoint(), Some("http://c:4318/v1/metrics"));
+        assert_eq!(settings.metric_export_interval(), Duration::from_millis(250));
+        assert!(
+            settings
+                .summary()
+                .contains("metrics to http://c:4318/v1/metrics every 250 ms"),
+            "{}",
+            settings.summary()
+        );
+        for bad in ["0", "soon", "-5"] {
+            let errors = read(&[base, ("OTEL_METRIC_EXPORT_INTERVAL", bad)]).unwrap_err();
+            assert_eq!(
+                errors.iter().next().unwrap().variable(),
+                "OTEL_METRIC_EXPORT_INTERVAL"
+            );
+        }
     }
 
     #[test]

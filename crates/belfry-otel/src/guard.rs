@@ -4,7 +4,7 @@ use std::{sync::mpsc, time::Duration};
 
 use opentelemetry_sdk::logs::SdkLoggerProvider;
 
-use crate::trace::SpanQueue;
+use crate::{metrics::MetricsThread, trace::SpanQueue};
 
 /// Keeps the OTLP exporters running; dropping it exports what is queued and stops them,
 /// waiting at most the export timeout ([`OtelSettings::flush_timeout`](crate::OtelSettings::flush_timeout)):
@@ -14,6 +14,7 @@ use crate::trace::SpanQueue;
 pub struct OtelGuard {
     pub(crate) spans: Option<SpanQueue>,
     pub(crate) logs: Option<SdkLoggerProvider>,
+    pub(crate) metrics: Option<MetricsThread>,
     pub(crate) timeout: Duration,
 }
 
@@ -29,7 +30,7 @@ impl Drop for OtelGuard {
         let timeout = self.timeout;
         let (done, finished) = mpsc::channel::<()>();
         let mut waiting = 0;
-        // Traces and logs flush side by side, each on a thread of its own, so the bound holds
+        // Traces, logs and metrics flush side by side, each on a thread of its own, so the bound holds
         // for both together; a thread still stuck in a send when the bound passes is left to
         // finish (or die with the process).
         if let Some(spans) = self.spans.take() {
@@ -51,6 +52,18 @@ impl Drop for OtelGuard {
                     .name("belfry-otel-flush".into())
                     .spawn(move || {
                         let _ = logs.shutdown_with_timeout(timeout);
+                        let _ = done.send(());
+                    })
+                    .is_ok(),
+            );
+        }
+        if let Some(metrics) = self.metrics.take() {
+            let done = done.clone();
+            waiting += usize::from(
+                std::thread::Builder::new()
+                    .name("belfry-otel-flush".into())
+                    .spawn(move || {
+                        metrics.shutdown();
                         let _ = done.send(());
                     })
                     .is_ok(),

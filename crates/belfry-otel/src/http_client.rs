@@ -40,6 +40,23 @@ impl UreqClient {
     }
 }
 
+impl UreqClient {
+    /// POSTs `request` and reads the (small) answer; the status is the caller's to judge. For
+    /// the metrics exporter, which runs on its own thread and needs no async runtime.
+    pub(crate) fn send_blocking(&self, request: Request<Vec<u8>>) -> Result<http::StatusCode, ureq::Error> {
+        let (parts, body) = request.into_parts();
+        let response = self.agent.run(Request::from_parts(parts, &body[..]))?;
+        let status = response.status();
+        // Read the answer to its end, so the connection is reused by the next export.
+        let _ = response
+            .into_body()
+            .with_config()
+            .limit(MAX_RESPONSE_BYTES)
+            .read_to_vec();
+        Ok(status)
+    }
+}
+
 #[async_trait::async_trait]
 impl HttpClient for UreqClient {
     async fn send_bytes(&self, request: Request<Bytes>) -> Result<Response<Bytes>, HttpError> {

@@ -16,8 +16,9 @@ use tracing_subscriber::{layer::Context, registry::LookupSpan, Layer};
 use crate::{
     config::{Compression, SignalSettings},
     http_client::UreqClient,
+    metrics::MetricsThread,
     trace::SpanQueue,
-    OtelGuard, OtelLogLayer, OtelSettings, OtelTraceLayer,
+    MetricsExporter, OtelGuard, OtelLogLayer, OtelSettings, OtelTraceLayer,
 };
 
 /// The exporters could not be built (an endpoint the OTLP exporter refuses).
@@ -38,6 +39,9 @@ impl std::error::Error for StartError {}
 pub struct Otel {
     /// Spans and log records, as the settings say.
     pub layer: OtelLayer,
+    /// The metrics exporter, when metrics are on (`OTEL_METRICS_EXPORTER=otlp`): give it the
+    /// registry to export with [`MetricsExporter::export`].
+    pub metrics: Option<MetricsExporter>,
     /// Flushes and stops the exporters when dropped.
     pub guard: OtelGuard,
 }
@@ -88,7 +92,8 @@ where
 }
 
 impl OtelSettings {
-    /// Builds the exporters (OTLP/HTTP protobuf, each with its own batch thread) and the layers;
+    /// Builds the exporters (OTLP/HTTP protobuf, each with its own batch thread), the layers and
+    /// the metrics exporter (its own thread too);
     /// `Ok(None)` when nothing is to be exported, and then nothing exists.
     ///
     /// No connection is made here: a collector that is not up yet costs nothing at start.
@@ -157,6 +162,31 @@ impl OtelSettings {
         let scope = InstrumentationScope::builder("belfry")
             .with_version(env!("CARGO_PKG_VERSION"))
             .build();
+        let metrics = match &self.metrics {
+            Some(signal) => {
+                let exporter = MetricsExporter::default();
+                let resource = opentelemetry_proto::tonic::resource::v1::Resource {
+                    attributes: opentelemetry_proto::transform::common::tonic::Attributes::from(
+                        resource
+                            .iter()
+                            .map(|(key, value)| KeyValue::new(key.clone(), value.clone())),
+                    )
+                    .0,
+                    ..Default::default()
+                };
+                let thread = MetricsThread::start(
+                    exporter.clone(),
+                    signal,
+                    resource,
+                    (&scope, None).into(),
+                    self.metric_export_interval,
+                )
+                .map_err(StartError)?;
+                Some((exporter, thread))
+            }
+            None => None,
+        };
+        let (metrics, metrics_thread) = metrics.unzip();
         Ok(Some(Otel {
             layer: OtelLayer {
                 traces: traces.clone().map(OtelTraceLayer::new),
@@ -164,9 +194,11 @@ impl OtelSettings {
                     .as_ref()
                     .map(|provider| OtelLogLayer::new(provider.logger_with_scope(scope))),
             },
+            metrics,
             guard: OtelGuard {
                 spans: traces,
                 logs,
+                metrics: metrics_thread,
                 timeout: self.flush_timeout(),
             },
         }))

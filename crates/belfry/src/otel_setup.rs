@@ -7,8 +7,13 @@
 //! like any other; [`Config::belfry`](crate::Config::belfry) takes `OTEL_TRACES_SAMPLER` /
 //! `OTEL_TRACES_SAMPLER_ARG` as the ratio of new traces when traces are exported: belfry's one
 //! sampling decision per trace serves Sentry, OTLP and the `traceparent` sent downstream alike.
+//! With `OTEL_METRICS_EXPORTER=otlp` (and the `metrics` feature), every [`Belfry`](crate::Belfry) built after `init` has its registry's
+//! HTTP metrics pushed too (through [`telemetry::export_log_metrics`](crate::telemetry::export_log_metrics)),
+//! while `/metrics` keeps serving them.
 
-use belfry_otel::{OtelGuard, OtelLayer, OtelSettings};
+use std::sync::OnceLock;
+
+use belfry_otel::{MetricsExporter, OtelGuard, OtelLayer, OtelSettings};
 
 use crate::config::InvalidVariable;
 
@@ -38,7 +43,12 @@ pub(crate) fn start(
     problems: &mut Vec<String>,
 ) -> Option<(OtelLayer, OtelGuard, String)> {
     match settings.start() {
-        Ok(Some(otel)) => Some((otel.layer, otel.guard, settings.summary())),
+        Ok(Some(otel)) => {
+            if let Some(exporter) = otel.metrics {
+                let _ = METRICS_EXPORTER.set(exporter);
+            }
+            Some((otel.layer, otel.guard, settings.summary()))
+        }
         Ok(None) => None,
         Err(error) => {
             problems.push(format!("{error}; OpenTelemetry export is off"));
@@ -47,8 +57,17 @@ pub(crate) fn start(
     }
 }
 
-/// Exports [`belfry_otel::dropped_spans`] as `belfry_otel_spans_dropped_total{reason}`.
+/// The metrics exporter started by [`start`], when metrics are exported over OTLP.
+static METRICS_EXPORTER: OnceLock<MetricsExporter> = OnceLock::new();
+
+/// Exports [`belfry_otel::dropped_spans`] as `belfry_otel_spans_dropped_total{reason}` and
+/// [`belfry_otel::failed_metric_exports`] as `belfry_otel_metric_exports_failed_total{reason}`,
+/// and, when metrics go over OTLP, hands `metrics` to the exporter.
 #[cfg(feature = "metrics")]
 pub(crate) fn export_metrics(metrics: &belfry_metrics::Metrics) {
     metrics.register_otel_spans_dropped(|| belfry_otel::dropped_spans().by_reason());
+    metrics.register_otel_metric_exports_failed(|| belfry_otel::failed_metric_exports().by_reason());
+    if let Some(exporter) = METRICS_EXPORTER.get() {
+        exporter.export(metrics);
+    }
 }

@@ -24,6 +24,9 @@ use belfry_bench::{
     Variant,
 };
 
+/// The callgrind files of the `belfry` variant built without belfry's `otel` feature.
+const BELFRY_WITHOUT_OTEL: &str = "belfry-nootel";
+
 struct Options {
     command: String,
     dir: PathBuf,
@@ -104,7 +107,7 @@ enum Threads {
 
 /// The instruction total of one callgrind run (`cg.<variant>.<n>.out`, split per thread into
 /// `...out-01`, `...out-02`, ... when run with `--separate-threads=yes`).
-fn run_total(dir: &Path, variant: Variant, n: u64, threads: Threads) -> Result<Option<u64>, String> {
+fn run_total(dir: &Path, variant: &str, n: u64, threads: Threads) -> Result<Option<u64>, String> {
     let base = format!("cg.{variant}.{n}.out");
     let mut files: Vec<PathBuf> = Vec::new();
     for entry in fs::read_dir(dir).map_err(|e| format!("{}: {e}", dir.display()))? {
@@ -145,7 +148,7 @@ fn run_total(dir: &Path, variant: Variant, n: u64, threads: Threads) -> Result<O
 /// Instructions per request of `variant` ((2N − N) / N), or `None` when it was not measured.
 fn instructions_per_request(
     dir: &Path,
-    variant: Variant,
+    variant: &str,
     n: u64,
     threads: Threads,
 ) -> Result<Option<f64>, String> {
@@ -222,7 +225,7 @@ fn table(options: &Options) -> Result<String, String> {
          | per-round ratio (median) | server CPU/request (median) |\n",
     );
     out.push_str("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n");
-    let base_ir = instructions_per_request(&options.dir, Variant::Bare, options.n, Threads::Request)?;
+    let base_ir = instructions_per_request(&options.dir, Variant::Bare.name(), options.n, Threads::Request)?;
     let mut all_threads = Vec::new();
     let base_wrk = throughput(&options.dir, Variant::Bare)?;
     let mut notes = Vec::new();
@@ -231,8 +234,8 @@ fn table(options: &Options) -> Result<String, String> {
         _ => "–".to_owned(),
     };
     for variant in Variant::ALL {
-        let ir = instructions_per_request(&options.dir, variant, options.n, Threads::Request)?;
-        if let Some(all) = instructions_per_request(&options.dir, variant, options.n, Threads::All)? {
+        let ir = instructions_per_request(&options.dir, variant.name(), options.n, Threads::Request)?;
+        if let Some(all) = instructions_per_request(&options.dir, variant.name(), options.n, Threads::All)? {
             all_threads.push(format!("{variant} {all:.0}"));
         }
         let wrk = throughput(&options.dir, variant)?;
@@ -281,6 +284,16 @@ fn table(options: &Options) -> Result<String, String> {
                 ));
             }
         }
+    }
+    // The `belfry` variant built without belfry's `otel` feature (bench.sh's second build):
+    // what the OTLP code costs when compiled in but not configured.
+    if let Some(without) =
+        instructions_per_request(&options.dir, BELFRY_WITHOUT_OTEL, options.n, Threads::Request)?
+    {
+        out.push_str(&format!(
+            "| belfry, `otel` feature not compiled (callgrind only) | {without:.0} | {} | – | – | – | – | – |\n",
+            ratio(Some(without), base_ir)
+        ));
     }
     if !all_threads.is_empty() {
         out.push_str(&format!(

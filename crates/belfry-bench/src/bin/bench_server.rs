@@ -14,7 +14,7 @@ use belfry_bench::{app, init, Args};
 
 fn main() -> ExitCode {
     const USAGE: &str =
-        "bench_server --variant bare|towerhttp|sentrytower|belfry --addr IP:PORT [--no-sentry]";
+        "bench_server --variant bare|towerhttp|sentrytower|belfry|otel --addr IP:PORT [--no-sentry]";
     let args = match Args::parse("bench_server", USAGE, &["--addr"]) {
         Ok(args) => args,
         Err(code) => return code,
@@ -34,8 +34,9 @@ fn main() -> ExitCode {
 
     let guard = init(variant, std::io::stdout, sentry);
     eprintln!(
-        "bench_server: sentry {}",
-        if guard.sentry_enabled() { "on" } else { "off" }
+        "bench_server: sentry {}, otlp {}",
+        if guard.sentry_enabled() { "on" } else { "off" },
+        guard.otlp_endpoint().unwrap_or_else(|| "off".to_owned())
     );
     let app = app(variant).into_make_service_with_connect_info::<SocketAddr>();
     let runtime = tokio::runtime::Builder::new_multi_thread()

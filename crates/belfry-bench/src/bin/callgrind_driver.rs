@@ -18,7 +18,7 @@ use belfry_bench::{app, current_thread_runtime, drive_with_headers, init, Args};
 
 fn main() -> ExitCode {
     const USAGE: &str =
-        "callgrind_driver --variant bare|towerhttp|sentrytower|belfry --requests N [--warmup N] [--no-sentry] [--traceparent VALUE]";
+        "callgrind_driver --variant bare|towerhttp|sentrytower|belfry|otel --requests N [--warmup N] [--no-sentry] [--traceparent VALUE]";
     let args = match Args::parse(
         "callgrind_driver",
         USAGE,
@@ -62,8 +62,9 @@ fn main() -> ExitCode {
         drive_with_headers(&app, requests, &headers).await
     });
     println!(
-        "{variant}: {requests} requests after {warmup} warm-up, {bytes} body bytes, sentry {}",
-        if guard.sentry_enabled() { "on" } else { "off" }
+        "{variant}: {requests} requests after {warmup} warm-up, {bytes} body bytes, sentry {}, otlp {}",
+        if guard.sentry_enabled() { "on" } else { "off" },
+        guard.otlp_endpoint().unwrap_or_else(|| "off".to_owned())
     );
     drop(guard);
     ExitCode::SUCCESS
