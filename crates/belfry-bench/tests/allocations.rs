@@ -6,7 +6,8 @@
 //! allocate on their own threads at times that have nothing to do with the requests.
 //!
 //! Each variant gets 200 warm-up requests, then 1000 measured ones, in process (`oneshot` on a
-//! clone of the `Router`, whole body read; see `belfry_bench::drive`). Logs go to `io::sink`.
+//! clone of the `Router` made ready with `with_state(())` as `axum::serve` does, whole body read;
+//! see `belfry_bench::drive`). Logs go to `io::sink`.
 //! belfry is measured twice: with Sentry as in the benchmark (belfry's own set-up from
 //! `SENTRY_DSN`, a closed loopback port, traces sample rate 0.1), then with the Sentry client
 //! unbound (Sentry off). Sentry on is not quite deterministic: the 10 % of requests whose
@@ -88,7 +89,9 @@ static GLOBAL: CountingAllocator = CountingAllocator;
 
 /// Allocations (including reallocations) per request on this thread, after the warm-up.
 fn allocations_per_request(variant: Variant) -> f64 {
-    let app = app(variant);
+    // As `axum::serve` serves it: `into_make_service` calls `with_state(())`, which builds every
+    // route once instead of per request.
+    let app = app(variant).with_state(());
     let runtime = current_thread_runtime();
     runtime.block_on(drive(&app, WARMUP));
     ALLOCATIONS.store(0, Ordering::Relaxed);
