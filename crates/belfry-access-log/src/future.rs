@@ -52,6 +52,7 @@ where
 {
     type Output = Result<Response<AccessLogBody<B>>, E>;
 
+    #[inline]
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.project();
         let result = match this.inner.poll(cx) {

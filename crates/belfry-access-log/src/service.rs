@@ -38,6 +38,7 @@ where
         self.inner.poll_ready(cx)
     }
 
+    #[inline]
     fn call(&mut self, request: Request<ReqBody>) -> Self::Future {
         let record = RequestRecord::new(&request, &self.config);
         ResponseFuture::new(self.inner.call(request), record)

@@ -76,6 +76,7 @@ where
     type Data = B::Data;
     type Error = BodyError;
 
+    #[inline]
     fn poll_frame(
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,

@@ -86,6 +86,7 @@ where
 {
     type Output = Result<Response<CaptureBody<B, R>>, E>;
 
+    #[inline]
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let mut this = self.project();
         let details = this

@@ -66,6 +66,7 @@ where
         self.inner.poll_ready(cx)
     }
 
+    #[inline]
     fn call(&mut self, request: Request<ReqBody>) -> Self::Future {
         let mut details = RequestDetails::new(&request);
         details.probe = details

@@ -52,6 +52,7 @@ where
         self.inner.poll_ready(cx)
     }
 
+    #[inline]
     fn call(&mut self, mut request: Request<ReqBody>) -> Self::Future {
         let id = self.request_id(&request);
         let span = TraceContext::with_current(|trace| match trace {

@@ -335,6 +335,7 @@ impl<F> WithTraceContext<F> {
 impl<F: Future> Future for WithTraceContext<F> {
     type Output = F::Output;
 
+    #[inline]
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.project();
         let inner = this.inner;

@@ -47,6 +47,7 @@ impl<F> ResponseFuture<F> {
 impl<F: Future> Future for ResponseFuture<F> {
     type Output = F::Output;
 
+    #[inline]
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.project();
         let inner = this.inner;

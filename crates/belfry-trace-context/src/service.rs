@@ -51,6 +51,7 @@ where
         self.inner.poll_ready(cx)
     }
 
+    #[inline]
     fn call(&mut self, request: Request<ReqBody>) -> Self::Future {
         // Current, not in the request extensions: an extension would cost an allocation (and,
         // for the fourth one, a growth of the map) on every request; everything inside the

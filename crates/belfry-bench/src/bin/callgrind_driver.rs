@@ -7,8 +7,9 @@
 //! `--no-sentry` leaves Sentry off in the variants that have it (to see what it costs);
 //! `--traceparent` sends that header with every request (a caller's trace to continue).
 //!
-//! Builds the stack once, sends `--warmup` requests, then `--requests` more, each through a clone
-//! of the `Router` with `tower::ServiceExt::oneshot` on a current-thread runtime, reading each
+//! Builds the stack once (with `with_state(())`, as `axum::serve` does: each route built once, not
+//! per request), sends `--warmup` requests, then `--requests` more, each through a clone of the
+//! `Router` with `tower::ServiceExt::oneshot` on a current-thread runtime, reading each
 //! body to the end. Logs go to `io::sink`. Running it at N and 2N requests and subtracting the
 //! instruction counts gives the cost of one request, without start-up and warm-up.
 
@@ -55,7 +56,9 @@ fn main() -> ExitCode {
     };
 
     let guard = init(variant, std::io::sink, sentry);
-    let app = app(variant);
+    // As `axum::serve` serves it (`into_make_service` calls `with_state(())`): every route
+    // built once, not its handler turned into a route and every layer applied per request.
+    let app = app(variant).with_state(());
     let runtime = current_thread_runtime();
     let bytes = runtime.block_on(async {
         drive_with_headers(&app, warmup, &headers).await;

@@ -74,6 +74,7 @@ where
         self.inner.poll_ready(cx)
     }
 
+    #[inline]
     fn call(&mut self, request: Request<ReqBody>) -> Self::Future {
         let method = MethodLabel::of(request.method());
         let series = self.routes.series(request.extensions().get::<MatchedPath>());
