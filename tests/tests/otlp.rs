@@ -214,13 +214,9 @@ fn metrics_go_over_otlp_when_opted_in_and_stay_on_metrics() {
         .start();
     let startup = demo
         .logs()
-        .wait_for(WAIT, |line| {
-            line["message"]
-                .as_str()
-                .is_some_and(|m| m.starts_with("OpenTelemetry export"))
-        })
+        .wait_for(WAIT, |line| line["message"] == "listening")
         .expect("the startup line");
-    let message = startup["message"].as_str().unwrap();
+    let message = startup["otel"].as_str().unwrap();
     assert!(
         message.contains(&format!(
             "metrics to {}/v1/metrics every 200 ms",
@@ -311,6 +307,8 @@ fn an_invalid_otel_variable_stops_the_start_naming_it() {
     assert!(!stdout.contains("listening"), "{stdout}");
 }
 
+/// Interleaved rounds of every setting in the failure-mode test.
+const ROUNDS: usize = 3;
 /// Requests per run, on `THREADS` keep-alive connections.
 const REQUESTS: usize = 800;
 const THREADS: usize = 4;
@@ -386,22 +384,38 @@ fn a_collector_that_answers_503_never_answers_or_is_gone_slows_no_request() {
     let mut stopped = OtlpReceiver::start(OtlpMode::Normal);
     let stopped_endpoint = stopped.endpoint();
     stopped.stop();
-    // OTLP off before and after: the baseline is the worse of the two (a shared machine).
-    let off_before = load(None);
-    let runs = [
-        ("503", load(Some(&unavailable.endpoint()))),
-        ("blackhole", load(Some(&blackhole.endpoint()))),
-        ("stopped", load(Some(&stopped_endpoint))),
+    // Interleaved rounds; each setting is judged by its best round's p99, the baseline (OTLP
+    // off) likewise: on a shared 2-core machine one round can be disturbed by other work, while
+    // a collector that slowed requests would slow every round.
+    let unavailable_endpoint = unavailable.endpoint();
+    let blackhole_endpoint = blackhole.endpoint();
+    let settings: [(&str, Option<&str>); 4] = [
+        ("off", None),
+        ("503", Some(&unavailable_endpoint)),
+        ("blackhole", Some(&blackhole_endpoint)),
+        ("stopped", Some(&stopped_endpoint)),
     ];
-    let off_after = load(None);
-    let baseline = percentile(&off_before.latencies, 99.0).max(percentile(&off_after.latencies, 99.0));
-    println!(
-        "otlp [off]: {} / {}",
-        latency_summary(&off_before.latencies),
-        latency_summary(&off_after.latencies)
-    );
+    let mut rounds: Vec<(&str, Run)> = Vec::new();
+    for _ in 0..ROUNDS {
+        for (setting, endpoint) in settings {
+            rounds.push((setting, load(endpoint)));
+        }
+    }
+    let best_p99 = |setting: &str| {
+        rounds
+            .iter()
+            .filter(|(name, _)| *name == setting)
+            .map(|(_, run)| percentile(&run.latencies, 99.0))
+            .min()
+            .expect("a round")
+    };
+    let baseline = best_p99("off");
+    for (setting, run) in rounds.iter().filter(|(name, _)| *name == "off") {
+        println!("otlp [{setting}]: {}", latency_summary(&run.latencies));
+    }
+    let runs: Vec<_> = rounds.iter().filter(|(name, _)| *name != "off").collect();
     let flush_bound = EXPORT_TIMEOUT + Duration::from_secs(2);
-    for (setting, run) in &runs {
+    for (setting, run) in runs {
         let p99 = percentile(&run.latencies, 99.0);
         let bound = baseline.mul_f64(1.1) + Duration::from_millis(3);
         println!(
@@ -413,7 +427,8 @@ fn a_collector_that_answers_503_never_answers_or_is_gone_slows_no_request() {
             run.rss_growth_kib,
             run.exit_after
         );
-        assert!(p99 <= bound, "{setting}: p99 {p99:?} > {bound:?}");
+        let best = best_p99(setting);
+        assert!(best <= bound, "{setting}: best p99 of {ROUNDS} rounds {best:?} > {bound:?}");
         assert!(
             run.rss_growth_kib <= RSS_GROWTH_BOUND_KIB,
             "{setting}: VmRSS grew {} KiB",
