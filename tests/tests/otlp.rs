@@ -428,7 +428,10 @@ fn a_collector_that_answers_503_never_answers_or_is_gone_slows_no_request() {
             run.exit_after
         );
         let best = best_p99(setting);
-        assert!(best <= bound, "{setting}: best p99 of {ROUNDS} rounds {best:?} > {bound:?}");
+        assert!(
+            best <= bound,
+            "{setting}: best p99 of {ROUNDS} rounds {best:?} > {bound:?}"
+        );
         assert!(
             run.rss_growth_kib <= RSS_GROWTH_BOUND_KIB,
             "{setting}: VmRSS grew {} KiB",
