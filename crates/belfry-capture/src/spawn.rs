@@ -150,7 +150,8 @@ impl<F: Future> Future for WithRequestContext<F> {
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.project();
         let _entered = this.span.enter();
-        match this.task {
+        // Lent as the request span too, for what reads it there (Sentry's `before_send` hooks).
+        belfry_access_log::request_span::in_scope(Some(this.span), || match this.task {
             Some(task) => {
                 let mut inner = this.inner;
                 let mut output = Poll::Pending;
@@ -158,6 +159,6 @@ impl<F: Future> Future for WithRequestContext<F> {
                 output
             }
             None => this.inner.poll(cx),
-        }
+        })
     }
 }

@@ -35,8 +35,10 @@ pub(crate) struct RequestContext {
     started: SystemTime,
     /// The span the request is served in (belfry's `request` span), for what `before_send`
     /// hooks read from it: inside a `tracing` layer's callback, as when the tracing bridge sends
-    /// an event, the current span cannot be looked up.
-    pub(crate) span: tracing::Span,
+    /// an event, the current span cannot be looked up. `None` under an access log, which lends
+    /// the request span while the request runs ([`belfry_access_log::request_span`]): one handle
+    /// on the span fewer per request.
+    pub(crate) span: Option<tracing::Span>,
 }
 
 impl RequestContext {
@@ -47,7 +49,7 @@ impl RequestContext {
             headers: request.headers().clone(),
             scrub: scrub.clone(),
             started: SystemTime::now(),
-            span: tracing::Span::current(),
+            span: (!belfry_access_log::request_span::is_lent()).then(tracing::Span::current),
         }
     }
 
@@ -136,7 +138,8 @@ impl Drop for RestoreContext {
 }
 
 /// Calls `f` with the span of the request being served on this thread (the span current when
-/// the capture layer was called: belfry's `request` span), when a [`SentryReporter`](crate::SentryReporter)
+/// the capture layer was called, or the one the access log outside lends: belfry's `request`
+/// span; in a task bound to the request, the task's span), when a [`SentryReporter`](crate::SentryReporter)
 /// serves it with a client bound. For `before_send` hooks that read the request's span — its
 /// [request fields](https://docs.rs/belfry) — where `tracing::Span::current()` is not available
 /// (inside a `tracing` layer's callback, such as the tracing bridge's).
@@ -145,7 +148,11 @@ impl Drop for RestoreContext {
 /// assert!(belfry_sentry::with_request_span(|_| ()).is_none()); // not serving a request
 /// ```
 pub fn with_request_span<R>(f: impl FnOnce(&tracing::Span) -> R) -> Option<R> {
-    RequestContext::active().map(|context| f(&context.span))
+    let context = RequestContext::active()?;
+    match &context.span {
+        Some(span) => Some(f(span)),
+        None => belfry_access_log::request_span::with_current(f),
+    }
 }
 
 /// Completes an event sent while serving a request with that request's context: the
