@@ -13,13 +13,13 @@ use std::{cell::RefCell, sync::Arc, time::SystemTime};
 use belfry_capture::RequestDetails;
 use belfry_scrub::ScrubPolicy;
 use belfry_trace_context::TraceContext;
-use http::{HeaderMap, Request, Uri};
+use http::{Request, Uri};
 use sentry::{
     protocol::{self, Event},
     ClientOptions,
 };
 
-use crate::scrubbed_request::sentry_request;
+use crate::{request_headers::RequestHeaders, scrubbed_request::sentry_request};
 
 thread_local! {
     /// The context of the request (or request-bound task) being polled on this thread.
@@ -30,7 +30,7 @@ thread_local! {
 pub(crate) struct RequestContext {
     pub(crate) details: RequestDetails,
     pub(crate) uri: Uri,
-    pub(crate) headers: HeaderMap,
+    headers: RequestHeaders,
     pub(crate) scrub: ScrubPolicy,
     started: SystemTime,
     /// The span the request is served in (belfry's `request` span), for what `before_send`
@@ -46,7 +46,7 @@ impl RequestContext {
         Self {
             details: details.clone(),
             uri: request.uri().clone(),
-            headers: request.headers().clone(),
+            headers: RequestHeaders::new(request.headers()),
             scrub: scrub.clone(),
             started: SystemTime::now(),
             span: (!belfry_access_log::request_span::is_lent()).then(tracing::Span::current),
@@ -63,7 +63,7 @@ impl RequestContext {
         sentry_request(
             self.details.method(),
             &self.uri,
-            &self.headers,
+            &self.headers.to_header_map(),
             self.details.route(),
             &self.scrub,
         )

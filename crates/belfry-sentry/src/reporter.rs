@@ -185,6 +185,7 @@ impl Reporter for SentryReporter {
             &self.config.traces,
             &hub,
             &context,
+            request.headers(),
         );
         Some(SentryRequest {
             hub,
