@@ -61,10 +61,3 @@ pub fn with_current<R>(f: impl FnOnce(&Span) -> R) -> Option<R> {
     // whole duration: the span is alive and unchanged while `f` runs.
     unsafe { current.as_ref() }.map(f)
 }
-
-/// Whether a request span is lent on this thread: a layer inside the access log can then borrow
-/// it later instead of keeping a handle.
-#[inline]
-pub fn is_lent() -> bool {
-    !CURRENT.try_with(Cell::get).unwrap_or(ptr::null()).is_null()
-}

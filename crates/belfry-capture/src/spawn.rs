@@ -150,8 +150,7 @@ impl<F: Future> Future for WithRequestContext<F> {
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.project();
         let _entered = this.span.enter();
-        // Lent as the request span too, for what reads it there (Sentry's `before_send` hooks).
-        belfry_access_log::request_span::in_scope(Some(this.span), || match this.task {
+        match this.task {
             Some(task) => {
                 let mut inner = this.inner;
                 let mut output = Poll::Pending;
@@ -159,6 +158,6 @@ impl<F: Future> Future for WithRequestContext<F> {
                 output
             }
             None => this.inner.poll(cx),
-        })
+        }
     }
 }

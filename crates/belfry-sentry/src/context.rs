@@ -49,7 +49,7 @@ impl RequestContext {
             headers: RequestHeaders::new(request.headers()),
             scrub: scrub.clone(),
             started: SystemTime::now(),
-            span: (!belfry_access_log::request_span::is_lent()).then(tracing::Span::current),
+            span: (!details.borrows_request_span()).then(tracing::Span::current),
         }
     }
 
@@ -138,8 +138,8 @@ impl Drop for RestoreContext {
 }
 
 /// Calls `f` with the span of the request being served on this thread (the span current when
-/// the capture layer was called, or the one the access log outside lends: belfry's `request`
-/// span; in a task bound to the request, the task's span), when a [`SentryReporter`](crate::SentryReporter)
+/// the capture layer was called, or the same span lent by the access log outside: belfry's
+/// `request` span), when a [`SentryReporter`](crate::SentryReporter)
 /// serves it with a client bound. For `before_send` hooks that read the request's span — its
 /// [request fields](https://docs.rs/belfry) — where `tracing::Span::current()` is not available
 /// (inside a `tracing` layer's callback, such as the tracing bridge's).

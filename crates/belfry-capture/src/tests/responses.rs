@@ -260,7 +260,7 @@ async fn under_an_access_log_a_body_panic_is_logged_in_the_request_span_it_lends
     // no handle of its own, and still logs inside the request's span.
     let router = Router::new()
         .route("/stream-panic", get(|| async { Body::new(PanickingBody(0)) }))
-        .layer(CaptureLayer::new())
+        .layer(CaptureLayer::new().borrow_request_span(true))
         .layer(belfry_access_log::AccessLogLayer::new())
         .layer(RequestIdLayer::new());
     let request = Request::get("/stream-panic")
