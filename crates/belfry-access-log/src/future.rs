@@ -55,7 +55,9 @@ where
     #[inline]
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.project();
-        let result = match this.inner.poll(cx) {
+        let span = this.record.as_ref().and_then(RequestRecord::span);
+        let inner = this.inner;
+        let result = match crate::request_span::in_scope(span, || inner.poll(cx)) {
             Poll::Ready(result) => result,
             Poll::Pending => return Poll::Pending,
         };

@@ -41,7 +41,9 @@ const REPORTED: u64 = 2;
 const START_SHIFT: u32 = 2;
 
 /// One request in flight: `state` is 0 when free, else `(start_ms + 1) << 2 | REPORTED? | LOCKED?`.
-/// `data` is `Some` while the slot is claimed, and is only touched by whoever set `LOCKED`.
+/// `data` is `Some` while the slot is claimed. It is written only by the request's owner while it
+/// holds `LOCKED` (when registering and finishing); the watcher reads it only while it holds
+/// `LOCKED`, and the owner may read it at any time between the two (see [`HungRequestWatch::data`]).
 #[repr(align(64))]
 #[derive(Default)]
 struct Slot {
@@ -49,10 +51,17 @@ struct Slot {
     data: UnsafeCell<Option<RequestData>>,
 }
 
-// SAFETY: `data` is only read or written by the thread that holds the slot's `LOCKED` bit
-// (acquired with a compare-and-swap, released with a store), so accesses never overlap, and
-// `RequestData` is `Send`.
+// SAFETY: `data` is only written by the thread that holds the slot's `LOCKED` bit (acquired with
+// a compare-and-swap, released with a store), and only by the request's owner, which never reads
+// it while it writes; everyone else reads it only under `LOCKED`. So a write never overlaps
+// another access, reads may overlap reads, and `RequestData` is `Send` and `Sync`.
 unsafe impl Sync for Slot {}
+
+// The owner and the watcher may read a slot's data at the same time.
+const _: fn() = || {
+    fn assert_sync<T: Sync>() {}
+    assert_sync::<RequestData>();
+};
 
 /// The table of requests in flight, and the thread that watches it. Shared by every clone of an
 /// access-log layer; see the [module docs](self).
@@ -166,6 +175,20 @@ impl HungRequestWatch {
         // SAFETY: this thread holds `LOCKED` until `_free` drops.
         let data = unsafe { (*slot.data.get()).as_ref() };
         f(data.expect("a claimed slot holds its request's data"))
+    }
+
+    /// The data of the request in `index`, read by its owner between [`register`](Self::register)
+    /// and [`finish`](Self::finish) without taking the slot: only the owner writes it, and the
+    /// watcher only reads it.
+    ///
+    /// # Safety
+    ///
+    /// `index` must be the slot of a request registered by the caller's record and not finished
+    /// or released while the reference lives.
+    pub(crate) unsafe fn data(&self, index: usize) -> Option<&RequestData> {
+        // SAFETY: the slot is claimed by the caller (see above), so only the caller could write
+        // `data`, and it does not while the reference lives.
+        unsafe { (*self.slots[index].data.get()).as_ref() }
     }
 
     /// Frees the slot of a request that ends without a line.

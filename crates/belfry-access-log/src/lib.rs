@@ -47,6 +47,7 @@ mod future;
 mod hung;
 mod layer;
 mod record;
+pub mod request_span;
 mod sampling;
 mod service;
 

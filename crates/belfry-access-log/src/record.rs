@@ -100,6 +100,22 @@ impl RequestRecord {
         }
     }
 
+    /// The request's span, lent to the layers inside the access log while it runs (see
+    /// [`request_span`](crate::request_span)); `None` once logged.
+    #[inline]
+    pub(crate) fn span(&self) -> Option<&Span> {
+        match &self.place {
+            Place::Watched(index) => {
+                let watch = self.config.hung.as_ref()?;
+                // SAFETY: this record registered the slot and frees it only in `complete` or on
+                // drop, both of which take `self` mutably: not while the reference lives.
+                unsafe { watch.data(*index) }.map(|data| &data.span)
+            }
+            Place::Inline(data) => Some(&data.span),
+            Place::Done => None,
+        }
+    }
+
     /// Writes the `request completed` event: `status` is the status sent (if any), `bytes` the
     /// body bytes handed to the server. A watched request is logged from its slot, where its
     /// data lies, then the slot is freed.

@@ -41,6 +41,7 @@ where
     #[inline]
     fn call(&mut self, request: Request<ReqBody>) -> Self::Future {
         let record = RequestRecord::new(&request, &self.config);
-        ResponseFuture::new(self.inner.call(request), record)
+        let future = crate::request_span::in_scope(record.span(), || self.inner.call(request));
+        ResponseFuture::new(future, record)
     }
 }

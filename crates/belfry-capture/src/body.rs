@@ -22,7 +22,9 @@ type BoxError = Box<dyn std::error::Error + Send + Sync>;
 pub(crate) struct BodyContext<R: Reporter> {
     pub(crate) method: Method,
     pub(crate) route: Option<MatchedPath>,
-    pub(crate) span: Span,
+    /// `None` under an access log, which lends the request span while it polls the body
+    /// ([`belfry_access_log::request_span`]): one handle on the span fewer per request.
+    pub(crate) span: Option<Span>,
     pub(crate) status: StatusCode,
     pub(crate) reporter: Option<R::Request>,
 }
@@ -99,9 +101,12 @@ where
                 *this.panicked = true;
                 if let Some(context) = this.context.take() {
                     let route = context.route.as_ref().map(MatchedPath::as_str);
-                    context
-                        .span
-                        .in_scope(|| log_panic(&context.method, route, &panic, context.status));
+                    let log = || log_panic(&context.method, route, &panic, context.status);
+                    match &context.span {
+                        Some(span) => span.in_scope(log),
+                        None => belfry_access_log::request_span::with_current(|span| span.in_scope(log))
+                            .unwrap_or_else(log),
+                    }
                     if let Some(reporter) = &context.reporter {
                         R::panicked(reporter, &panic);
                     }

@@ -128,13 +128,15 @@ where
         let status = response.status();
         let reporter = this.reporter.finish(Outcome::Response(status));
         let context = match (streams, this.details.take()) {
-            // Polled inside the request's span: the body keeps it to report a panic in it.
+            // Polled inside the request's span: the body keeps it to report a panic in it, or
+            // borrows it from an access log outside, which lends it while it polls the body.
             (true, Some(details)) => {
+                let borrows_span = details.borrows_request_span();
                 let (method, route) = details.into_method_and_route();
                 Some(BodyContext {
                     method,
                     route,
-                    span: Span::current(),
+                    span: (!borrows_span).then(Span::current),
                     status,
                     reporter,
                 })

@@ -30,6 +30,9 @@ pub struct RequestDetails {
     trace: Option<TraceContext>,
     /// A probe route: its 5xx answers are states, not failures.
     pub(crate) probe: bool,
+    /// The access log right outside lends the request span (see
+    /// [`CaptureLayer::borrow_request_span`](crate::CaptureLayer::borrow_request_span)).
+    pub(crate) borrows_span: bool,
 }
 
 impl RequestDetails {
@@ -42,7 +45,17 @@ impl RequestDetails {
             request_id: extensions.get::<RequestId>().cloned(),
             trace: TraceContext::current(),
             probe: false,
+            borrows_span: false,
         }
+    }
+
+    /// Whether the request span is lent by the access log right outside the capture layer
+    /// ([`belfry_access_log::request_span`]; see
+    /// [`CaptureLayer::borrow_request_span`](crate::CaptureLayer::borrow_request_span)): a
+    /// [`Reporter`](crate::Reporter) can then borrow it while the request runs instead of
+    /// keeping a handle on the current span.
+    pub fn borrows_request_span(&self) -> bool {
+        self.borrows_span
     }
 
     /// The request's method.

@@ -49,6 +49,7 @@ pub struct Capture<S, P = ProblemJson, R = ()> {
     pub(crate) probe_routes: Arc<[Box<str>]>,
     pub(crate) panic_response: P,
     pub(crate) reporter: R,
+    pub(crate) borrow_request_span: bool,
 }
 
 impl<S, P, R, ReqBody, ResBody> Service<Request<ReqBody>> for Capture<S, P, R>
@@ -72,6 +73,8 @@ where
         details.probe = details
             .route()
             .is_some_and(|route| self.probe_routes.iter().any(|probe| &**probe == route));
+        details.borrows_span =
+            self.borrow_request_span && belfry_access_log::request_span::with_current(|_| ()).is_some();
         let state = RequestState::<R>(self.reporter.start(&request, &details));
         let panic_response = self.panic_response.clone();
         match catching::<R, _>(state.get(), || self.inner.call(request)) {

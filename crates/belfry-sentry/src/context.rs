@@ -13,13 +13,13 @@ use std::{cell::RefCell, sync::Arc, time::SystemTime};
 use belfry_capture::RequestDetails;
 use belfry_scrub::ScrubPolicy;
 use belfry_trace_context::TraceContext;
-use http::{HeaderMap, Request, Uri};
+use http::{Request, Uri};
 use sentry::{
     protocol::{self, Event},
     ClientOptions,
 };
 
-use crate::scrubbed_request::sentry_request;
+use crate::{request_headers::RequestHeaders, scrubbed_request::sentry_request};
 
 thread_local! {
     /// The context of the request (or request-bound task) being polled on this thread.
@@ -30,13 +30,15 @@ thread_local! {
 pub(crate) struct RequestContext {
     pub(crate) details: RequestDetails,
     pub(crate) uri: Uri,
-    pub(crate) headers: HeaderMap,
+    headers: RequestHeaders,
     pub(crate) scrub: ScrubPolicy,
     started: SystemTime,
     /// The span the request is served in (belfry's `request` span), for what `before_send`
     /// hooks read from it: inside a `tracing` layer's callback, as when the tracing bridge sends
-    /// an event, the current span cannot be looked up.
-    pub(crate) span: tracing::Span,
+    /// an event, the current span cannot be looked up. `None` under an access log, which lends
+    /// the request span while the request runs ([`belfry_access_log::request_span`]): one handle
+    /// on the span fewer per request.
+    pub(crate) span: Option<tracing::Span>,
 }
 
 impl RequestContext {
@@ -44,10 +46,10 @@ impl RequestContext {
         Self {
             details: details.clone(),
             uri: request.uri().clone(),
-            headers: request.headers().clone(),
+            headers: RequestHeaders::new(request.headers()),
             scrub: scrub.clone(),
             started: SystemTime::now(),
-            span: tracing::Span::current(),
+            span: (!details.borrows_request_span()).then(tracing::Span::current),
         }
     }
 
@@ -61,7 +63,7 @@ impl RequestContext {
         sentry_request(
             self.details.method(),
             &self.uri,
-            &self.headers,
+            &self.headers.to_header_map(),
             self.details.route(),
             &self.scrub,
         )
@@ -136,7 +138,8 @@ impl Drop for RestoreContext {
 }
 
 /// Calls `f` with the span of the request being served on this thread (the span current when
-/// the capture layer was called: belfry's `request` span), when a [`SentryReporter`](crate::SentryReporter)
+/// the capture layer was called, or the same span lent by the access log outside: belfry's
+/// `request` span), when a [`SentryReporter`](crate::SentryReporter)
 /// serves it with a client bound. For `before_send` hooks that read the request's span — its
 /// [request fields](https://docs.rs/belfry) — where `tracing::Span::current()` is not available
 /// (inside a `tracing` layer's callback, such as the tracing bridge's).
@@ -145,7 +148,11 @@ impl Drop for RestoreContext {
 /// assert!(belfry_sentry::with_request_span(|_| ()).is_none()); // not serving a request
 /// ```
 pub fn with_request_span<R>(f: impl FnOnce(&tracing::Span) -> R) -> Option<R> {
-    RequestContext::active().map(|context| f(&context.span))
+    let context = RequestContext::active()?;
+    match &context.span {
+        Some(span) => Some(f(span)),
+        None => belfry_access_log::request_span::with_current(f),
+    }
 }
 
 /// Completes an event sent while serving a request with that request's context: the

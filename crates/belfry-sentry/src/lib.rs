@@ -44,6 +44,7 @@ mod guard;
 mod panic_reporter;
 mod reporter;
 mod request_fields;
+mod request_headers;
 mod scrubbed_request;
 mod settings;
 mod tracing_bridge;

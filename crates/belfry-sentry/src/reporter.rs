@@ -164,6 +164,9 @@ impl SentryRequest {
 pub struct SentryTask {
     hub: Arc<Hub>,
     context: Option<Arc<RequestContext>>,
+    /// The request span, when the context borrows it from the access log (which lends it only
+    /// while the request runs): lent again while the task runs, for `with_request_span`.
+    span: Option<tracing::Span>,
 }
 
 /// Whether a Sentry client is bound to the current hub (and has somewhere to send to).
@@ -185,6 +188,7 @@ impl Reporter for SentryReporter {
             &self.config.traces,
             &hub,
             &context,
+            request.headers(),
         );
         Some(SentryRequest {
             hub,
@@ -221,15 +225,25 @@ impl Reporter for SentryReporter {
     }
 
     fn task() -> Option<SentryTask> {
-        client_bound().then(|| SentryTask {
-            hub: Arc::new(Hub::new_from_top(Hub::current())),
-            context: RequestContext::active(),
+        client_bound().then(|| {
+            let context = RequestContext::active();
+            let span = context
+                .as_ref()
+                .filter(|context| context.span.is_none())
+                .and_then(|_| belfry_access_log::request_span::with_current(tracing::Span::clone));
+            SentryTask {
+                hub: Arc::new(Hub::new_from_top(Hub::current())),
+                context,
+                span,
+            }
         })
     }
 
     fn enter_task<T>(task: &SentryTask, f: impl FnOnce() -> T) -> T {
         match &task.context {
-            Some(context) => context.enter(|| Hub::run(task.hub.clone(), f)),
+            Some(context) => belfry_access_log::request_span::in_scope(task.span.as_ref(), || {
+                context.enter(|| Hub::run(task.hub.clone(), f))
+            }),
             None => Hub::run(task.hub.clone(), f),
         }
     }

@@ -9,7 +9,7 @@ use std::{
     time::Instant,
 };
 
-use http::StatusCode;
+use http::{HeaderMap, StatusCode};
 use sentry::{protocol::SpanStatus, Hub, TracesSamplingStrategy, Transaction, TransactionContext};
 
 use belfry_capture::RequestDetails;
@@ -30,11 +30,12 @@ pub(crate) fn sampled_transaction(
     budget: &TraceBudget,
     hub: &Arc<Hub>,
     context: &RequestContext,
+    headers: &HeaderMap,
 ) -> Option<Transaction> {
     let decided = match (strategy, context.details.trace()) {
         (TracesSamplingStrategy::Disabled, _) => return None,
         (TracesSamplingStrategy::FixedRate(_), Some(trace)) => Some(trace.is_sampled()),
-        (TracesSamplingStrategy::FixedRate(rate), None) if !context.headers.contains_key("sentry-trace") => {
+        (TracesSamplingStrategy::FixedRate(rate), None) if !headers.contains_key("sentry-trace") => {
             Some(sample(*rate))
         }
         _ => None,
@@ -52,8 +53,7 @@ pub(crate) fn sampled_transaction(
             trace.parent_span_id().map(|parent| parent.to_bytes().into()),
         ),
         None => {
-            let headers = context
-                .headers
+            let headers = headers
                 .iter()
                 .filter_map(|(name, value)| Some((name.as_str(), value.to_str().ok()?)));
             TransactionContext::continue_from_headers(&name, "http.server", headers)

@@ -462,7 +462,9 @@ impl Belfry {
     /// The stack as one tower layer, for [`wrap`](Self::wrap) and [`wrap_with`](Self::wrap_with) only: applied around the router
     /// instead of with [`Router::layer`], it would run before routing, where the route template
     /// is unknown — so it is not public, and `wrap` is the one way to apply the stack.
-    fn layer<L>(&self, application: L) -> BelfryLayer<L> {
+    /// `adjacent`: no application layer between the access log and capture, so capture borrows
+    /// the request span the access log lends (see `CaptureLayer::borrow_request_span`).
+    fn layer<L>(&self, application: L, adjacent: bool) -> BelfryLayer<L> {
         BelfryLayer {
             trace_context: self.trace_context.clone(),
             request_id: self.request_id.clone(),
@@ -472,7 +474,7 @@ impl Belfry {
             #[cfg(not(feature = "metrics"))]
             metrics: Identity::new(),
             application,
-            capture: self.capture.clone(),
+            capture: self.capture.clone().borrow_request_span(adjacent),
         }
     }
 
@@ -483,7 +485,7 @@ impl Belfry {
     where
         S: Clone + Send + Sync + 'static,
     {
-        router.layer(self.layer(Identity::new()))
+        router.layer(self.layer(Identity::new(), true))
     }
 
     /// Applies the stack with the application's own tower `layers` at the depth where belfry
@@ -533,7 +535,7 @@ impl Belfry {
         B: http_body::Body<Data = Bytes> + Send + 'static,
         B::Error: Into<BoxError> + 'static,
     {
-        router.layer(self.layer(layers))
+        router.layer(self.layer(layers, false))
     }
 }
 

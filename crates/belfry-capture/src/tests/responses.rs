@@ -252,3 +252,29 @@ async fn a_panic_caught_inside_the_request_is_still_logged_once() {
     assert_eq!(event.field("panic.message"), Some(CAUGHT_INSIDE_MESSAGE));
     assert_eq!(event.field("code.filepath"), Some(PANIC_FILE));
 }
+
+#[tokio::test]
+async fn under_an_access_log_a_body_panic_is_logged_in_the_request_span_it_lends() {
+    setup();
+    // The access log lends the request span while it polls the body: the capture layer keeps
+    // no handle of its own, and still logs inside the request's span.
+    let router = Router::new()
+        .route("/stream-panic", get(|| async { Body::new(PanickingBody(0)) }))
+        .layer(CaptureLayer::new().borrow_request_span(true))
+        .layer(belfry_access_log::AccessLogLayer::new())
+        .layer(RequestIdLayer::new());
+    let request = Request::get("/stream-panic")
+        .header("x-request-id", "resp-stream-lent-1")
+        .body(Body::empty())
+        .unwrap();
+    let mut body = router.oneshot(request).await.unwrap().into_body();
+    while let Some(frame) = http_body_util::BodyExt::frame(&mut body).await {
+        if frame.is_err() {
+            break;
+        }
+    }
+    let events = capture_events_for("resp-stream-lent-1");
+    assert_eq!(events.len(), 1, "{events:?}");
+    assert_eq!(events[0].message, "request panicked");
+    assert_eq!(events[0].field("http.route"), Some("/stream-panic"));
+}
