@@ -4,6 +4,19 @@ use std::time::Duration;
 
 use belfry_tests::Demo;
 
+/// docs/configuration.md describes every variable belfry reads.
+#[test]
+fn every_variable_is_documented() {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../docs/configuration.md");
+    let docs = std::fs::read_to_string(path).expect("docs/configuration.md");
+    for variable in belfry::config::VARIABLES {
+        assert!(
+            docs.contains(&format!("`{variable}`")),
+            "{variable} is read but docs/configuration.md does not describe it"
+        );
+    }
+}
+
 /// Several invalid variables at once — of logging, the stack, shutdown and Sentry — stop the
 /// demo before it serves, with one error naming each (and never the DSN's key).
 #[test]

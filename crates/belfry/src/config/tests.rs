@@ -11,17 +11,6 @@ fn config(pairs: &[(&str, &str)]) -> Result<Config, ConfigError> {
 }
 
 #[test]
-fn every_variable_is_documented() {
-    let docs = include_str!("../../../../docs/configuration.md");
-    for variable in VARIABLES {
-        assert!(
-            docs.contains(&format!("`{variable}`")),
-            "{variable} is read but docs/configuration.md does not describe it"
-        );
-    }
-}
-
-#[test]
 fn blank_is_unset_for_every_variable() {
     for blank in ["", " ", "\t \n"] {
         let pairs: Vec<_> = VARIABLES.iter().map(|name| (*name, blank)).collect();
