@@ -122,11 +122,7 @@ impl OtelSettings {
             Some(signal) => {
                 let exporter = opentelemetry_otlp::SpanExporter::builder()
                     .with_http()
-                    .with_http_client(UreqClient::new(signal.timeout))
-                    .with_endpoint(signal.endpoint.clone())
-                    .with_timeout(signal.timeout)
-                    .with_headers(headers(signal))
-                    .with_compression_setting(signal)
+                    .with_signal(signal)
                     .build()
                     .map_err(|error| StartError(format!("traces: {error}")))?;
                 Some(SpanQueue::new(exporter, &resource, self.max_queue_size))
@@ -137,11 +133,7 @@ impl OtelSettings {
             Some(signal) => {
                 let exporter = opentelemetry_otlp::LogExporter::builder()
                     .with_http()
-                    .with_http_client(UreqClient::new(signal.timeout))
-                    .with_endpoint(signal.endpoint.clone())
-                    .with_timeout(signal.timeout)
-                    .with_headers(headers(signal))
-                    .with_compression_setting(signal)
+                    .with_signal(signal)
                     .build()
                     .map_err(|error| StartError(format!("logs: {error}")))?;
                 let config = opentelemetry_sdk::logs::BatchConfigBuilder::default()
@@ -223,20 +215,23 @@ impl OtelSettings {
     }
 }
 
-fn headers(signal: &SignalSettings) -> HashMap<String, String> {
-    signal.headers.iter().cloned().collect()
+/// One signal's settings on an OTLP/HTTP exporter builder (spans and logs alike): belfry's
+/// ureq client bounded by the signal's timeout, its endpoint, headers and compression.
+trait WithSignal: Sized {
+    fn with_signal(self, signal: &SignalSettings) -> Self;
 }
 
-/// The compression of one signal, when a feature supports it.
-trait WithCompressionSetting: Sized {
-    fn with_compression_setting(self, signal: &SignalSettings) -> Self;
-}
-
-impl<T: WithHttpConfig> WithCompressionSetting for T {
-    fn with_compression_setting(self, signal: &SignalSettings) -> Self {
+impl<T: WithHttpConfig + WithExportConfig> WithSignal for T {
+    fn with_signal(self, signal: &SignalSettings) -> Self {
+        let headers: HashMap<String, String> = signal.headers.iter().cloned().collect();
+        let builder = self
+            .with_http_client(UreqClient::new(signal.timeout))
+            .with_endpoint(signal.endpoint.clone())
+            .with_timeout(signal.timeout)
+            .with_headers(headers);
         match signal.compression {
-            Some(Compression::Gzip) => self.with_compression(opentelemetry_otlp::Compression::Gzip),
-            None => self,
+            Some(Compression::Gzip) => builder.with_compression(opentelemetry_otlp::Compression::Gzip),
+            None => builder,
         }
     }
 }
