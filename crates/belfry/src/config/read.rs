@@ -32,15 +32,7 @@ impl<'a> Reader<'a> {
         variable: &'static str,
         parse: impl FnOnce(&str) -> Result<T, String>,
     ) -> Option<T> {
-        let value = self.text(variable)?;
-        match parse(&value) {
-            Ok(parsed) => Some(parsed),
-            Err(expected) => {
-                self.problems
-                    .push(InvalidVariable::new(variable, value, expected));
-                None
-            }
-        }
+        self.read(variable, parse, InvalidVariable::new)
     }
 
     /// Reads a secret `variable` (a DSN, credentials) with `parse`; a problem never shows it.
@@ -49,11 +41,24 @@ impl<'a> Reader<'a> {
         variable: &'static str,
         parse: impl FnOnce(&str) -> Result<T, String>,
     ) -> Option<T> {
+        self.read(variable, parse, |variable, _value, expected| {
+            InvalidVariable::secret(variable, expected)
+        })
+    }
+
+    /// Reads `variable` with `parse`; a wrong value becomes the problem `invalid` makes of the
+    /// variable, its value and what was expected.
+    fn read<T>(
+        &mut self,
+        variable: &'static str,
+        parse: impl FnOnce(&str) -> Result<T, String>,
+        invalid: impl FnOnce(&'static str, String, String) -> InvalidVariable,
+    ) -> Option<T> {
         let value = self.text(variable)?;
         match parse(&value) {
             Ok(parsed) => Some(parsed),
             Err(expected) => {
-                self.problems.push(InvalidVariable::secret(variable, expected));
+                self.problems.push(invalid(variable, value, expected));
                 None
             }
         }
