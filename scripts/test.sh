@@ -28,6 +28,11 @@ if cargo tree -e normal --no-default-features -p belfry | grep -Eq '\b(sentry|ru
     echo "belfry --no-default-features pulls in sentry, rustls, ureq or prometheus-client" >&2
     exit 1
 fi
+# The capture layer knows no Sentry: belfry-sentry plugs into it.
+if cargo tree -p belfry-capture | grep -Eq '\bsentry[a-z-]* v'; then
+    echo "belfry-capture depends on a sentry crate" >&2
+    exit 1
+fi
 
 step "sentry-compatible server (Bugsink) for the end-to-end tests"
 export BELFRY_TEST_SENTRY_HOME="${BELFRY_TEST_SENTRY_HOME:-$PWD/target/sentry-server-test}"
