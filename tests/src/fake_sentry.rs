@@ -1,5 +1,5 @@
-//! A fake Sentry on loopback that answers every envelope the same way — 429 with `Retry-After`,
-//! 500, or never — and counts the envelopes it received.
+//! A fake Sentry on loopback that answers every envelope the same way — 200, 429 with
+//! `Retry-After`, 500, or never — and counts the envelopes it received.
 
 use std::{
     io::{Read, Write},
@@ -15,6 +15,8 @@ use std::{
 /// How the fake Sentry answers.
 #[derive(Clone, Copy, Debug)]
 pub enum SentryAnswer {
+    /// `200 OK` with an event id, as a healthy Sentry.
+    Accepting,
     /// `429 Too Many Requests` with `Retry-After: <seconds>`.
     RateLimited { retry_after_seconds: u32 },
     /// `500 Internal Server Error`.
@@ -112,6 +114,10 @@ fn serve(mut stream: TcpStream, answer: SentryAnswer, count: &AtomicU64) {
         buffer.drain(..header_end + length);
         count.fetch_add(1, Ordering::Relaxed);
         let response = match answer {
+            SentryAnswer::Accepting => {
+                let body = r#"{"id":"00000000000000000000000000000000"}"#;
+                format!("HTTP/1.1 200 OK\r\ncontent-length: {}\r\n\r\n{body}", body.len())
+            }
             SentryAnswer::RateLimited {
                 retry_after_seconds,
             } => format!(

@@ -8,7 +8,7 @@
 //! | `sample_rate` | `before_send` | not drawn by `SENTRY_SAMPLE_RATE` (belfry samples error events itself, so it can count) |
 //! | `queue_full` | the transport | the transport's queue (30 envelopes) was full: Sentry is slower than the events |
 //! | `rate_limited` | the transport | Sentry answered 429, or said (`Retry-After`, `X-Sentry-Rate-Limits`) to wait and the wait is not over |
-//! | `send_failed` | the transport | Sentry answered another 4xx or 5xx, or did not answer in time, or could not be reached |
+//! | `send_failed` | the transport | Sentry answered another 4xx or 5xx, or did not answer in time, or could not be reached; or the transport is backing off after such a failure |
 //!
 //! Transactions are sampled before they exist (`SENTRY_TRACES_SAMPLE_RATE`, one decision per
 //! trace, and `BELFRY_SENTRY_MAX_TRACES_PER_SECOND`): an unsampled request never becomes a

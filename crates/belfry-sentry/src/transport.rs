@@ -13,6 +13,12 @@
 //! - Sentry answered 429, or a rate limit is in force → `rate_limited`;
 //! - another 4xx/5xx, a timeout (every send is bounded by the flush timeout), a connection error →
 //!   `send_failed`.
+//!
+//! After a 5xx, a timeout or a connection error the thread **backs off**: for 1 s, doubling with
+//! each failure in a row up to [`MAX_BACKOFF`] (60 s), envelopes are counted `send_failed` without
+//! a send; the first answer that is not a 5xx ends it. A Sentry that is failing is not sent every
+//! event again (the SDK sends each one), and the service does not spend its CPU on sends that
+//! fail: what is lost is the same events, counted the same way.
 
 use std::{
     sync::{
@@ -21,7 +27,7 @@ use std::{
         Arc,
     },
     thread::JoinHandle,
-    time::Duration,
+    time::{Duration, Instant},
 };
 
 use sentry::{
@@ -35,6 +41,36 @@ use crate::drops::{self, DropReason, Kind};
 
 /// Envelopes queued for the sending thread at most, as in the SDK's own transports.
 pub(crate) const QUEUE_CAPACITY: usize = 30;
+
+/// The longest wait after failed sends.
+pub(crate) const MAX_BACKOFF: Duration = Duration::from_secs(60);
+
+/// The wait after failed sends: 1 s after one, doubling with each failure in a row up to
+/// [`MAX_BACKOFF`].
+#[derive(Debug, Default)]
+struct Backoff {
+    failures: u32,
+    until: Option<Instant>,
+}
+
+impl Backoff {
+    /// Whether a send at `now` is held back.
+    fn holds(&self, now: Instant) -> bool {
+        self.until.is_some_and(|until| now < until)
+    }
+
+    fn failed(&mut self, now: Instant) {
+        let wait = Duration::from_secs(1)
+            .saturating_mul(1 << self.failures.min(6))
+            .min(MAX_BACKOFF);
+        self.failures = self.failures.saturating_add(1);
+        self.until = Some(now + wait);
+    }
+
+    fn answered(&mut self) {
+        *self = Self::default();
+    }
+}
 
 /// Builds a [`CountingTransport`] for the client (a [`TransportFactory`], so that it gets the
 /// SDK's client-report recorder), each send bounded by `send_timeout` (at least 100 ms).
@@ -182,6 +218,7 @@ impl Sender {
 
     fn run(self, receiver: Receiver<Task>, shutdown: &AtomicBool) {
         let mut limits = RateLimiter::new();
+        let mut backoff = Backoff::default();
         for task in receiver {
             if shutdown.load(Ordering::SeqCst) {
                 return;
@@ -194,8 +231,19 @@ impl Sender {
                 }
                 Task::Shutdown => return,
             };
-            if let Some(envelope) = self.within_limits(envelope, &limits) {
-                self.send(envelope, &mut limits);
+            let Some(envelope) = self.within_limits(envelope, &limits) else {
+                continue;
+            };
+            if backoff.holds(Instant::now()) {
+                count(&envelope, DropReason::SendFailed);
+                self.recorder
+                    .record_lost_data(&envelope, LossReason::NetworkError);
+                continue;
+            }
+            if self.send(envelope, &mut limits) {
+                backoff.answered();
+            } else {
+                backoff.failed(Instant::now());
             }
         }
     }
@@ -219,13 +267,15 @@ impl Sender {
         ))
     }
 
-    fn send(&self, envelope: Envelope, limits: &mut RateLimiter) {
+    /// Sends `envelope`; false when Sentry failed (5xx), did not answer in time or could not be
+    /// reached.
+    fn send(&self, envelope: Envelope, limits: &mut RateLimiter) -> bool {
         let mut body = Vec::new();
         if envelope.to_writer(&mut body).is_err() {
             count(&envelope, DropReason::SendFailed);
             self.recorder
                 .record_lost_data(&envelope, LossReason::InternalError);
-            return;
+            return true;
         }
         let response = self
             .agent
@@ -252,11 +302,13 @@ impl Sender {
                     count(&envelope, DropReason::SendFailed);
                     self.recorder.record_lost_data(&envelope, LossReason::SendError);
                 }
+                status < 500
             }
             Err(_) => {
                 count(&envelope, DropReason::SendFailed);
                 self.recorder
                     .record_lost_data(&envelope, LossReason::NetworkError);
+                false
             }
         }
     }
@@ -269,5 +321,30 @@ fn category(item: &EnvelopeItem) -> RateLimitingCategory {
         EnvelopeItem::Transaction(_) => RateLimitingCategory::Transaction,
         EnvelopeItem::Attachment(_) => RateLimitingCategory::Attachment,
         _ => RateLimitingCategory::Any,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn failures_in_a_row_double_the_wait_up_to_a_minute_and_an_answer_ends_it() {
+        let start = Instant::now();
+        let mut backoff = Backoff::default();
+        assert!(!backoff.holds(start), "nothing held before a failure");
+        let mut waits = Vec::new();
+        for _ in 0..9 {
+            backoff.failed(start);
+            let wait = backoff.until.expect("a wait") - start;
+            assert!(backoff.holds(start + wait - Duration::from_millis(1)));
+            assert!(!backoff.holds(start + wait));
+            waits.push(wait.as_secs());
+        }
+        assert_eq!(waits, [1, 2, 4, 8, 16, 32, 60, 60, 60]);
+        backoff.answered();
+        assert!(!backoff.holds(start));
+        backoff.failed(start);
+        assert_eq!(backoff.until, Some(start + Duration::from_secs(1)));
     }
 }
