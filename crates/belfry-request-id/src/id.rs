@@ -83,6 +83,12 @@ impl RequestId {
         is_valid_request_id(value.as_bytes()).then_some(Self(value))
     }
 
+    /// An id already known to be valid: one made by [`MakeRequestUuidV7`].
+    pub(crate) fn from_valid(value: HeaderValue) -> Self {
+        debug_assert!(is_valid_request_id(value.as_bytes()));
+        Self(value)
+    }
+
     /// Generates a fresh UUID v7 id (time-ordered, so ids sort like the log lines they mark).
     ///
     /// One allocation: the 36 bytes of the id, shared by every clone.
@@ -150,8 +156,9 @@ fn uuid_v7_header_value() -> HeaderValue {
     let mut text = [0u8; uuid::fmt::Hyphenated::LENGTH];
     uuid.hyphenated().encode_lower(&mut text);
     // `from_owner` keeps the array in one shared allocation: clones only bump a counter.
-    HeaderValue::from_maybe_shared(Bytes::from_owner(text))
-        .expect("a hyphenated UUID is a valid header value")
+    // SAFETY: a lower-case hyphenated UUID is ASCII hex digits and `-`: valid UTF-8, and valid
+    // header value bytes (checked in debug builds by `from_maybe_shared_unchecked` itself).
+    unsafe { HeaderValue::from_maybe_shared_unchecked(Bytes::from_owner(text)) }
 }
 
 /// The default id generator: a UUID v7 per request, implementing tower-http's [`MakeRequestId`].

@@ -53,6 +53,11 @@ pub struct RequestIdLayer<M = MakeRequestUuidV7> {
     pub(crate) header_name: HeaderName,
     pub(crate) trust_incoming: bool,
     pub(crate) make_request_id: M,
+    /// Whether what `make_request_id` returns is checked ([`is_valid_request_id`]): not for the
+    /// default generator, whose UUIDs are valid by construction.
+    ///
+    /// [`is_valid_request_id`]: crate::is_valid_request_id
+    pub(crate) check_generated: bool,
 }
 
 impl RequestIdLayer {
@@ -62,6 +67,7 @@ impl RequestIdLayer {
             header_name: X_REQUEST_ID,
             trust_incoming: true,
             make_request_id: MakeRequestUuidV7,
+            check_generated: false,
         }
     }
 }
@@ -136,6 +142,7 @@ impl<M> RequestIdLayer<M> {
             header_name: self.header_name,
             trust_incoming: self.trust_incoming,
             make_request_id,
+            check_generated: true,
         }
     }
 }
@@ -149,6 +156,7 @@ impl<S, M: Clone> Layer<S> for RequestIdLayer<M> {
             header_name: self.header_name.clone(),
             trust_incoming: self.trust_incoming,
             make_request_id: self.make_request_id.clone(),
+            check_generated: self.check_generated,
         }
     }
 }

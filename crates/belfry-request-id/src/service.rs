@@ -16,6 +16,7 @@ pub struct SetRequestId<S, M> {
     pub(crate) header_name: HeaderName,
     pub(crate) trust_incoming: bool,
     pub(crate) make_request_id: M,
+    pub(crate) check_generated: bool,
 }
 
 impl<S, M> SetRequestId<S, M>
@@ -32,10 +33,13 @@ where
                 }
             }
         }
-        self.make_request_id
-            .make_request_id(request)
-            .and_then(|id| RequestId::from_header_value(id.into_header_value()))
-            .unwrap_or_else(RequestId::new_v7)
+        let generated = self.make_request_id.make_request_id(request);
+        match generated {
+            Some(id) if !self.check_generated => RequestId::from_valid(id.into_header_value()),
+            generated => generated
+                .and_then(|id| RequestId::from_header_value(id.into_header_value()))
+                .unwrap_or_else(RequestId::new_v7),
+        }
     }
 }
 

@@ -112,3 +112,32 @@ async fn a_response_header_set_by_the_handler_is_kept() {
     let response = service.oneshot(Request::new(())).await.unwrap();
     assert_eq!(response.headers()["x-request-id"], "upstream");
 }
+
+#[tokio::test]
+async fn an_invalid_id_from_a_custom_generator_is_replaced_and_a_valid_one_kept() {
+    #[derive(Clone)]
+    struct Fixed(&'static str);
+
+    impl tower_http::request_id::MakeRequestId for Fixed {
+        fn make_request_id<B>(&mut self, _: &Request<B>) -> Option<tower_http::request_id::RequestId> {
+            Some(tower_http::request_id::RequestId::new(
+                http::HeaderValue::from_static(self.0),
+            ))
+        }
+    }
+
+    for (generated, valid) in [("job-7", true), ("has space", false)] {
+        let service = ServiceBuilder::new()
+            .layer(RequestIdLayer::new().make_request_id(Fixed(generated)))
+            .service(service_fn(|_: Request<()>| async {
+                Ok::<_, Infallible>(Response::new(()))
+            }));
+        let response = service.oneshot(Request::new(())).await.unwrap();
+        let id = response.headers()["x-request-id"].to_str().unwrap();
+        if valid {
+            assert_eq!(id, generated);
+        } else {
+            assert_generated(id);
+        }
+    }
+}
