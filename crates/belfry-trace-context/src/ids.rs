@@ -78,10 +78,29 @@ fn decode_8_hex_digits(digits: [u8; 8]) -> Option<[u8; 4]> {
 #[inline]
 pub(crate) fn encode_hex(bytes: &[u8], out: &mut [u8]) {
     debug_assert_eq!(out.len(), bytes.len() * 2);
-    for (pair, byte) in out.chunks_exact_mut(2).zip(bytes) {
+    // Four bytes (eight digits) at a time in one `u64`, then any rest from the table.
+    let mut quads = bytes.chunks_exact(4);
+    let mut outs = out.chunks_exact_mut(8);
+    for (quad, digits) in (&mut quads).zip(&mut outs) {
+        let quad: [u8; 4] = quad.try_into().expect("chunks of four");
+        digits.copy_from_slice(&eight_hex_digits(u32::from_be_bytes(quad)));
+    }
+    for (pair, byte) in outs.into_remainder().chunks_exact_mut(2).zip(quads.remainder()) {
         pair[0] = HEX_DIGITS[(byte >> 4) as usize];
         pair[1] = HEX_DIGITS[(byte & 0x0f) as usize];
     }
+}
+
+/// The eight lowercase hex digits of `value`, most significant first: each nibble spread into
+/// a byte of a `u64`, then `'0'` added, and `'a' - '9' - 1` more where the nibble is 10 or more.
+#[inline]
+fn eight_hex_digits(value: u32) -> [u8; 8] {
+    let x = u64::from(value);
+    let x = ((x & 0xffff_0000) << 16) | (x & 0x0000_ffff);
+    let x = ((x & 0x0000_ff00_0000_ff00) << 8) | (x & 0x0000_00ff_0000_00ff);
+    let nibbles = ((x & 0x00f0_00f0_00f0_00f0) << 4) | (x & 0x000f_000f_000f_000f);
+    let letters = ((nibbles + 0x0606_0606_0606_0606) >> 4) & 0x0101_0101_0101_0101;
+    (nibbles + 0x3030_3030_3030_3030 + letters * (b'a' - b'9' - 1) as u64).to_be_bytes()
 }
 
 /// An identifier in lowercase hex, on the stack: `N` is 32 for a [`TraceId`], 16 for a
@@ -334,6 +353,28 @@ mod tests {
             format!("{:?}", SpanId::from_bytes([1; 8])),
             "SpanId(0101010101010101)"
         );
+    }
+
+    #[test]
+    fn encoding_eight_digits_at_a_time_matches_the_table() {
+        let mut value = 0x0123_4567_89ab_cdefu64;
+        for _ in 0..10_000 {
+            value ^= value << 13;
+            value ^= value >> 7;
+            value ^= value << 17;
+            let bytes = value.to_be_bytes();
+            for len in [1, 3, 4, 5, 8] {
+                let mut out = vec![0u8; len * 2];
+                encode_hex(&bytes[..len], &mut out);
+                let expected: String = bytes[..len].iter().map(|b| format!("{b:02x}")).collect();
+                assert_eq!(std::str::from_utf8(&out).unwrap(), expected);
+            }
+        }
+        let every_byte: Vec<u8> = (0..=255u8).collect();
+        let mut out = vec![0u8; 512];
+        encode_hex(&every_byte, &mut out);
+        let expected: String = every_byte.iter().map(|b| format!("{b:02x}")).collect();
+        assert_eq!(std::str::from_utf8(&out).unwrap(), expected);
     }
 
     #[test]
