@@ -55,9 +55,15 @@ where
     #[inline]
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.project();
-        let span = this.record.as_ref().and_then(RequestRecord::span);
+        let record = this.record.as_ref();
+        let span = record.and_then(RequestRecord::span);
+        let entered = span
+            .filter(|_| record.is_some_and(|record| record.enters_span))
+            .map(tracing::Span::enter);
         let inner = this.inner;
-        let result = match crate::request_span::in_scope(span, || inner.poll(cx)) {
+        let poll = crate::request_span::in_scope(span, || inner.poll(cx));
+        drop(entered);
+        let result = match poll {
             Poll::Ready(result) => result,
             Poll::Pending => return Poll::Pending,
         };

@@ -49,6 +49,10 @@ pub(crate) struct RequestRecord {
     pub(crate) config: Arc<AccessLogConfig>,
     /// A `HEAD` request: its body is never sent.
     pub(crate) head: bool,
+    /// The span was handed over by the request-id layer
+    /// ([`take_request_span`](belfry_request_id::take_request_span)): the access log enters it
+    /// while it calls the inner service and polls its future.
+    pub(crate) enters_span: bool,
     place: Place,
 }
 
@@ -68,6 +72,12 @@ impl RequestRecord {
         let start = Instant::now();
         let extensions = request.extensions();
         let headers = request.headers();
+        // Handed over by the request-id layer directly outside (under `Belfry::wrap`): this
+        // record then holds the only handle, and enters it while the request runs.
+        let handed_over = belfry_request_id::take_request_span();
+        let enters_span = handed_over.is_some();
+        // In a `Cell`, so that `make` stays `Copy` (the watch may call it or leave it to us).
+        let handed_over = std::cell::Cell::new(handed_over);
         let make = || RequestData {
             forwarded_for: if config.trusted_proxies.is_empty() {
                 None
@@ -81,7 +91,7 @@ impl RequestRecord {
             peer: extensions
                 .get::<ConnectInfo<SocketAddr>>()
                 .map(|info| info.0.ip()),
-            span: Span::current(),
+            span: handed_over.take().unwrap_or_else(Span::current),
             connection: extensions.get::<ConnectionStatus>().cloned(),
         };
         // Made where it will stay: in its slot when watched.
@@ -96,6 +106,7 @@ impl RequestRecord {
             start,
             config: config.clone(),
             head: request.method() == Method::HEAD,
+            enters_span,
             place,
         }
     }

@@ -41,7 +41,10 @@ where
     #[inline]
     fn call(&mut self, request: Request<ReqBody>) -> Self::Future {
         let record = RequestRecord::new(&request, &self.config);
-        let future = crate::request_span::in_scope(record.span(), || self.inner.call(request));
+        let span = record.span();
+        let _entered = span.filter(|_| record.enters_span).map(tracing::Span::enter);
+        let future = crate::request_span::in_scope(span, || self.inner.call(request));
+        drop(_entered);
         ResponseFuture::new(future, record)
     }
 }

@@ -58,6 +58,7 @@ pub struct RequestIdLayer<M = MakeRequestUuidV7> {
     ///
     /// [`is_valid_request_id`]: crate::is_valid_request_id
     pub(crate) check_generated: bool,
+    pub(crate) hand_over_span: bool,
 }
 
 impl RequestIdLayer {
@@ -68,6 +69,7 @@ impl RequestIdLayer {
             trust_incoming: true,
             make_request_id: MakeRequestUuidV7,
             check_generated: false,
+            hand_over_span: false,
         }
     }
 }
@@ -115,6 +117,20 @@ impl<M> RequestIdLayer<M> {
         self.trust_incoming
     }
 
+    /// Hands the `request` span to the service directly inside (default `false`), which takes it
+    /// with [`take_request_span`](crate::take_request_span) in its `call` and from then on enters
+    /// it while the request's work runs; this layer keeps no handle on it. For a service that
+    /// keeps the span anyway (belfry's access log does, until the request's line is written): one
+    /// handle on the span fewer per request.
+    ///
+    /// The span is not entered while the inner service's `call` runs (the service entering it is
+    /// the one that takes it); if the inner service does not take it, this layer keeps it and
+    /// enters it while its response future is polled, as without this setting.
+    pub fn hand_over_span(mut self, hand_over: bool) -> Self {
+        self.hand_over_span = hand_over;
+        self
+    }
+
     /// Generates ids with `make_request_id` (any tower-http [`MakeRequestId`]) instead of UUID
     /// v7. Generated ids are validated like incoming ones: an invalid one is replaced by a UUID v7.
     ///
@@ -143,6 +159,7 @@ impl<M> RequestIdLayer<M> {
             trust_incoming: self.trust_incoming,
             make_request_id,
             check_generated: true,
+            hand_over_span: self.hand_over_span,
         }
     }
 }
@@ -157,6 +174,7 @@ impl<S, M: Clone> Layer<S> for RequestIdLayer<M> {
             trust_incoming: self.trust_incoming,
             make_request_id: self.make_request_id.clone(),
             check_generated: self.check_generated,
+            hand_over_span: self.hand_over_span,
         }
     }
 }

@@ -44,12 +44,14 @@ mod future;
 mod id;
 mod layer;
 mod service;
+mod span_handover;
 
 pub use extract::MissingRequestId;
 pub use future::ResponseFuture;
 pub use id::{is_valid_request_id, MakeRequestUuidV7, RequestId, MAX_REQUEST_ID_LEN};
 pub use layer::{RequestIdLayer, X_REQUEST_ID};
 pub use service::SetRequestId;
+pub use span_handover::take_request_span;
 
 /// Target of the `request` span that [`SetRequestId`] opens around each request; log formatters
 /// look for it to print [`REQUEST_ID_FIELD`] on every line.

@@ -6,6 +6,7 @@ use belfry_trace_context::TraceContext;
 use http::{HeaderName, Request, Response};
 use tower_http::request_id::MakeRequestId;
 use tower_service::Service;
+use tracing::Span;
 
 use crate::{RequestId, ResponseFuture};
 
@@ -17,6 +18,7 @@ pub struct SetRequestId<S, M> {
     pub(crate) trust_incoming: bool,
     pub(crate) make_request_id: M,
     pub(crate) check_generated: bool,
+    pub(crate) hand_over_span: bool,
 }
 
 impl<S, M> SetRequestId<S, M>
@@ -79,6 +81,17 @@ where
             }
         });
         request.extensions_mut().insert(id.clone());
+        if self.hand_over_span {
+            let inner = &mut self.inner;
+            let (future, left) =
+                crate::span_handover::offer(span, || crate::current::in_scope(&id, || inner.call(request)));
+            return ResponseFuture::new(
+                future,
+                left.unwrap_or_else(Span::none),
+                self.header_name.clone(),
+                id,
+            );
+        }
         let future = span.in_scope(|| crate::current::in_scope(&id, || self.inner.call(request)));
         ResponseFuture::new(future, span, self.header_name.clone(), id)
     }

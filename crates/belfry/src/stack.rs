@@ -463,11 +463,13 @@ impl Belfry {
     /// instead of with [`Router::layer`], it would run before routing, where the route template
     /// is unknown — so it is not public, and `wrap` is the one way to apply the stack.
     /// `adjacent`: no application layer between the access log and capture, so capture borrows
-    /// the request span the access log lends (see `CaptureLayer::borrow_request_span`).
+    /// the request span the access log lends (see `CaptureLayer::borrow_request_span`). The
+    /// access log is always directly inside the request-id layer, so it takes the request span
+    /// over (`RequestIdLayer::hand_over_span`): one handle on it per request.
     fn layer<L>(&self, application: L, adjacent: bool) -> BelfryLayer<L> {
         BelfryLayer {
             trace_context: self.trace_context.clone(),
-            request_id: self.request_id.clone(),
+            request_id: self.request_id.clone().hand_over_span(true),
             access_log: self.access_log.clone(),
             #[cfg(feature = "metrics")]
             metrics: self.metrics.layer(),
