@@ -82,15 +82,10 @@ where
         });
         request.extensions_mut().insert(id.clone());
         if self.hand_over_span {
-            let inner = &mut self.inner;
-            let (future, left) =
-                crate::span_handover::offer(span, || crate::current::in_scope(&id, || inner.call(request)));
-            return ResponseFuture::new(
-                future,
-                left.unwrap_or_else(Span::none),
-                self.header_name.clone(),
-                id,
-            );
+            let offer = crate::span_handover::Offer::new(span);
+            let future = crate::current::in_scope(&id, || self.inner.call(request));
+            let span = offer.withdraw().unwrap_or_else(Span::none);
+            return ResponseFuture::new(future, span, self.header_name.clone(), id);
         }
         let future = span.in_scope(|| crate::current::in_scope(&id, || self.inner.call(request)));
         ResponseFuture::new(future, span, self.header_name.clone(), id)

@@ -17,31 +17,40 @@ thread_local! {
     static OFFERED: Cell<Option<Span>> = const { Cell::new(None) };
 }
 
-/// Offers `span` for the inner service's `call`, runs `f`, and returns what `f` returned with the
-/// span if nothing took it.
-pub(crate) fn offer<R>(span: Span, f: impl FnOnce() -> R) -> (R, Option<Span>) {
-    /// If `f` unwinds: what was offered before this call (by an outer service) is on offer again.
-    struct Withdraw(Option<Span>);
+/// `span` on offer while the inner service's `call` runs: made before the call, withdrawn after
+/// it (what was offered before — by an outer service — is on offer again, also if the call
+/// unwinds).
+pub(crate) struct Offer {
+    previous: Option<Span>,
+}
 
-    impl Drop for Withdraw {
-        fn drop(&mut self) {
-            let _ = OFFERED.try_with(|offered| offered.set(self.0.take()));
-        }
+impl Offer {
+    pub(crate) fn new(span: Span) -> Self {
+        let previous = OFFERED
+            .try_with(|offered| offered.replace(Some(span)))
+            .ok()
+            .flatten();
+        Self { previous }
     }
 
-    let previous = OFFERED
-        .try_with(|offered| offered.replace(Some(span)))
-        .ok()
-        .flatten();
-    let withdraw = Withdraw(previous);
-    let result = f();
-    // Returned normally: put the previous offer back here, keeping what is left of this one.
-    let mut withdraw = std::mem::ManuallyDrop::new(withdraw);
-    let left = OFFERED
-        .try_with(|offered| offered.replace(withdraw.0.take()))
-        .ok()
-        .flatten();
-    (result, left)
+    /// Ends the offer: the span, if nothing took it.
+    pub(crate) fn withdraw(self) -> Option<Span> {
+        // Not dropped: `previous` goes back here.
+        let mut this = std::mem::ManuallyDrop::new(self);
+        let previous = this.previous.take();
+        OFFERED
+            .try_with(|offered| offered.replace(previous))
+            .ok()
+            .flatten()
+    }
+}
+
+impl Drop for Offer {
+    /// The call unwound: the previous offer is back, and this span is dropped if still offered.
+    fn drop(&mut self) {
+        let previous = self.previous.take();
+        let _ = OFFERED.try_with(|offered| offered.set(previous));
+    }
 }
 
 /// Takes the request span offered to this service's `call` by a
