@@ -97,9 +97,20 @@ impl RequestContext {
     /// Runs `f` with this context active on the current thread.
     #[inline]
     pub(crate) fn enter<R>(self: &Arc<Self>, f: impl FnOnce() -> R) -> R {
-        let previous = ACTIVE_CONTEXT.with(|active| active.replace(Arc::as_ptr(self)));
-        let _restore = RestoreContext(previous);
+        let _active = self.activate();
         f()
+    }
+
+    /// Makes this context active on the current thread until the guard is dropped (which puts
+    /// the previous one back, also when unwinding). The guard borrows the `Arc`: the pointer set
+    /// stays valid while it is active.
+    #[inline]
+    pub(crate) fn activate(self: &Arc<Self>) -> ActiveContext<'_> {
+        let previous = ACTIVE_CONTEXT.with(|active| active.replace(Arc::as_ptr(self)));
+        ActiveContext {
+            previous,
+            _context: std::marker::PhantomData,
+        }
     }
 
     /// The context of the request being polled on this thread, if any.
@@ -147,13 +158,17 @@ fn link_to_trace(event: &mut Event<'static>, trace: &TraceContext) {
     event.contexts.insert("trace".into(), context.into());
 }
 
-/// Puts the previous context back, also when `f` unwinds.
-struct RestoreContext(*const RequestContext);
+/// A context made active by [`RequestContext::activate`]: puts the previous one back when
+/// dropped, also when unwinding.
+pub(crate) struct ActiveContext<'a> {
+    previous: *const RequestContext,
+    _context: std::marker::PhantomData<&'a Arc<RequestContext>>,
+}
 
-impl Drop for RestoreContext {
+impl Drop for ActiveContext<'_> {
     #[inline]
     fn drop(&mut self) {
-        let _ = ACTIVE_CONTEXT.try_with(|active| active.set(self.0));
+        let _ = ACTIVE_CONTEXT.try_with(|active| active.set(self.previous));
     }
 }
 

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use belfry_capture::{ErrorReport, Outcome, Panic, Reporter, RequestDetails};
 use belfry_scrub::ScrubPolicy;
 use http::{Request, StatusCode};
-use sentry::{protocol::SpanStatus, Hub, Level, Transaction};
+use sentry::{protocol::SpanStatus, Hub, HubSwitchGuard, Level, Transaction};
 
 use crate::{
     context::RequestContext,
@@ -197,8 +197,14 @@ impl Reporter for SentryReporter {
         })
     }
 
+    #[inline]
     fn enter<T>(request: &SentryRequest, f: impl FnOnce() -> T) -> T {
-        request.context.enter(|| Hub::run(request.hub.clone(), f))
+        // Guards rather than nested closures: `f`'s result (a response, on the last poll) is
+        // not moved out of one frame per level. Dropped in reverse: the hub first, as
+        // `Hub::run` inside the context's `enter` did.
+        let _context = request.context.activate();
+        let _hub = HubSwitchGuard::new(request.hub.clone());
+        f()
     }
 
     fn panicked(request: &SentryRequest, panic: &Panic) {
