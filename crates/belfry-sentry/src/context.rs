@@ -8,7 +8,12 @@
 //! request's scope up front; measured with `crates/belfry-bench` under callgrind it cost
 //! ~20,000 instructions per request, most of it for requests that never send an event.
 
-use std::{cell::Cell, ptr, sync::Arc, time::SystemTime};
+use std::{
+    cell::{Cell, RefCell},
+    ptr,
+    sync::Arc,
+    time::SystemTime,
+};
 
 use belfry_capture::RequestDetails;
 use belfry_scrub::ScrubPolicy;
@@ -26,7 +31,17 @@ thread_local! {
     /// into the `Arc` that [`RequestContext::enter`] borrows for as long as it is set (null:
     /// none). No reference count is taken per poll.
     static ACTIVE_CONTEXT: Cell<*const RequestContext> = const { Cell::new(ptr::null()) };
+
+    /// Contexts of requests that ended on this thread, nobody else holding them: reused by the
+    /// next requests, allocation and header buffer included (at most [`SPARE_CONTEXTS`]).
+    static SPARE: RefCell<Vec<Arc<RequestContext>>> = const { RefCell::new(Vec::new()) };
 }
+
+/// Contexts kept for reuse per thread.
+const SPARE_CONTEXTS: usize = 16;
+
+/// A context whose header buffer grew past this is not kept for reuse.
+const SPARE_HEADER_BYTES: usize = 16 * 1024;
 
 /// What an event sent while serving a request is told about it; see the [module docs](self).
 pub(crate) struct RequestContext {
@@ -44,14 +59,55 @@ pub(crate) struct RequestContext {
 }
 
 impl RequestContext {
-    pub(crate) fn new<B>(request: &Request<B>, details: &RequestDetails, scrub: &ScrubPolicy) -> Self {
-        Self {
+    /// The context of `request`: one of this thread's [spare](Self::release) contexts refilled,
+    /// or a new one.
+    pub(crate) fn new<B>(request: &Request<B>, details: &RequestDetails, scrub: &ScrubPolicy) -> Arc<Self> {
+        let span = (!details.borrows_request_span()).then(tracing::Span::current);
+        let spare = SPARE.try_with(|spare| spare.borrow_mut().pop()).ok().flatten();
+        if let Some(mut spare) = spare {
+            // Released only when nobody else held it, and not handed out since.
+            if let Some(context) = Arc::get_mut(&mut spare) {
+                context.details = details.clone();
+                context.headers.fill(request.uri(), request.headers());
+                context.scrub = scrub.clone();
+                context.started = SystemTime::now();
+                context.span = span;
+                return spare;
+            }
+        }
+        Arc::new(Self {
             details: details.clone(),
             headers: RequestHeaders::new(request.uri(), request.headers()),
             scrub: scrub.clone(),
             started: SystemTime::now(),
-            span: (!details.borrows_request_span()).then(tracing::Span::current),
+            span,
+        })
+    }
+
+    /// The request ended: keeps its context for the next request on this thread when nothing
+    /// else holds it (a spawned task, an event being sent), instead of freeing it and its
+    /// header buffer. The request span's handle is dropped now; the rest is replaced on reuse.
+    pub(crate) fn release(mut context: Arc<Self>) {
+        let Some(inner) = Arc::get_mut(&mut context) else {
+            return;
+        };
+        if inner.headers.capacity() > SPARE_HEADER_BYTES {
+            return;
         }
+        inner.span = None;
+        // Dropped (when not kept) outside the borrow.
+        let _not_kept = SPARE
+            .try_with(|spare| {
+                let mut spare = spare.borrow_mut();
+                if spare.len() < SPARE_CONTEXTS {
+                    spare.push(context);
+                    None
+                } else {
+                    Some(context)
+                }
+            })
+            .ok()
+            .flatten();
     }
 
     /// `GET /users/{id}`, or `GET <unmatched>`.

@@ -11,13 +11,25 @@ use http::{HeaderMap, HeaderName, HeaderValue, Uri};
 /// the map's iteration order: a name's values stay together and in order. Each entry is `name
 /// length (u32) | value length (u32) | sensitive (u8) | name | value`.
 pub(crate) struct RequestHeaders {
-    bytes: Box<[u8]>,
+    bytes: Vec<u8>,
 }
 
 const ENTRY_HEAD: usize = 9;
 
 impl RequestHeaders {
     pub(crate) fn new(uri: &Uri, headers: &HeaderMap) -> Self {
+        let mut kept = Self { bytes: Vec::new() };
+        kept.fill(uri, headers);
+        kept
+    }
+
+    /// The buffer's capacity: what a context kept for reuse holds on to.
+    pub(crate) fn capacity(&self) -> usize {
+        self.bytes.capacity()
+    }
+
+    /// Replaces what the buffer holds with `uri` and `headers`, reusing its allocation.
+    pub(crate) fn fill(&mut self, uri: &Uri, headers: &HeaderMap) {
         let (scheme, authority) = (uri.scheme_str(), uri.authority().map(|a| a.as_str()));
         let path = uri.path_and_query().map_or("", |path| path.as_str());
         let uri_len = match (scheme, authority) {
@@ -25,13 +37,18 @@ impl RequestHeaders {
             (None, Some(authority)) => authority.len(),
             _ => 0,
         } + path.len();
-        let size = 4
-            + uri_len
-            + headers
-                .iter()
-                .map(|(name, value)| ENTRY_HEAD + name.as_str().len() + value.len())
-                .sum::<usize>();
-        let mut bytes = Vec::with_capacity(size);
+        let bytes = &mut self.bytes;
+        bytes.clear();
+        if bytes.capacity() == 0 {
+            // A new buffer: sized once. A reused one grows only for a larger request.
+            let size = 4
+                + uri_len
+                + headers
+                    .iter()
+                    .map(|(name, value)| ENTRY_HEAD + name.as_str().len() + value.len())
+                    .sum::<usize>();
+            bytes.reserve_exact(size);
+        }
         bytes.extend_from_slice(&(uri_len as u32).to_le_bytes());
         match (scheme, authority) {
             (Some(scheme), Some(authority)) => {
@@ -51,9 +68,6 @@ impl RequestHeaders {
             bytes.push(u8::from(sensitive));
             bytes.extend_from_slice(name);
             bytes.extend_from_slice(value.as_bytes());
-        }
-        Self {
-            bytes: bytes.into_boxed_slice(),
         }
     }
 
@@ -129,9 +143,21 @@ mod tests {
             let uri: Uri = uri.parse().unwrap();
             let mut headers = HeaderMap::new();
             headers.append("host", HeaderValue::from_static("example.com"));
-            let kept = RequestHeaders::new(&uri, &headers);
+            let mut kept = RequestHeaders::new(&uri, &headers);
             assert_eq!(kept.uri(), uri);
             assert_eq!(kept.to_header_map(), headers);
+            // Reused for a smaller request, then a larger one.
+            kept.fill(&Uri::from_static("/"), &HeaderMap::new());
+            assert_eq!(kept.uri(), "/");
+            assert!(kept.to_header_map().is_empty());
+            let mut more = headers.clone();
+            more.append(
+                "x-long",
+                HeaderValue::from_static("a long value to grow the buffer"),
+            );
+            kept.fill(&uri, &more);
+            assert_eq!(kept.uri(), uri);
+            assert_eq!(kept.to_header_map(), more);
         }
     }
 }
