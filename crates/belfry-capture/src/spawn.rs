@@ -46,7 +46,6 @@ thread_local! {
 }
 
 /// Runs `f` with `R` as the thread's active reporter, for the tasks `f` spawns.
-#[inline]
 pub(crate) fn with_active_reporter<R: Reporter, T>(f: impl FnOnce() -> T) -> T {
     let previous = ACTIVE_REPORTER.with(|active| active.replace(Some(bind_task::<R>)));
     let _restore = RestoreReporter(previous);
@@ -57,7 +56,6 @@ pub(crate) fn with_active_reporter<R: Reporter, T>(f: impl FnOnce() -> T) -> T {
 struct RestoreReporter(Option<BindTask>);
 
 impl Drop for RestoreReporter {
-    #[inline]
     fn drop(&mut self) {
         let _ = ACTIVE_REPORTER.try_with(|active| active.set(self.0));
     }

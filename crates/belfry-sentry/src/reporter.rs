@@ -206,7 +206,6 @@ impl Reporter for SentryReporter {
         })
     }
 
-    #[inline]
     fn enter<T>(request: &SentryRequest, f: impl FnOnce() -> T) -> T {
         // Guards rather than nested closures: `f`'s result (a response, on the last poll) is
         // not moved out of one frame per level. Dropped in reverse: the hub first, as
