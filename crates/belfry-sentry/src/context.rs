@@ -8,12 +8,17 @@
 //! request's scope up front; measured with `crates/belfry-bench` under callgrind it cost
 //! ~20,000 instructions per request, most of it for requests that never send an event.
 
-use std::{cell::RefCell, sync::Arc, time::SystemTime};
+use std::{
+    cell::{Cell, RefCell},
+    ptr,
+    sync::Arc,
+    time::SystemTime,
+};
 
 use belfry_capture::RequestDetails;
 use belfry_scrub::ScrubPolicy;
 use belfry_trace_context::TraceContext;
-use http::{Request, Uri};
+use http::Request;
 use sentry::{
     protocol::{self, Event},
     ClientOptions,
@@ -22,14 +27,26 @@ use sentry::{
 use crate::{request_headers::RequestHeaders, scrubbed_request::sentry_request};
 
 thread_local! {
-    /// The context of the request (or request-bound task) being polled on this thread.
-    static ACTIVE_CONTEXT: RefCell<Option<Arc<RequestContext>>> = const { RefCell::new(None) };
+    /// The context of the request (or request-bound task) being polled on this thread: a pointer
+    /// into the `Arc` that [`RequestContext::enter`] borrows for as long as it is set (null:
+    /// none). No reference count is taken per poll.
+    static ACTIVE_CONTEXT: Cell<*const RequestContext> = const { Cell::new(ptr::null()) };
+
+    /// Contexts of requests that ended on this thread, nobody else holding them: reused by the
+    /// next requests, allocation and header buffer included (at most [`SPARE_CONTEXTS`]).
+    static SPARE: RefCell<Vec<Arc<RequestContext>>> = const { RefCell::new(Vec::new()) };
 }
+
+/// Contexts kept for reuse per thread.
+const SPARE_CONTEXTS: usize = 16;
+
+/// A context whose header buffer grew past this is not kept for reuse.
+const SPARE_HEADER_BYTES: usize = 16 * 1024;
 
 /// What an event sent while serving a request is told about it; see the [module docs](self).
 pub(crate) struct RequestContext {
     pub(crate) details: RequestDetails,
-    pub(crate) uri: Uri,
+    /// The URI and headers, in one buffer.
     headers: RequestHeaders,
     pub(crate) scrub: ScrubPolicy,
     started: SystemTime,
@@ -42,15 +59,55 @@ pub(crate) struct RequestContext {
 }
 
 impl RequestContext {
-    pub(crate) fn new<B>(request: &Request<B>, details: &RequestDetails, scrub: &ScrubPolicy) -> Self {
-        Self {
+    /// The context of `request`: one of this thread's [spare](Self::release) contexts refilled,
+    /// or a new one.
+    pub(crate) fn new<B>(request: &Request<B>, details: &RequestDetails, scrub: &ScrubPolicy) -> Arc<Self> {
+        let span = (!details.borrows_request_span()).then(tracing::Span::current);
+        let spare = SPARE.try_with(|spare| spare.borrow_mut().pop()).ok().flatten();
+        if let Some(mut spare) = spare {
+            // Released only when nobody else held it, and not handed out since.
+            if let Some(context) = Arc::get_mut(&mut spare) {
+                context.details = details.clone();
+                context.headers.fill(request.uri(), request.headers());
+                context.scrub = scrub.clone();
+                context.started = SystemTime::now();
+                context.span = span;
+                return spare;
+            }
+        }
+        Arc::new(Self {
             details: details.clone(),
-            uri: request.uri().clone(),
-            headers: RequestHeaders::new(request.headers()),
+            headers: RequestHeaders::new(request.uri(), request.headers()),
             scrub: scrub.clone(),
             started: SystemTime::now(),
-            span: (!details.borrows_request_span()).then(tracing::Span::current),
+            span,
+        })
+    }
+
+    /// The request ended: keeps its context for the next request on this thread when nothing
+    /// else holds it (a spawned task, an event being sent), instead of freeing it and its
+    /// header buffer. The request span's handle is dropped now; the rest is replaced on reuse.
+    pub(crate) fn release(mut context: Arc<Self>) {
+        let Some(inner) = Arc::get_mut(&mut context) else {
+            return;
+        };
+        if inner.headers.capacity() > SPARE_HEADER_BYTES {
+            return;
         }
+        inner.span = None;
+        // Dropped (when not kept) outside the borrow.
+        let _not_kept = SPARE
+            .try_with(|spare| {
+                let mut spare = spare.borrow_mut();
+                if spare.len() < SPARE_CONTEXTS {
+                    spare.push(context);
+                    None
+                } else {
+                    Some(context)
+                }
+            })
+            .ok()
+            .flatten();
     }
 
     /// `GET /users/{id}`, or `GET <unmatched>`.
@@ -62,7 +119,7 @@ impl RequestContext {
     pub(crate) fn sentry_request(&self) -> protocol::Request {
         sentry_request(
             self.details.method(),
-            &self.uri,
+            &self.headers.uri(),
             &self.headers.to_header_map(),
             self.details.route(),
             &self.scrub,
@@ -94,15 +151,45 @@ impl RequestContext {
     }
 
     /// Runs `f` with this context active on the current thread.
+    #[inline]
     pub(crate) fn enter<R>(self: &Arc<Self>, f: impl FnOnce() -> R) -> R {
-        let previous = ACTIVE_CONTEXT.with(|active| active.replace(Some(self.clone())));
-        let _restore = RestoreContext(previous);
+        let _active = self.activate();
         f()
+    }
+
+    /// Makes this context active on the current thread until the guard is dropped (which puts
+    /// the previous one back, also when unwinding). The guard borrows the `Arc`: the pointer set
+    /// stays valid while it is active.
+    #[inline]
+    pub(crate) fn activate(self: &Arc<Self>) -> ActiveContext<'_> {
+        let previous = ACTIVE_CONTEXT.with(|active| active.replace(Arc::as_ptr(self)));
+        ActiveContext {
+            previous,
+            _context: std::marker::PhantomData,
+        }
     }
 
     /// The context of the request being polled on this thread, if any.
     pub(crate) fn active() -> Option<Arc<Self>> {
-        ACTIVE_CONTEXT.with(|active| active.borrow().clone())
+        let context = ACTIVE_CONTEXT.with(Cell::get);
+        if context.is_null() {
+            return None;
+        }
+        // SAFETY: a non-null pointer was set by `enter` from an `Arc` it borrows until it puts
+        // the previous pointer back: the context is alive, and one more count is taken for the
+        // `Arc` made here.
+        unsafe {
+            Arc::increment_strong_count(context);
+            Some(Arc::from_raw(context))
+        }
+    }
+
+    /// Calls `f` with the context of the request being polled on this thread, if any, without
+    /// taking a reference count.
+    pub(crate) fn with_active<R>(f: impl FnOnce(&Self) -> R) -> Option<R> {
+        let context = ACTIVE_CONTEXT.with(Cell::get);
+        // SAFETY: as in `active`: the `enter` that set the pointer outlives this call.
+        unsafe { context.as_ref() }.map(f)
     }
 }
 
@@ -127,13 +214,17 @@ fn link_to_trace(event: &mut Event<'static>, trace: &TraceContext) {
     event.contexts.insert("trace".into(), context.into());
 }
 
-/// Puts the previous context back, also when `f` unwinds.
-struct RestoreContext(Option<Arc<RequestContext>>);
+/// A context made active by [`RequestContext::activate`]: puts the previous one back when
+/// dropped, also when unwinding.
+pub(crate) struct ActiveContext<'a> {
+    previous: *const RequestContext,
+    _context: std::marker::PhantomData<&'a Arc<RequestContext>>,
+}
 
-impl Drop for RestoreContext {
+impl Drop for ActiveContext<'_> {
+    #[inline]
     fn drop(&mut self) {
-        let previous = self.0.take();
-        let _ = ACTIVE_CONTEXT.try_with(|active| active.replace(previous));
+        let _ = ACTIVE_CONTEXT.try_with(|active| active.set(self.previous));
     }
 }
 
@@ -148,11 +239,10 @@ impl Drop for RestoreContext {
 /// assert!(belfry_sentry::with_request_span(|_| ()).is_none()); // not serving a request
 /// ```
 pub fn with_request_span<R>(f: impl FnOnce(&tracing::Span) -> R) -> Option<R> {
-    let context = RequestContext::active()?;
-    match &context.span {
+    RequestContext::with_active(|context| match &context.span {
         Some(span) => Some(f(span)),
         None => belfry_access_log::request_span::with_current(f),
-    }
+    })?
 }
 
 /// Completes an event sent while serving a request with that request's context: the
@@ -166,9 +256,7 @@ pub fn with_request_span<R>(f: impl FnOnce(&tracing::Span) -> R) -> Option<R> {
 /// assert!(event.request.is_none()); // not inside a request
 /// ```
 pub fn enrich_event(mut event: Event<'static>) -> Option<Event<'static>> {
-    if let Some(context) = RequestContext::active() {
-        context.apply(&mut event);
-    }
+    RequestContext::with_active(|context| context.apply(&mut event));
     Some(event)
 }
 

@@ -1,12 +1,12 @@
 //! [`SentryReporter`]: the capture layer's [`Reporter`] for Sentry — a hub per request, its
 //! context, its transaction, and one event per panic and per `5xx`.
 
-use std::sync::Arc;
+use std::{mem::ManuallyDrop, sync::Arc};
 
 use belfry_capture::{ErrorReport, Outcome, Panic, Reporter, RequestDetails};
 use belfry_scrub::ScrubPolicy;
 use http::{Request, StatusCode};
-use sentry::{protocol::SpanStatus, Hub, Level, Transaction};
+use sentry::{protocol::SpanStatus, Hub, HubSwitchGuard, Level, Transaction};
 
 use crate::{
     context::RequestContext,
@@ -147,8 +147,17 @@ impl SentryReporter {
 /// [`SentryReporter`]'s [`Reporter::Request`].
 pub struct SentryRequest {
     hub: Arc<Hub>,
-    context: Arc<RequestContext>,
+    /// Taken out only by `drop`, to [release](RequestContext::release) it.
+    context: ManuallyDrop<Arc<RequestContext>>,
     transaction: Option<Transaction>,
+}
+
+impl Drop for SentryRequest {
+    fn drop(&mut self) {
+        // SAFETY: taken once, here; not used after.
+        let context = unsafe { ManuallyDrop::take(&mut self.context) };
+        RequestContext::release(context);
+    }
 }
 
 impl SentryRequest {
@@ -182,7 +191,7 @@ impl Reporter for SentryReporter {
         let parent = Hub::current();
         let client = parent.client().filter(|client| client.is_enabled())?;
         let hub = Arc::new(Hub::new_from_top(&parent));
-        let context = Arc::new(RequestContext::new(request, details, &self.config.scrub));
+        let context = RequestContext::new(request, details, &self.config.scrub);
         let transaction = sampled_transaction(
             &client.options().traces_sampling_strategy,
             &self.config.traces,
@@ -192,13 +201,18 @@ impl Reporter for SentryReporter {
         );
         Some(SentryRequest {
             hub,
-            context,
+            context: ManuallyDrop::new(context),
             transaction,
         })
     }
 
     fn enter<T>(request: &SentryRequest, f: impl FnOnce() -> T) -> T {
-        request.context.enter(|| Hub::run(request.hub.clone(), f))
+        // Guards rather than nested closures: `f`'s result (a response, on the last poll) is
+        // not moved out of one frame per level. Dropped in reverse: the hub first, as
+        // `Hub::run` inside the context's `enter` did.
+        let _context = request.context.activate();
+        let _hub = HubSwitchGuard::new(request.hub.clone());
+        f()
     }
 
     fn panicked(request: &SentryRequest, panic: &Panic) {

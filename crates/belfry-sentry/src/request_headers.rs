@@ -1,26 +1,65 @@
-//! [`RequestHeaders`]: a request's headers, kept in one buffer for the events it may send.
+//! [`RequestHeaders`]: a request's URI and headers, kept in one buffer for the events it may
+//! send.
 
-use http::{HeaderMap, HeaderName, HeaderValue};
+use http::{HeaderMap, HeaderName, HeaderValue, Uri};
 
-/// The headers of a request, copied into one buffer when the request starts and turned back into
-/// a [`HeaderMap`] only when an event or transaction shows them: one allocation per request,
-/// where a `HeaderMap` clone costs two (its index and entries) and promotes each header value
-/// not yet shared (another each). Entries in the map's iteration order: a name's values stay
-/// together and in order. Each entry is `name length (u32) | value length (u32) | sensitive (u8)
-/// | name | value`.
+/// The URI and headers of a request, copied into one buffer when the request starts and turned
+/// back into a [`Uri`] and a [`HeaderMap`] only when an event or transaction shows them: one
+/// allocation per request, where a `HeaderMap` clone costs two (its index and entries) and
+/// promotes each header value not yet shared (another each), and a `Uri` clone promotes its
+/// parts (and drops them at the end). The buffer is `URI length (u32) | URI`, then the entries in
+/// the map's iteration order: a name's values stay together and in order. Each entry is `name
+/// length (u32) | value length (u32) | sensitive (u8) | name | value`.
 pub(crate) struct RequestHeaders {
-    bytes: Box<[u8]>,
+    bytes: Vec<u8>,
 }
 
 const ENTRY_HEAD: usize = 9;
 
 impl RequestHeaders {
-    pub(crate) fn new(headers: &HeaderMap) -> Self {
-        let size = headers
-            .iter()
-            .map(|(name, value)| ENTRY_HEAD + name.as_str().len() + value.len())
-            .sum();
-        let mut bytes = Vec::with_capacity(size);
+    pub(crate) fn new(uri: &Uri, headers: &HeaderMap) -> Self {
+        let mut kept = Self { bytes: Vec::new() };
+        kept.fill(uri, headers);
+        kept
+    }
+
+    /// The buffer's capacity: what a context kept for reuse holds on to.
+    pub(crate) fn capacity(&self) -> usize {
+        self.bytes.capacity()
+    }
+
+    /// Replaces what the buffer holds with `uri` and `headers`, reusing its allocation.
+    pub(crate) fn fill(&mut self, uri: &Uri, headers: &HeaderMap) {
+        let (scheme, authority) = (uri.scheme_str(), uri.authority().map(|a| a.as_str()));
+        let path = uri.path_and_query().map_or("", |path| path.as_str());
+        let uri_len = match (scheme, authority) {
+            (Some(scheme), Some(authority)) => scheme.len() + 3 + authority.len(),
+            (None, Some(authority)) => authority.len(),
+            _ => 0,
+        } + path.len();
+        let bytes = &mut self.bytes;
+        bytes.clear();
+        if bytes.capacity() == 0 {
+            // A new buffer: sized once. A reused one grows only for a larger request.
+            let size = 4
+                + uri_len
+                + headers
+                    .iter()
+                    .map(|(name, value)| ENTRY_HEAD + name.as_str().len() + value.len())
+                    .sum::<usize>();
+            bytes.reserve_exact(size);
+        }
+        bytes.extend_from_slice(&(uri_len as u32).to_le_bytes());
+        match (scheme, authority) {
+            (Some(scheme), Some(authority)) => {
+                bytes.extend_from_slice(scheme.as_bytes());
+                bytes.extend_from_slice(b"://");
+                bytes.extend_from_slice(authority.as_bytes());
+            }
+            (None, Some(authority)) => bytes.extend_from_slice(authority.as_bytes()),
+            _ => {}
+        }
+        bytes.extend_from_slice(path.as_bytes());
         for (name, value) in headers {
             let (name, sensitive) = (name.as_str().as_bytes(), value.is_sensitive());
             // Lengths fit: hyper and h2 cap a header block far below 4 GiB.
@@ -30,15 +69,23 @@ impl RequestHeaders {
             bytes.extend_from_slice(name);
             bytes.extend_from_slice(value.as_bytes());
         }
-        Self {
-            bytes: bytes.into_boxed_slice(),
-        }
+    }
+
+    fn uri_bytes(&self) -> &[u8] {
+        let uri_len = u32::from_le_bytes(self.bytes[..4].try_into().unwrap()) as usize;
+        &self.bytes[4..4 + uri_len]
+    }
+
+    /// The URI as it came.
+    pub(crate) fn uri(&self) -> Uri {
+        // It was a valid URI in the request.
+        Uri::try_from(self.uri_bytes()).unwrap_or_default()
     }
 
     /// The headers as they came, with their sensitive marks.
     pub(crate) fn to_header_map(&self) -> HeaderMap {
         let mut map = HeaderMap::new();
-        let mut rest = &self.bytes[..];
+        let mut rest = &self.bytes[4 + self.uri_bytes().len()..];
         while rest.len() >= ENTRY_HEAD {
             let length = |at: usize| u32::from_le_bytes(rest[at..at + 4].try_into().unwrap()) as usize;
             let (name_len, value_len, sensitive) = (length(0), length(4), rest[8] != 0);
@@ -71,12 +118,46 @@ mod tests {
         headers.append("authorization", secret);
         headers.append("x-empty", HeaderValue::from_static(""));
 
-        let back = RequestHeaders::new(&headers).to_header_map();
+        let uri = Uri::from_static("/users/7?page=2");
+        let back = RequestHeaders::new(&uri, &headers).to_header_map();
         assert_eq!(back, headers);
         let accept: Vec<_> = back.get_all("accept").iter().collect();
         assert_eq!(accept, ["text/html", "application/json"]);
         assert!(back["authorization"].is_sensitive());
         assert!(!back["accept"].is_sensitive());
-        assert!(RequestHeaders::new(&HeaderMap::new()).to_header_map().is_empty());
+        assert!(RequestHeaders::new(&uri, &HeaderMap::new())
+            .to_header_map()
+            .is_empty());
+    }
+
+    #[test]
+    fn uris_come_back_as_they_came() {
+        for uri in [
+            "/",
+            "/users/7?page=2&q=a%20b",
+            "https://user:pw@example.com:8443/a?q=1",
+            "http://example.com/",
+            "example.com:443",
+            "*",
+        ] {
+            let uri: Uri = uri.parse().unwrap();
+            let mut headers = HeaderMap::new();
+            headers.append("host", HeaderValue::from_static("example.com"));
+            let mut kept = RequestHeaders::new(&uri, &headers);
+            assert_eq!(kept.uri(), uri);
+            assert_eq!(kept.to_header_map(), headers);
+            // Reused for a smaller request, then a larger one.
+            kept.fill(&Uri::from_static("/"), &HeaderMap::new());
+            assert_eq!(kept.uri(), "/");
+            assert!(kept.to_header_map().is_empty());
+            let mut more = headers.clone();
+            more.append(
+                "x-long",
+                HeaderValue::from_static("a long value to grow the buffer"),
+            );
+            kept.fill(&uri, &more);
+            assert_eq!(kept.uri(), uri);
+            assert_eq!(kept.to_header_map(), more);
+        }
     }
 }
