@@ -492,12 +492,14 @@ impl ScrubPolicyBuilder {
             sensitive_query_param_substrings: query_param_substrings,
             shown_query_params: self.shown_query_params,
             name_filter: None,
+            header_filter: None,
             template_verdicts: Default::default(),
             sensitive_path_params: self.sensitive_path_params,
             shown_path_params: self.shown_path_params,
         };
         let rules = Rules {
             name_filter: NameFilter::new(rules.sensitive_query_param_substrings.iter().map(|s| &**s)),
+            header_filter: NameFilter::new(rules.sensitive_header_substrings.iter().map(|s| &**s)),
             ..rules
         };
         ScrubPolicy {

@@ -278,6 +278,8 @@ pub(crate) struct Rules {
     /// Rejects most names that are not sensitive query or path parameters in a few
     /// instructions; `None` when a pattern is too short for it.
     pub(crate) name_filter: Option<NameFilter>,
+    /// The same for header names against the header substrings.
+    pub(crate) header_filter: Option<NameFilter>,
     /// Whether route templates seen before have a sensitive parameter.
     pub(crate) template_verdicts: TemplateVerdicts,
 }
@@ -358,10 +360,14 @@ impl Rules {
     fn is_sensitive_header(&self, name: &str) -> bool {
         !self.shown_headers.iter().any(|shown| **shown == *name)
             && (self.sensitive_headers.iter().any(|listed| **listed == *name)
-                || self
-                    .sensitive_header_substrings
-                    .iter()
-                    .any(|substring| name.contains(&**substring)))
+                || (self
+                    .header_filter
+                    .as_ref()
+                    .is_none_or(|filter| filter.may_contain(name))
+                    && self
+                        .sensitive_header_substrings
+                        .iter()
+                        .any(|substring| name.contains(&**substring))))
     }
 
     /// `name` must be lowercase, as `HeaderName`s are.
@@ -434,7 +440,8 @@ pub(crate) fn contains_ignore_ascii_case(haystack: &str, needle: &str) -> bool {
 mod tests {
     use super::*;
     use crate::builder::{
-        DEFAULT_SENSITIVE_HEADERS, DEFAULT_SENSITIVE_QUERY_PARAMS, DEFAULT_SENSITIVE_QUERY_PARAM_SUBSTRINGS,
+        DEFAULT_SENSITIVE_HEADERS, DEFAULT_SENSITIVE_HEADER_SUBSTRINGS, DEFAULT_SENSITIVE_QUERY_PARAMS,
+        DEFAULT_SENSITIVE_QUERY_PARAM_SUBSTRINGS,
     };
 
     fn header(name: &str) -> HeaderName {
@@ -523,7 +530,47 @@ mod tests {
         assert!(short.is_sensitive_query_param("boxy"));
     }
 
+    #[test]
+    fn the_header_filter_rejects_common_headers_and_no_sensitive_one() {
+        let policy = ScrubPolicy::default();
+        let filter = policy
+            .rules
+            .header_filter
+            .as_ref()
+            .expect("the default lists have a filter");
+        for name in [
+            "accept",
+            "host",
+            "content-type",
+            "x-request-id",
+            "traceparent",
+        ] {
+            assert!(!filter.may_contain(name), "{name}");
+        }
+        for name in DEFAULT_SENSITIVE_HEADER_SUBSTRINGS {
+            assert!(filter.may_contain(name), "{name}");
+            assert!(policy.rules.is_sensitive_header(&format!("x-{name}-y")), "{name}");
+        }
+        let short = ScrubPolicy::builder().redact_headers_containing("xy").build();
+        assert!(short.rules.header_filter.is_none());
+        assert!(short.rules.is_sensitive_header("x-boxy"));
+    }
+
     proptest::proptest! {
+        #[test]
+        fn the_header_filter_never_changes_the_outcome(
+            name in "([a-z0-9-]|token|key|auth|sig|jwt|otp|sessid|cookie){0,8}",
+            extra in "[a-z]{2,6}",
+        ) {
+            for policy in [ScrubPolicy::default(), ScrubPolicy::builder().redact_headers_containing(&extra).build()] {
+                let rules = &policy.rules;
+                let unfiltered = !rules.shown_headers.iter().any(|shown| **shown == *name)
+                    && (rules.sensitive_headers.iter().any(|listed| **listed == *name)
+                        || rules.sensitive_header_substrings.iter().any(|substring| name.contains(&**substring)));
+                proptest::prop_assert_eq!(rules.is_sensitive_header(&name), unfiltered, "{}", name);
+            }
+        }
+
         #[test]
         fn the_name_filter_never_changes_the_outcome(
             name in "([a-zA-Z_.-]|%[0-9a-fA-F]{2}|é|token|KEY|Sig|pw|jwt|otp|sessid){0,8}",
