@@ -1,8 +1,53 @@
 //! The request as Sentry shows it, scrubbed.
 
+use std::cell::RefCell;
+
 use belfry_scrub::ScrubPolicy;
 use http::{header, HeaderMap, Method, Uri};
-use sentry::protocol;
+use sentry::protocol::{self, Url};
+
+thread_local! {
+    /// The last `scheme://authority` this thread turned into a URL, and that URL (userinfo
+    /// removed): requests to one service name one host, and parsing it (IDNA included) is most
+    /// of a URL's parse.
+    static LAST_BASE: RefCell<Option<(String, Url)>> = const { RefCell::new(None) };
+}
+
+/// `target` (origin-form, scrubbed) on `scheme://authority`, the base parsed once per thread for
+/// a run of requests to the same authority.
+fn url_on(scheme: &str, authority: &str, target: &str, scrub: &ScrubPolicy) -> Option<Url> {
+    if !target.starts_with('/') || target.starts_with("//") {
+        // Not a path a base can take as is (`//host/…` would name another host): parsed whole.
+        return scrub
+            .url(&format!("{scheme}://{authority}{target}"))
+            .to_string()
+            .parse()
+            .ok();
+    }
+    let join = |base: &Url| base.join(target).ok();
+    LAST_BASE
+        .try_with(|last| {
+            let mut last = last.borrow_mut();
+            if let Some((key, base)) = last.as_ref() {
+                if key.len() == scheme.len() + 3 + authority.len()
+                    && key.starts_with(scheme)
+                    && key.ends_with(authority)
+                {
+                    return join(base);
+                }
+            }
+            let base: Url = scrub
+                .url(&format!("{scheme}://{authority}/"))
+                .to_string()
+                .parse()
+                .ok()?;
+            let url = join(&base);
+            *last = Some((format!("{scheme}://{authority}"), base));
+            url
+        })
+        .ok()
+        .flatten()
+}
 
 /// The request as Sentry shows it: method, URL and headers scrubbed by `scrub`, no cookies, no
 /// body. The URL's path has the segments bound to sensitive parameters of `route` (the route
@@ -23,11 +68,11 @@ pub(crate) fn sentry_request(
     let url = authority.and_then(|authority| {
         let scheme = uri.scheme_str().unwrap_or("http");
         let path = scrub.path(uri.path(), route);
-        let url = match uri.query() {
-            Some(query) => format!("{scheme}://{authority}{path}?{query}"),
-            None => format!("{scheme}://{authority}{path}"),
+        let target = match uri.query() {
+            Some(query) => format!("{path}?{query}"),
+            None => path.to_string(),
         };
-        scrub.url(&url).to_string().parse().ok()
+        url_on(scheme, authority, &scrub.url(&target).to_string(), scrub)
     });
     let mut scrubbed = protocol::Map::new();
     for (name, value) in scrub.headers(headers) {
@@ -84,6 +129,39 @@ mod tests {
         assert_eq!(sentry_request.headers["cookie"], "[REDACTED]");
         assert_eq!(sentry_request.headers["accept"], "text/html, application/json");
         assert!(sentry_request.cookies.is_none() && sentry_request.data.is_none());
+    }
+
+    #[test]
+    fn each_request_s_url_has_its_own_host_on_a_thread_that_saw_another() {
+        let policy = ScrubPolicy::default();
+        let url = |host: &str, target: &str| {
+            let request = Request::get(target).header("host", host).body(()).unwrap();
+            sentry_request(request.method(), request.uri(), request.headers(), None, &policy)
+                .url
+                .map(|url| url.to_string())
+        };
+        for _ in 0..2 {
+            assert_eq!(
+                url("a.example", "/x?q=1").as_deref(),
+                Some("http://a.example/x?q=1")
+            );
+            assert_eq!(
+                url("a.example:8080", "/y").as_deref(),
+                Some("http://a.example:8080/y")
+            );
+            assert_eq!(
+                url("u:S3CR3T@b.example", "/z").as_deref(),
+                Some("http://b.example/z")
+            );
+            assert_eq!(
+                url("b.example", "/z?token=t").as_deref(),
+                Some("http://b.example/z?token=[REDACTED]")
+            );
+            assert_eq!(
+                url("b.example", "//c.example/p").as_deref(),
+                Some("http://b.example//c.example/p")
+            );
+        }
     }
 
     #[test]
