@@ -30,16 +30,27 @@ static ESCAPES: [u8; 256] = {
 /// log viewer show what is not there — U+2028 and U+2029 (line and paragraph separators, which
 /// JavaScript and some viewers break lines at) and the bidirectional controls U+202A..=U+202E
 /// and U+2066..=U+2069 (a right-to-left override shows `txt.exe` for `exe.txt`) — as `\u20XX`.
+#[inline]
 pub(crate) fn push_escaped(line: &mut String, value: &str) {
+    // Most values (ids, methods, routes, messages) have nothing to escape: one scan, one copy,
+    // no call to the loop below.
+    let first = next_marked(value.as_bytes(), 0);
+    if first == value.len() {
+        line.push_str(value);
+    } else {
+        push_escaped_from(line, value, first);
+    }
+}
+
+/// [`push_escaped`] of a `value` whose first byte to look at is at `first` (marked, or the end).
+#[inline(never)]
+fn push_escaped_from(line: &mut String, value: &str, first: usize) {
     const HEX: &[u8; 16] = b"0123456789abcdef";
     let bytes = value.as_bytes();
     let mut start = 0;
-    let mut i = 0;
-    loop {
-        i = next_marked(bytes, i);
-        let Some(&byte) = bytes.get(i) else {
-            break;
-        };
+    let mut i = first;
+    line.reserve(value.len() + 8);
+    while let Some(&byte) = bytes.get(i) {
         let mut escape = ESCAPES[usize::from(byte)];
         // The escaped character: one byte, two for a C1 control, three for U+20XX.
         let (code, width) = match escape {
@@ -49,7 +60,7 @@ pub(crate) fn push_escaped(line: &mut String, value: &str) {
                     (u16::from(next), 2)
                 }
                 _ => {
-                    i += 1;
+                    i = next_marked(bytes, i + 1);
                     continue;
                 }
             },
@@ -60,7 +71,7 @@ pub(crate) fn push_escaped(line: &mut String, value: &str) {
                     (0x2000 | (middle << 6) | u16::from(last & 0x3F), 3)
                 }
                 _ => {
-                    i += 1;
+                    i = next_marked(bytes, i + 1);
                     continue;
                 }
             },
@@ -79,6 +90,7 @@ pub(crate) fn push_escaped(line: &mut String, value: &str) {
         }
         i += width;
         start = i;
+        i = next_marked(bytes, i);
     }
     line.push_str(&value[start..]);
 }
@@ -91,30 +103,62 @@ pub(crate) fn is_plain(value: &str) -> bool {
 /// The index of the first byte at or after `i` that [`ESCAPES`] marks, or `bytes.len()`.
 ///
 /// Eight bytes at a time: in each word, the lowest flagged byte of a "has a zero byte" test is
-/// exact (false positives only follow a true one), and the lowest byte comes first.
+/// exact (false positives only follow a true one), and the lowest byte comes first. The last
+/// bytes (fewer than eight) are read as one word too, overlapping bytes already found plain
+/// (or, below eight bytes, as two overlapping halves).
+#[inline(always)]
 fn next_marked(bytes: &[u8], mut i: usize) -> usize {
-    const ONES: u64 = 0x0101_0101_0101_0101;
-    const HIGHS: u64 = 0x8080_8080_8080_8080;
-    let zero_byte = |word: u64| word.wrapping_sub(ONES) & !word & HIGHS;
     while let Some(chunk) = bytes.get(i..i + 8) {
-        let mut word = [0u8; 8];
-        word.copy_from_slice(chunk);
-        let word = u64::from_le_bytes(word);
-        let marked = (word.wrapping_sub(ONES * 0x20) & !word & HIGHS) // below 0x20
-            | zero_byte(word ^ (ONES * u64::from(b'"')))
-            | zero_byte(word ^ (ONES * u64::from(b'\\')))
-            | zero_byte(word ^ (ONES * 0x7F))
-            | zero_byte(word ^ (ONES * 0xC2))
-            | zero_byte(word ^ (ONES * 0xE2));
+        let marked = marked_bytes(u64::from_le_bytes(chunk.try_into().unwrap_or([0; 8])));
         if marked != 0 {
             return i + (marked.trailing_zeros() / 8) as usize;
         }
         i += 8;
     }
-    while i < bytes.len() && ESCAPES[usize::from(bytes[i])] == 0 {
+    let len = bytes.len();
+    if i >= len {
+        return len;
+    }
+    let rest = len - i; // 1 to 7 bytes
+    if len >= 8 {
+        // The last eight bytes, shifted so that the first is `bytes[i]`: the bytes before it
+        // drop out, zeros (marked) come in above the end, so a true mark below `rest` is the
+        // lowest flagged byte.
+        let word = u64::from_le_bytes(bytes[len - 8..].try_into().unwrap_or([0; 8]));
+        let at = (marked_bytes(word >> (8 * (8 - rest))).trailing_zeros() / 8) as usize;
+        return i + at.min(rest);
+    }
+    if rest >= 4 {
+        // Fewer than eight bytes from `i`: two overlapping halves, `bytes[i..i + 4]` and the
+        // last four.
+        let low = u32::from_le_bytes(bytes[i..i + 4].try_into().unwrap_or([0; 4]));
+        let high = u32::from_le_bytes(bytes[len - 4..].try_into().unwrap_or([0; 4]));
+        let marked = marked_bytes(u64::from(low) | u64::from(high) << 32);
+        return match (marked.trailing_zeros() / 8) as usize {
+            8 => len,
+            at @ 0..4 => i + at,
+            at => len + at - 8,
+        };
+    }
+    while i < len && ESCAPES[usize::from(bytes[i])] == 0 {
         i += 1;
     }
     i
+}
+
+/// The high bit of each byte of `word` that [`ESCAPES`] marks, and maybe of bytes above
+/// (more significant than) a marked one.
+#[inline(always)]
+fn marked_bytes(word: u64) -> u64 {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGHS: u64 = 0x8080_8080_8080_8080;
+    let zero_byte = |word: u64| word.wrapping_sub(ONES) & !word & HIGHS;
+    (word.wrapping_sub(ONES * 0x20) & !word & HIGHS) // below 0x20
+        | zero_byte(word ^ (ONES * u64::from(b'"')))
+        | zero_byte(word ^ (ONES * u64::from(b'\\')))
+        | zero_byte(word ^ (ONES * 0x7F))
+        | zero_byte(word ^ (ONES * 0xC2))
+        | zero_byte(word ^ (ONES * 0xE2))
 }
 
 /// A `fmt::Write` that escapes what it is given into a line.
@@ -201,6 +245,26 @@ mod tests {
                 text.push_str(&"y".repeat(20 - at));
                 assert_round_trips(&text);
                 assert_round_trips(&text.repeat(3));
+            }
+        }
+    }
+
+    #[test]
+    fn short_strings_are_escaped_at_every_offset() {
+        // The tail of the scan (the last eight bytes, the halves below eight), after an escape
+        // and after a space (which a borrow from a control below could flag).
+        for special in ['"', '\\', '\n', '\u{0}', '\u{7f}', '\u{9b}', 'é', '\u{2028}', '—'] {
+            for len in 1..=17 {
+                for at in 0..len {
+                    for second in [None, Some(at + 1), Some(len - 1)] {
+                        let mut text: Vec<char> = vec![' '; len];
+                        text[at] = special;
+                        if let Some(second) = second.filter(|&second| second < len) {
+                            text[second] = '\u{1}';
+                        }
+                        assert_round_trips(&text.iter().collect::<String>());
+                    }
+                }
             }
         }
     }
