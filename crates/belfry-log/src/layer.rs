@@ -238,12 +238,15 @@ impl<W> JsonLines<W> {
     ) where
         S: for<'a> LookupSpan<'a>,
     {
-        let origin = origin_of(span.metadata());
+        let metadata = span.metadata();
+        let origin = origin_of(metadata);
+        let plain = callsite_keys(metadata, origin).plain;
         with_scratch(|scratch| {
             values.record(&mut FieldVisitor(SpanSink {
                 fields: scratch,
                 origin,
                 key: (0, 0),
+                plain,
             }));
             if scratch.is_empty() {
                 return;
@@ -391,15 +394,19 @@ fn format_event<S>(
     push_timestamp_since(line, now, since);
     line.push_str("\",\"level\":\"");
     line.push_str(metadata.level().as_str());
-    line.push_str("\",\"target\":\"");
-    push_escaped(line, metadata.target());
-    line.push('"');
-    let mut keys = LineKeys::new();
     let callsite = if is_log {
         None
     } else {
-        Some(callsite_keys(event.metadata()))
+        Some(callsite_keys(event.metadata(), Origin::Other))
     };
+    line.push_str("\",\"target\":\"");
+    if callsite.is_some_and(|callsite| callsite.plain_target) {
+        line.push_str(metadata.target());
+    } else {
+        push_escaped(line, metadata.target());
+    }
+    line.push('"');
+    let mut keys = LineKeys::new();
     let plain = callsite.is_some_and(|callsite| callsite.plain);
     event.record(&mut FieldVisitor(EventSink {
         line,
@@ -428,16 +435,21 @@ fn format_event<S>(
 
 thread_local! {
     static LINE: RefCell<String> = const { RefCell::new(String::new()) };
-    /// [`CallsiteKeys`] of the event callsites this thread logged from, by the address of their
-    /// (static) metadata, direct-mapped: no lock, no allocation, a few instructions per event.
-    static CALLSITES: [Cell<(usize, CallsiteKeys)>; CALLSITE_SLOTS] =
-        const { [const { Cell::new((0, CallsiteKeys { plain: false, filter: 0 })) }; CALLSITE_SLOTS] };
+    /// [`CallsiteKeys`] of the event and span callsites this thread logged from or formatted, by
+    /// the address of their (static) metadata, direct-mapped: no lock, no allocation, a few
+    /// instructions per event or span.
+    static CALLSITES: [Cell<(usize, CallsiteKeys)>; CALLSITE_SLOTS] = const {
+        [const { Cell::new((0, CallsiteKeys { plain: false, filter: 0, plain_target: false })) };
+            CALLSITE_SLOTS]
+    };
 }
 
 const CALLSITE_SLOTS: usize = 64;
 
-/// The [`CallsiteKeys`] of an event's callsite, cached per thread.
-fn callsite_keys(metadata: &'static Metadata<'static>) -> CallsiteKeys {
+/// The [`CallsiteKeys`] of an event's or a span's callsite, cached per thread. `origin` is the
+/// same for every call with the same `metadata` (an event's: [`Origin::Other`], a span's: its
+/// [`origin_of`]), so it is not part of the cache key.
+fn callsite_keys(metadata: &'static Metadata<'static>, origin: Origin) -> CallsiteKeys {
     let address = metadata as *const Metadata<'static> as usize;
     let slot = (address >> 4) % CALLSITE_SLOTS;
     CALLSITES
@@ -446,11 +458,11 @@ fn callsite_keys(metadata: &'static Metadata<'static>) -> CallsiteKeys {
             if cached == address {
                 return keys;
             }
-            let keys = CallsiteKeys::of(metadata.fields());
+            let keys = CallsiteKeys::of(metadata, origin);
             slots[slot].set((address, keys));
             keys
         })
-        .unwrap_or_else(|_| CallsiteKeys::of(metadata.fields()))
+        .unwrap_or_else(|_| CallsiteKeys::of(metadata, origin))
 }
 
 /// A line longer than this does not keep its buffer's memory for the rest of the thread's life.
