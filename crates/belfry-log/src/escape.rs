@@ -102,43 +102,42 @@ pub(crate) fn is_plain(value: &str) -> bool {
 
 /// The index of the first byte at or after `i` that [`ESCAPES`] marks, or `bytes.len()`.
 ///
-/// Eight bytes at a time: in each word, the lowest flagged byte of a "has a zero byte" test is
-/// exact (false positives only follow a true one), and the lowest byte comes first. The last
-/// bytes (fewer than eight) are read as one word too, overlapping bytes already found plain
-/// (or, below eight bytes, as two overlapping halves).
+/// Eight bytes at a time, [`candidates`] in each word, each checked against [`ESCAPES`] (only
+/// bytes above 0x7E can be candidates that are not marked). The last bytes (fewer than eight)
+/// are read as one word too, overlapping bytes already found plain (or, below eight bytes in
+/// all, as two overlapping halves).
 #[inline(always)]
 fn next_marked(bytes: &[u8], mut i: usize) -> usize {
+    let len = bytes.len();
     while let Some(chunk) = bytes.get(i..i + 8) {
-        let marked = marked_bytes(u64::from_le_bytes(chunk.try_into().unwrap_or([0; 8])));
-        if marked != 0 {
-            return i + (marked.trailing_zeros() / 8) as usize;
+        let found = candidates(u64::from_le_bytes(chunk.try_into().unwrap_or([0; 8])));
+        if found != 0 {
+            if let Some(at) = first_marked(bytes, found, |k| i + k) {
+                return at;
+            }
         }
         i += 8;
     }
-    let len = bytes.len();
     if i >= len {
         return len;
     }
     let rest = len - i; // 1 to 7 bytes
     if len >= 8 {
         // The last eight bytes, shifted so that the first is `bytes[i]`: the bytes before it
-        // drop out, zeros (marked) come in above the end, so a true mark below `rest` is the
-        // lowest flagged byte.
+        // drop out, zeros (candidates past the end) come in above.
         let word = u64::from_le_bytes(bytes[len - 8..].try_into().unwrap_or([0; 8]));
-        let at = (marked_bytes(word >> (8 * (8 - rest))).trailing_zeros() / 8) as usize;
-        return i + at.min(rest);
+        let found = candidates(word >> (8 * (8 - rest)));
+        return first_marked(bytes, found, |k| i + k).unwrap_or(len);
     }
     if rest >= 4 {
-        // Fewer than eight bytes from `i`: two overlapping halves, `bytes[i..i + 4]` and the
-        // last four.
+        // Fewer than eight bytes from `i`: `bytes[i..i + 4]` and the last four, overlapping.
         let low = u32::from_le_bytes(bytes[i..i + 4].try_into().unwrap_or([0; 4]));
         let high = u32::from_le_bytes(bytes[len - 4..].try_into().unwrap_or([0; 4]));
-        let marked = marked_bytes(u64::from(low) | u64::from(high) << 32);
-        return match (marked.trailing_zeros() / 8) as usize {
-            8 => len,
-            at @ 0..4 => i + at,
-            at => len + at - 8,
-        };
+        let found = candidates(u64::from(low) | u64::from(high) << 32);
+        if found == 0 {
+            return len;
+        }
+        return first_marked(bytes, found, |k| if k < 4 { i + k } else { len + k - 8 }).unwrap_or(len);
     }
     while i < len && ESCAPES[usize::from(bytes[i])] == 0 {
         i += 1;
@@ -146,19 +145,36 @@ fn next_marked(bytes: &[u8], mut i: usize) -> usize {
     i
 }
 
-/// The high bit of each byte of `word` that [`ESCAPES`] marks, and maybe of bytes above
-/// (more significant than) a marked one.
+/// The high bit of each byte of `word` that may be marked in [`ESCAPES`]: every byte below
+/// 0x20, `"` and `\` (exact up to the lowest one: a borrow flags only bytes above a true one),
+/// and every byte above 0x7E (exact; DEL and the lead bytes `push_escaped` looks at among them).
 #[inline(always)]
-fn marked_bytes(word: u64) -> u64 {
+fn candidates(word: u64) -> u64 {
     const ONES: u64 = 0x0101_0101_0101_0101;
     const HIGHS: u64 = 0x8080_8080_8080_8080;
     let zero_byte = |word: u64| word.wrapping_sub(ONES) & !word & HIGHS;
     (word.wrapping_sub(ONES * 0x20) & !word & HIGHS) // below 0x20
         | zero_byte(word ^ (ONES * u64::from(b'"')))
         | zero_byte(word ^ (ONES * u64::from(b'\\')))
-        | zero_byte(word ^ (ONES * 0x7F))
-        | zero_byte(word ^ (ONES * 0xC2))
-        | zero_byte(word ^ (ONES * 0xE2))
+        // 0x7F and above: the low seven bits plus one reach the high bit, or it is set.
+        | (((word & !HIGHS) + ONES) | word) & HIGHS
+}
+
+/// The index (`at(k)` for byte `k` of the word) of the first of `found`'s candidates that
+/// [`ESCAPES`] marks, or the end of `bytes` when a candidate lies past it; `None` if none is.
+/// The candidates passed over are bytes above 0x7E that are not marked (exact, so no false
+/// candidate hides below a true one).
+#[inline(always)]
+fn first_marked(bytes: &[u8], mut found: u64, at: impl Fn(usize) -> usize) -> Option<usize> {
+    while found != 0 {
+        let index = at((found.trailing_zeros() / 8) as usize);
+        match bytes.get(index) {
+            None => return Some(bytes.len()),
+            Some(&byte) if ESCAPES[usize::from(byte)] != 0 => return Some(index),
+            Some(_) => found &= found - 1,
+        }
+    }
+    None
 }
 
 /// A `fmt::Write` that escapes what it is given into a line.
