@@ -313,8 +313,17 @@ where
                 return;
             }
         }
-        with_line_buffer(|line| {
-            format_event(line, event, metadata, normalized.is_some(), &context, now, since);
+        with_line_buffer(|line, keys| {
+            format_event(
+                line,
+                keys,
+                event,
+                metadata,
+                normalized.is_some(),
+                &context,
+                now,
+                since,
+            );
             let mut writer = self.make_writer.make_writer_for(event.metadata());
             let _ = writer.write_all(line.as_bytes());
         });
@@ -378,9 +387,12 @@ fn message_of(event: &Event<'_>) -> Option<String> {
     message.0
 }
 
-/// Formats `event` as one JSON line, `\n` included, into `line` (which is empty).
+/// Formats `event` as one JSON line, `\n` included, into `line` (which is empty), noting its
+/// keys in `keys` (emptied here).
+#[allow(clippy::too_many_arguments)]
 fn format_event<S>(
     line: &mut String,
+    keys: &mut LineKeys,
     event: &Event<'_>,
     metadata: &Metadata<'_>,
     is_log: bool,
@@ -406,16 +418,16 @@ fn format_event<S>(
         push_escaped(line, metadata.target());
     }
     line.push('"');
-    let mut keys = LineKeys::new();
+    keys.clear();
     let plain = callsite.is_some_and(|callsite| callsite.plain);
     event.record(&mut FieldVisitor(EventSink {
         line,
-        keys: &mut keys,
+        keys,
         skip_log_fields: is_log,
         plain,
     }));
     if let (true, Some(callsite)) = (plain, callsite) {
-        EventSink::set_filter(&mut keys, callsite.filter);
+        EventSink::set_filter(keys, callsite.filter);
     }
     // After the event's own fields, so they win; innermost span first. No `Debug` impl runs
     // here: span fields were formatted when recorded.
@@ -423,9 +435,9 @@ fn format_event<S>(
         for span in scope {
             let extensions = span.extensions();
             if let Some(stored) = extensions.get::<SpanFields>() {
-                stored.fields.append_to(line, &mut keys);
+                stored.fields.append_to(line, keys);
                 if let Some(request) = &stored.request {
-                    request.formatted().append_to(line, &mut keys);
+                    request.formatted().append_to(line, keys);
                 }
             }
         }
@@ -434,7 +446,8 @@ fn format_event<S>(
 }
 
 thread_local! {
-    static LINE: RefCell<String> = const { RefCell::new(String::new()) };
+    /// The line buffer, and the keys of the line in it (kept, not set up per line).
+    static LINE: RefCell<(String, LineKeys)> = const { RefCell::new((String::new(), LineKeys::new())) };
     /// [`CallsiteKeys`] of the event and span callsites this thread logged from or formatted, by
     /// the address of their (static) metadata, direct-mapped: no lock, no allocation, a few
     /// instructions per event or span.
@@ -468,16 +481,18 @@ fn callsite_keys(metadata: &'static Metadata<'static>, origin: Origin) -> Callsi
 /// A line longer than this does not keep its buffer's memory for the rest of the thread's life.
 const KEPT_CAPACITY: usize = 16 * 1024;
 
-/// Runs `format` on the thread's reused, emptied line buffer; on a fresh `String` when that
-/// buffer is in use (an event logged while formatting or writing another) or gone (thread exit).
-fn with_line_buffer(mut format: impl FnMut(&mut String)) {
+/// Runs `format` on the thread's reused, emptied line buffer (and its keys); on a fresh `String`
+/// when that buffer is in use (an event logged while formatting or writing another) or gone
+/// (thread exit).
+fn with_line_buffer(mut format: impl FnMut(&mut String, &mut LineKeys)) {
     let done = LINE
         .try_with(|cell| {
-            let Ok(mut line) = cell.try_borrow_mut() else {
+            let Ok(mut buffer) = cell.try_borrow_mut() else {
                 return false;
             };
+            let (line, keys) = &mut *buffer;
             line.clear();
-            format(&mut line);
+            format(line, keys);
             if line.capacity() > KEPT_CAPACITY {
                 line.clear();
                 line.shrink_to(1024);
@@ -486,7 +501,7 @@ fn with_line_buffer(mut format: impl FnMut(&mut String)) {
         })
         .unwrap_or(false);
     if !done {
-        format(&mut String::with_capacity(512));
+        format(&mut String::with_capacity(512), &mut LineKeys::new());
     }
 }
 
