@@ -274,7 +274,7 @@ impl<S: FieldSink> Visit for FieldVisitor<S> {
 }
 
 /// `value` as a JSON string, quotes included.
-#[inline]
+#[inline(always)]
 pub(crate) fn push_json_string(out: &mut String, value: &str) {
     out.reserve(value.len() + 2);
     out.push('"');
@@ -365,7 +365,7 @@ impl EventSink<'_> {
 }
 
 impl FieldSink for EventSink<'_> {
-    #[inline]
+    #[inline(always)]
     fn key(&mut self, name: &str) -> bool {
         if !self.plain {
             return self.checked_key(name);
@@ -551,7 +551,7 @@ pub(crate) struct SpanSink<'a> {
 }
 
 impl FieldSink for SpanSink<'_> {
-    #[inline]
+    #[inline(always)]
     fn key(&mut self, name: &str) -> bool {
         if !self.plain {
             let start = self.fields.begin(name, self.origin);
@@ -573,7 +573,7 @@ impl FieldSink for SpanSink<'_> {
         &mut self.fields.json
     }
 
-    #[inline]
+    #[inline(always)]
     fn end(&mut self) {
         if self.plain {
             self.fields.push_new(self.key);
