@@ -290,8 +290,12 @@ where
     }
 
     fn on_event(&self, event: &Event<'_>, context: Context<'_, S>) {
-        // A `log` record bridged by tracing-log: its real target and level.
-        let normalized = event.normalized_metadata();
+        // A `log` record bridged by tracing-log (whose callsites have the target `log`): its real
+        // target and level.
+        let normalized = match event.metadata().target() {
+            "log" => event.normalized_metadata(),
+            _ => None,
+        };
         let metadata = normalized.as_ref().unwrap_or_else(|| event.metadata());
         if !self.wants(metadata.target()) {
             return;
