@@ -30,16 +30,27 @@ static ESCAPES: [u8; 256] = {
 /// log viewer show what is not there — U+2028 and U+2029 (line and paragraph separators, which
 /// JavaScript and some viewers break lines at) and the bidirectional controls U+202A..=U+202E
 /// and U+2066..=U+2069 (a right-to-left override shows `txt.exe` for `exe.txt`) — as `\u20XX`.
+#[inline]
 pub(crate) fn push_escaped(line: &mut String, value: &str) {
+    // Most values (ids, methods, routes, messages) have nothing to escape: one scan, one copy,
+    // no call to the loop below.
+    let first = next_marked(value.as_bytes(), 0);
+    if first == value.len() {
+        line.push_str(value);
+    } else {
+        push_escaped_from(line, value, first);
+    }
+}
+
+/// [`push_escaped`] of a `value` whose first byte to look at is at `first` (marked, or the end).
+#[inline(never)]
+fn push_escaped_from(line: &mut String, value: &str, first: usize) {
     const HEX: &[u8; 16] = b"0123456789abcdef";
     let bytes = value.as_bytes();
     let mut start = 0;
-    let mut i = 0;
-    loop {
-        i = next_marked(bytes, i);
-        let Some(&byte) = bytes.get(i) else {
-            break;
-        };
+    let mut i = first;
+    line.reserve(value.len() + 8);
+    while let Some(&byte) = bytes.get(i) {
         let mut escape = ESCAPES[usize::from(byte)];
         // The escaped character: one byte, two for a C1 control, three for U+20XX.
         let (code, width) = match escape {
@@ -49,7 +60,7 @@ pub(crate) fn push_escaped(line: &mut String, value: &str) {
                     (u16::from(next), 2)
                 }
                 _ => {
-                    i += 1;
+                    i = next_marked(bytes, i + 1);
                     continue;
                 }
             },
@@ -60,7 +71,7 @@ pub(crate) fn push_escaped(line: &mut String, value: &str) {
                     (0x2000 | (middle << 6) | u16::from(last & 0x3F), 3)
                 }
                 _ => {
-                    i += 1;
+                    i = next_marked(bytes, i + 1);
                     continue;
                 }
             },
@@ -79,6 +90,7 @@ pub(crate) fn push_escaped(line: &mut String, value: &str) {
         }
         i += width;
         start = i;
+        i = next_marked(bytes, i);
     }
     line.push_str(&value[start..]);
 }
@@ -90,31 +102,144 @@ pub(crate) fn is_plain(value: &str) -> bool {
 
 /// The index of the first byte at or after `i` that [`ESCAPES`] marks, or `bytes.len()`.
 ///
-/// Eight bytes at a time: in each word, the lowest flagged byte of a "has a zero byte" test is
-/// exact (false positives only follow a true one), and the lowest byte comes first.
+/// Eight bytes at a time, [`candidates`] in each word, each checked against [`ESCAPES`] (only
+/// bytes above 0x7E can be candidates that are not marked). The last bytes (fewer than eight)
+/// are read as one word too, overlapping bytes already found plain (or, below eight bytes in
+/// all, as two overlapping halves).
+#[inline(always)]
 fn next_marked(bytes: &[u8], mut i: usize) -> usize {
-    const ONES: u64 = 0x0101_0101_0101_0101;
-    const HIGHS: u64 = 0x8080_8080_8080_8080;
-    let zero_byte = |word: u64| word.wrapping_sub(ONES) & !word & HIGHS;
+    let len = bytes.len();
+    #[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
+    {
+        // SAFETY: `sse2::next_marked` only needs SSE2, which this build enables (the `cfg`).
+        match unsafe { sse2::next_marked(bytes, i) } {
+            Ok(at) => return at,
+            Err(next) => i = next,
+        }
+    }
     while let Some(chunk) = bytes.get(i..i + 8) {
-        let mut word = [0u8; 8];
-        word.copy_from_slice(chunk);
-        let word = u64::from_le_bytes(word);
-        let marked = (word.wrapping_sub(ONES * 0x20) & !word & HIGHS) // below 0x20
-            | zero_byte(word ^ (ONES * u64::from(b'"')))
-            | zero_byte(word ^ (ONES * u64::from(b'\\')))
-            | zero_byte(word ^ (ONES * 0x7F))
-            | zero_byte(word ^ (ONES * 0xC2))
-            | zero_byte(word ^ (ONES * 0xE2));
-        if marked != 0 {
-            return i + (marked.trailing_zeros() / 8) as usize;
+        let found = candidates(u64::from_le_bytes(chunk.try_into().unwrap_or([0; 8])));
+        if found != 0 {
+            if let Some(at) = first_marked(bytes, found, |k| i + k) {
+                return at;
+            }
         }
         i += 8;
     }
-    while i < bytes.len() && ESCAPES[usize::from(bytes[i])] == 0 {
+    if i >= len {
+        return len;
+    }
+    let rest = len - i; // 1 to 7 bytes
+    if len >= 8 {
+        // The last eight bytes, shifted so that the first is `bytes[i]`: the bytes before it
+        // drop out, zeros (candidates past the end) come in above.
+        let word = u64::from_le_bytes(bytes[len - 8..].try_into().unwrap_or([0; 8]));
+        let found = candidates(word >> (8 * (8 - rest)));
+        return first_marked(bytes, found, |k| i + k).unwrap_or(len);
+    }
+    if rest >= 4 {
+        // Fewer than eight bytes from `i`: `bytes[i..i + 4]` and the last four, overlapping.
+        let low = u32::from_le_bytes(bytes[i..i + 4].try_into().unwrap_or([0; 4]));
+        let high = u32::from_le_bytes(bytes[len - 4..].try_into().unwrap_or([0; 4]));
+        let found = candidates(u64::from(low) | u64::from(high) << 32);
+        if found == 0 {
+            return len;
+        }
+        return first_marked(bytes, found, |k| if k < 4 { i + k } else { len + k - 8 }).unwrap_or(len);
+    }
+    while i < len && ESCAPES[usize::from(bytes[i])] == 0 {
         i += 1;
     }
     i
+}
+
+/// The high bit of each byte of `word` that may be marked in [`ESCAPES`]: every byte below
+/// 0x20, `"` and `\` (exact up to the lowest one: a borrow flags only bytes above a true one),
+/// and every byte above 0x7E (exact; DEL and the lead bytes `push_escaped` looks at among them).
+#[inline(always)]
+fn candidates(word: u64) -> u64 {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGHS: u64 = 0x8080_8080_8080_8080;
+    let zero_byte = |word: u64| word.wrapping_sub(ONES) & !word & HIGHS;
+    (word.wrapping_sub(ONES * 0x20) & !word & HIGHS) // below 0x20
+        | zero_byte(word ^ (ONES * u64::from(b'"')))
+        | zero_byte(word ^ (ONES * u64::from(b'\\')))
+        // 0x7F and above: the low seven bits plus one reach the high bit, or it is set.
+        | (((word & !HIGHS) + ONES) | word) & HIGHS
+}
+
+/// The index (`at(k)` for byte `k` of the word) of the first of `found`'s candidates that
+/// [`ESCAPES`] marks, or the end of `bytes` when a candidate lies past it; `None` if none is.
+/// The candidates passed over are bytes above 0x7E that are not marked (exact, so no false
+/// candidate hides below a true one).
+#[inline(always)]
+fn first_marked(bytes: &[u8], mut found: u64, at: impl Fn(usize) -> usize) -> Option<usize> {
+    while found != 0 {
+        let index = at((found.trailing_zeros() / 8) as usize);
+        match bytes.get(index) {
+            None => return Some(bytes.len()),
+            Some(&byte) if ESCAPES[usize::from(byte)] != 0 => return Some(index),
+            Some(_) => found &= found - 1,
+        }
+    }
+    None
+}
+
+/// Sixteen bytes at a time, with SSE2 (every x86-64 has it; the bytes are read as two
+/// integers, no pointer is involved).
+#[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
+mod sse2 {
+    use std::arch::x86_64::{
+        _mm_cmpeq_epi8, _mm_cmplt_epi8, _mm_movemask_epi8, _mm_or_si128, _mm_set1_epi8, _mm_set_epi64x,
+    };
+
+    use super::ESCAPES;
+
+    /// `Ok` with the index of the first byte at or after `i` that [`ESCAPES`] marks, or `Err`
+    /// with where fewer than 16 bytes are left, none marked before it.
+    #[inline]
+    #[target_feature(enable = "sse2")]
+    pub(super) fn next_marked(bytes: &[u8], mut i: usize) -> Result<usize, usize> {
+        while let Some(chunk) = bytes.get(i..i + 16) {
+            if let Some(at) = first_marked(bytes, i, chunk) {
+                return Ok(at);
+            }
+            i += 16;
+        }
+        Err(i)
+    }
+
+    /// The index of the first byte of `chunk` (16 bytes, from `bytes[i]`) that [`ESCAPES`]
+    /// marks, if any.
+    #[inline]
+    #[target_feature(enable = "sse2")]
+    fn first_marked(bytes: &[u8], i: usize, chunk: &[u8]) -> Option<usize> {
+        let (low, high) = chunk.split_at(8);
+        let low = i64::from_le_bytes(low.try_into().unwrap_or([0; 8]));
+        let high = i64::from_le_bytes(high.try_into().unwrap_or([0; 8]));
+        let word = _mm_set_epi64x(high, low);
+        // Signed: below 0x20 is 0x00..=0x1F and 0x80..=0xFF, the bytes above 0x7F being only
+        // candidates (checked against the table); `"`, `\` and DEL exactly.
+        let found = _mm_or_si128(
+            _mm_or_si128(
+                _mm_cmplt_epi8(word, _mm_set1_epi8(0x20)),
+                _mm_cmpeq_epi8(word, _mm_set1_epi8(0x7F)),
+            ),
+            _mm_or_si128(
+                _mm_cmpeq_epi8(word, _mm_set1_epi8(b'"' as i8)),
+                _mm_cmpeq_epi8(word, _mm_set1_epi8(b'\\' as i8)),
+            ),
+        );
+        let mut found = _mm_movemask_epi8(found) as u32;
+        while found != 0 {
+            let at = i + found.trailing_zeros() as usize;
+            if ESCAPES[usize::from(bytes[at])] != 0 {
+                return Some(at);
+            }
+            found &= found - 1;
+        }
+        None
+    }
 }
 
 /// A `fmt::Write` that escapes what it is given into a line.
@@ -201,6 +326,26 @@ mod tests {
                 text.push_str(&"y".repeat(20 - at));
                 assert_round_trips(&text);
                 assert_round_trips(&text.repeat(3));
+            }
+        }
+    }
+
+    #[test]
+    fn short_strings_are_escaped_at_every_offset() {
+        // The tail of the scan (the last eight bytes, the halves below eight), after an escape
+        // and after a space (which a borrow from a control below could flag).
+        for special in ['"', '\\', '\n', '\u{0}', '\u{7f}', '\u{9b}', 'é', '\u{2028}', '—'] {
+            for len in 1..=17 {
+                for at in 0..len {
+                    for second in [None, Some(at + 1), Some(len - 1)] {
+                        let mut text: Vec<char> = vec![' '; len];
+                        text[at] = special;
+                        if let Some(second) = second.filter(|&second| second < len) {
+                            text[second] = '\u{1}';
+                        }
+                        assert_round_trips(&text.iter().collect::<String>());
+                    }
+                }
             }
         }
     }

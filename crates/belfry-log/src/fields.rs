@@ -274,7 +274,7 @@ impl<S: FieldSink> Visit for FieldVisitor<S> {
 }
 
 /// `value` as a JSON string, quotes included.
-#[inline]
+#[inline(always)]
 pub(crate) fn push_json_string(out: &mut String, value: &str) {
     out.reserve(value.len() + 2);
     out.push('"');
@@ -282,28 +282,37 @@ pub(crate) fn push_json_string(out: &mut String, value: &str) {
     out.push('"');
 }
 
-/// What is known of an event callsite's keys, computed once per callsite and thread.
+/// What is known of a callsite's keys (an event's, or a span's), computed once per callsite and
+/// thread.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct CallsiteKeys {
     /// Every key is written as it is named (no rename, no escape, no `r#`), and none repeats.
     pub(crate) plain: bool,
     /// The filter of the callsite's keys.
     pub(crate) filter: u128,
+    /// The callsite's target has nothing to escape.
+    pub(crate) plain_target: bool,
 }
 
 impl CallsiteKeys {
-    pub(crate) fn of(fields: &tracing::field::FieldSet) -> Self {
+    /// Keys renamed as `origin`'s are (an event's: [`Origin::Other`]).
+    pub(crate) fn of(metadata: &tracing::Metadata<'_>, origin: Origin) -> Self {
+        let fields = metadata.fields();
         let mut filter = 0;
         let mut plain = true;
         let names: Vec<&str> = fields.iter().map(|field| field.name()).collect();
         for (i, name) in names.iter().enumerate() {
             filter |= bit(key_tag(name.as_bytes()));
             plain &= !name.starts_with("r#")
-                && !is_renamed(name, Origin::Other)
+                && !is_renamed(name, origin)
                 && crate::escape::is_plain(name)
                 && !names[..i].contains(name);
         }
-        Self { plain, filter }
+        Self {
+            plain,
+            filter,
+            plain_target: crate::escape::is_plain(metadata.target()),
+        }
     }
 }
 
@@ -356,7 +365,7 @@ impl EventSink<'_> {
 }
 
 impl FieldSink for EventSink<'_> {
-    #[inline]
+    #[inline(always)]
     fn key(&mut self, name: &str) -> bool {
         if !self.plain {
             return self.checked_key(name);
@@ -481,6 +490,14 @@ impl FormattedFields {
         self.keys.push(start, end, tag);
     }
 
+    /// Ends the entry whose key is at `key`, a key these fields do not have.
+    #[inline]
+    fn push_new(&mut self, (start, end): (usize, usize)) {
+        let tag = key_tag(&self.json.as_bytes()[start..end]);
+        self.keys.filter |= bit(tag);
+        self.keys.push(start, end, tag);
+    }
+
     /// Every entry of `newer`, replacing the entries with the same keys.
     pub(crate) fn merge(&mut self, newer: &FormattedFields) {
         for index in 0..newer.keys.len() {
@@ -528,21 +545,41 @@ pub(crate) struct SpanSink<'a> {
     pub(crate) fields: &'a mut FormattedFields,
     pub(crate) origin: Origin,
     pub(crate) key: (usize, usize),
+    /// The callsite's keys are plain ([`CallsiteKeys::plain`]) and `fields` starts empty: each
+    /// key is written as it is, and is new.
+    pub(crate) plain: bool,
 }
 
 impl FieldSink for SpanSink<'_> {
+    #[inline(always)]
     fn key(&mut self, name: &str) -> bool {
-        let start = self.fields.begin(name, self.origin);
-        self.key = self.fields.key_end(start);
+        if !self.plain {
+            let start = self.fields.begin(name, self.origin);
+            self.key = self.fields.key_end(start);
+            return true;
+        }
+        let json = &mut self.fields.json;
+        json.reserve(name.len() + 4);
+        json.push_str(",\"");
+        let start = json.len();
+        json.push_str(name);
+        self.key = (start, json.len());
+        json.push_str("\":");
         true
     }
 
+    #[inline]
     fn out(&mut self) -> &mut String {
         &mut self.fields.json
     }
 
+    #[inline(always)]
     fn end(&mut self) {
-        self.fields.finish(self.key);
+        if self.plain {
+            self.fields.push_new(self.key);
+        } else {
+            self.fields.finish(self.key);
+        }
     }
 }
 

@@ -238,12 +238,15 @@ impl<W> JsonLines<W> {
     ) where
         S: for<'a> LookupSpan<'a>,
     {
-        let origin = origin_of(span.metadata());
+        let metadata = span.metadata();
+        let origin = origin_of(metadata);
+        let plain = callsite_keys(metadata, origin).plain;
         with_scratch(|scratch| {
             values.record(&mut FieldVisitor(SpanSink {
                 fields: scratch,
                 origin,
                 key: (0, 0),
+                plain,
             }));
             if scratch.is_empty() {
                 return;
@@ -287,8 +290,12 @@ where
     }
 
     fn on_event(&self, event: &Event<'_>, context: Context<'_, S>) {
-        // A `log` record bridged by tracing-log: its real target and level.
-        let normalized = event.normalized_metadata();
+        // A `log` record bridged by tracing-log (whose callsites have the target `log`): its real
+        // target and level.
+        let normalized = match event.metadata().target() {
+            "log" => event.normalized_metadata(),
+            _ => None,
+        };
         let metadata = normalized.as_ref().unwrap_or_else(|| event.metadata());
         if !self.wants(metadata.target()) {
             return;
@@ -310,8 +317,17 @@ where
                 return;
             }
         }
-        with_line_buffer(|line| {
-            format_event(line, event, metadata, normalized.is_some(), &context, now, since);
+        with_line_buffer(|line, keys| {
+            format_event(
+                line,
+                keys,
+                event,
+                metadata,
+                normalized.is_some(),
+                &context,
+                now,
+                since,
+            );
             let mut writer = self.make_writer.make_writer_for(event.metadata());
             let _ = writer.write_all(line.as_bytes());
         });
@@ -375,9 +391,12 @@ fn message_of(event: &Event<'_>) -> Option<String> {
     message.0
 }
 
-/// Formats `event` as one JSON line, `\n` included, into `line` (which is empty).
+/// Formats `event` as one JSON line, `\n` included, into `line` (which is empty), noting its
+/// keys in `keys` (emptied here).
+#[allow(clippy::too_many_arguments)]
 fn format_event<S>(
     line: &mut String,
+    keys: &mut LineKeys,
     event: &Event<'_>,
     metadata: &Metadata<'_>,
     is_log: bool,
@@ -391,24 +410,28 @@ fn format_event<S>(
     push_timestamp_since(line, now, since);
     line.push_str("\",\"level\":\"");
     line.push_str(metadata.level().as_str());
-    line.push_str("\",\"target\":\"");
-    push_escaped(line, metadata.target());
-    line.push('"');
-    let mut keys = LineKeys::new();
     let callsite = if is_log {
         None
     } else {
-        Some(callsite_keys(event.metadata()))
+        Some(callsite_keys(event.metadata(), Origin::Other))
     };
+    line.push_str("\",\"target\":\"");
+    if callsite.is_some_and(|callsite| callsite.plain_target) {
+        line.push_str(metadata.target());
+    } else {
+        push_escaped(line, metadata.target());
+    }
+    line.push('"');
+    keys.clear();
     let plain = callsite.is_some_and(|callsite| callsite.plain);
     event.record(&mut FieldVisitor(EventSink {
         line,
-        keys: &mut keys,
+        keys,
         skip_log_fields: is_log,
         plain,
     }));
     if let (true, Some(callsite)) = (plain, callsite) {
-        EventSink::set_filter(&mut keys, callsite.filter);
+        EventSink::set_filter(keys, callsite.filter);
     }
     // After the event's own fields, so they win; innermost span first. No `Debug` impl runs
     // here: span fields were formatted when recorded.
@@ -416,9 +439,9 @@ fn format_event<S>(
         for span in scope {
             let extensions = span.extensions();
             if let Some(stored) = extensions.get::<SpanFields>() {
-                stored.fields.append_to(line, &mut keys);
+                stored.fields.append_to(line, keys);
                 if let Some(request) = &stored.request {
-                    request.formatted().append_to(line, &mut keys);
+                    request.formatted().append_to(line, keys);
                 }
             }
         }
@@ -427,17 +450,23 @@ fn format_event<S>(
 }
 
 thread_local! {
-    static LINE: RefCell<String> = const { RefCell::new(String::new()) };
-    /// [`CallsiteKeys`] of the event callsites this thread logged from, by the address of their
-    /// (static) metadata, direct-mapped: no lock, no allocation, a few instructions per event.
-    static CALLSITES: [Cell<(usize, CallsiteKeys)>; CALLSITE_SLOTS] =
-        const { [const { Cell::new((0, CallsiteKeys { plain: false, filter: 0 })) }; CALLSITE_SLOTS] };
+    /// The line buffer, and the keys of the line in it (kept, not set up per line).
+    static LINE: RefCell<(String, LineKeys)> = const { RefCell::new((String::new(), LineKeys::new())) };
+    /// [`CallsiteKeys`] of the event and span callsites this thread logged from or formatted, by
+    /// the address of their (static) metadata, direct-mapped: no lock, no allocation, a few
+    /// instructions per event or span.
+    static CALLSITES: [Cell<(usize, CallsiteKeys)>; CALLSITE_SLOTS] = const {
+        [const { Cell::new((0, CallsiteKeys { plain: false, filter: 0, plain_target: false })) };
+            CALLSITE_SLOTS]
+    };
 }
 
 const CALLSITE_SLOTS: usize = 64;
 
-/// The [`CallsiteKeys`] of an event's callsite, cached per thread.
-fn callsite_keys(metadata: &'static Metadata<'static>) -> CallsiteKeys {
+/// The [`CallsiteKeys`] of an event's or a span's callsite, cached per thread. `origin` is the
+/// same for every call with the same `metadata` (an event's: [`Origin::Other`], a span's: its
+/// [`origin_of`]), so it is not part of the cache key.
+fn callsite_keys(metadata: &'static Metadata<'static>, origin: Origin) -> CallsiteKeys {
     let address = metadata as *const Metadata<'static> as usize;
     let slot = (address >> 4) % CALLSITE_SLOTS;
     CALLSITES
@@ -446,26 +475,28 @@ fn callsite_keys(metadata: &'static Metadata<'static>) -> CallsiteKeys {
             if cached == address {
                 return keys;
             }
-            let keys = CallsiteKeys::of(metadata.fields());
+            let keys = CallsiteKeys::of(metadata, origin);
             slots[slot].set((address, keys));
             keys
         })
-        .unwrap_or_else(|_| CallsiteKeys::of(metadata.fields()))
+        .unwrap_or_else(|_| CallsiteKeys::of(metadata, origin))
 }
 
 /// A line longer than this does not keep its buffer's memory for the rest of the thread's life.
 const KEPT_CAPACITY: usize = 16 * 1024;
 
-/// Runs `format` on the thread's reused, emptied line buffer; on a fresh `String` when that
-/// buffer is in use (an event logged while formatting or writing another) or gone (thread exit).
-fn with_line_buffer(mut format: impl FnMut(&mut String)) {
+/// Runs `format` on the thread's reused, emptied line buffer (and its keys); on a fresh `String`
+/// when that buffer is in use (an event logged while formatting or writing another) or gone
+/// (thread exit).
+fn with_line_buffer(mut format: impl FnMut(&mut String, &mut LineKeys)) {
     let done = LINE
         .try_with(|cell| {
-            let Ok(mut line) = cell.try_borrow_mut() else {
+            let Ok(mut buffer) = cell.try_borrow_mut() else {
                 return false;
             };
+            let (line, keys) = &mut *buffer;
             line.clear();
-            format(&mut line);
+            format(line, keys);
             if line.capacity() > KEPT_CAPACITY {
                 line.clear();
                 line.shrink_to(1024);
@@ -474,7 +505,7 @@ fn with_line_buffer(mut format: impl FnMut(&mut String)) {
         })
         .unwrap_or(false);
     if !done {
-        format(&mut String::with_capacity(512));
+        format(&mut String::with_capacity(512), &mut LineKeys::new());
     }
 }
 

@@ -51,12 +51,23 @@ pub(crate) fn push_f64(line: &mut String, value: f64) {
     // per line, measured). `value == thousandths / 1000.0` with a correctly rounded division
     // means the decimal `thousandths / 1000` reads back as exactly `value`.
     if value.is_finite() && value.abs() < 1e12 {
-        let thousandths = (value * 1000.0).round();
-        if thousandths / 1000.0 == value {
+        // `(value * 1000.0).round()` without the `round` call: below 1e15 the product's integer
+        // part is exact in an `i64`, and its fraction (the difference) exact in an `f64`.
+        let scaled = value * 1000.0;
+        let truncated = scaled as i64;
+        let fraction = scaled - truncated as f64;
+        let thousandths = if fraction >= 0.5 {
+            truncated + 1
+        } else if fraction <= -0.5 {
+            truncated - 1
+        } else {
+            truncated
+        };
+        if thousandths as f64 / 1000.0 == value {
             if value.is_sign_negative() {
                 line.push('-'); // `-0.0` too: it reads back as itself
             }
-            let thousandths = (thousandths as i64).unsigned_abs();
+            let thousandths = thousandths.unsigned_abs();
             push_u64(line, thousandths / 1000);
             line.push('.');
             // Trailing zeros dropped, one kept: `.5`, `.25`, `.125`, `.0`.
@@ -130,7 +141,52 @@ mod tests {
         }
     }
 
+    /// The form of `push_f64` with `f64::round`, for comparison.
+    fn with_round(value: f64) -> Option<String> {
+        let thousandths = (value * 1000.0).round();
+        (value.is_finite() && value.abs() < 1e12 && thousandths / 1000.0 == value).then(|| {
+            let sign = if value.is_sign_negative() { "-" } else { "" };
+            let thousandths = (thousandths as i64).unsigned_abs();
+            let fraction = format!("{:03}", thousandths % 1000);
+            let fraction = fraction.trim_end_matches('0');
+            let fraction = if fraction.is_empty() { "0" } else { fraction };
+            format!("{sign}{}.{fraction}", thousandths / 1000)
+        })
+    }
+
+    #[test]
+    fn thousandths_are_written_as_with_round() {
+        for value in [
+            0.0,
+            -0.0,
+            0.5,
+            0.0005,
+            -0.0005,
+            0.0015,
+            2.5,
+            999_999_999_999.999,
+            0.134,
+            -7.25,
+        ] {
+            let mut text = String::new();
+            push_f64(&mut text, value);
+            if let Some(expected) = with_round(value) {
+                assert_eq!(text, expected, "{value:?}");
+            }
+        }
+    }
+
     proptest! {
+        #[test]
+        fn thousandths_match_round(micros in any::<i64>(), scale in 0u32..4) {
+            let value = (micros % 2_000_000_000_000_000) as f64 / 10f64.powi(scale as i32 + 1);
+            let mut text = String::new();
+            push_f64(&mut text, value);
+            if let Some(expected) = with_round(value) {
+                prop_assert_eq!(text, expected);
+            }
+        }
+
         #[test]
         fn finite_floats_are_json_numbers_that_read_back(value in any::<f64>()) {
             let mut text = String::new();

@@ -263,9 +263,9 @@ fn events_are_written_as_json_lines() {
 #[test]
 fn a_line_formatted_while_formatting_another_gets_its_own_buffer() {
     let mut lines = Vec::new();
-    with_line_buffer(|outer| {
+    with_line_buffer(|outer, _| {
         outer.push_str("outer ");
-        with_line_buffer(|inner| {
+        with_line_buffer(|inner, _| {
             assert!(inner.is_empty());
             inner.push_str("inner");
             lines.push(inner.clone());
@@ -273,7 +273,7 @@ fn a_line_formatted_while_formatting_another_gets_its_own_buffer() {
         outer.push_str("line");
         lines.push(outer.clone());
     });
-    with_line_buffer(|reused| {
+    with_line_buffer(|reused, _| {
         assert!(reused.is_empty() && reused.capacity() > 0);
     });
     assert_eq!(lines, ["inner", "outer line"]);
