@@ -56,7 +56,7 @@ FIELDS=(0 1 2 4 8 16)
 CONNECTIONS=(1 10 100 1000)
 # name and arguments of each callgrind row
 CG_ROWS=("belfry|--variant belfry" "belfry-nosentry|--variant belfry --no-sentry" "bare|--variant bare")
-ROUTE_ROWS=("${CG_ROWS[@]}" "belfry-nosentry-first|--variant belfry --no-sentry --route-traffic first"
+ROUTE_ROWS=("${CG_ROWS[@]}" "belfry-first|--variant belfry --route-traffic first" "belfry-nosentry-first|--variant belfry --no-sentry --route-traffic first"
     "bare-first|--variant bare --route-traffic first")
 START=$SECONDS
 
@@ -239,10 +239,10 @@ def rows(name):
 
 
 COLOURS = {"belfry": "#c0392b", "belfry-nosentry": "#e67e22", "bare": "#2c3e50",
-           "belfry-nosentry-first": "#f1c40f", "bare-first": "#7f8c8d",
+           "belfry-first": "#8e44ad", "belfry-nosentry-first": "#f1c40f", "bare-first": "#7f8c8d",
            "overhead": "#27ae60", "overhead-first": "#16a085"}
 LABELS = {"belfry": "belfry (Sentry on, 0.1)", "belfry-nosentry": "belfry, Sentry off", "bare": "bare axum",
-          "belfry-nosentry-first": "belfry, Sentry off, /users only", "bare-first": "bare, /users only",
+          "belfry-first": "belfry, /users only", "belfry-nosentry-first": "belfry, Sentry off, /users only", "bare-first": "bare, /users only",
           "overhead": "belfry Sentry off − bare", "overhead-first": "the same, /users only"}
 
 
