@@ -7,6 +7,10 @@
 //!   callgrind), `src/bin/bench_server.rs` serves one variant on loopback (for `wrk`),
 //!   `tests/allocations.rs` counts allocations per request, and `scripts/bench.sh` runs it all.
 //!
+//! [`Shape`] changes the app for the scaling measurements (`scripts/bench-scaling.sh`): more
+//! routes, a user span with fields around the handler's work; its default is the app every
+//! other figure measures.
+//!
 //! Sentry, where a variant has it, points at [`SENTRY_DSN`], a loopback port nothing listens on,
 //! with [`TRACES_SAMPLE_RATE`]: the SDK does all its work (hubs, scopes, transactions, envelopes)
 //! and the transport fails to connect.
@@ -149,34 +153,135 @@ macro_rules! tower_http_stack {
     };
 }
 
+/// The most fields [`Shape::span_fields`] can give the user span.
+pub const MAX_SPAN_FIELDS: usize = 16;
+
+/// The shape of the app, for the scaling measurements; [`Shape::default`] is the app every other
+/// figure measures (one route, no user span).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Shape {
+    /// Routes in the router (at least 1): [`ROUTE`] and `routes - 1` more of distinct templates,
+    /// `/r{i}/items/{id}` for `i` in `1..routes` (see [`path`]), all served by the same
+    /// handler and merged into the router before the stack wraps it. `--routes K`.
+    pub routes: usize,
+    /// `Some(f)`: the handler runs inside a user `tracing::info_span!("user_work", ..)` with `f`
+    /// fields (`f0` … , each the request's id; at most [`MAX_SPAN_FIELDS`]) and logs one
+    /// `tracing::info!` event in it. `None` (the default): no span, no event.
+    /// `--span-fields F`.
+    pub span_fields: Option<usize>,
+}
+
+impl Default for Shape {
+    fn default() -> Self {
+        Self {
+            routes: 1,
+            span_fields: None,
+        }
+    }
+}
+
+impl Shape {
+    /// The shape given by `--routes K` (default 1) and `--span-fields F` (default none).
+    pub fn from_args(args: &Args) -> Result<Self, String> {
+        let routes = args.option("--routes", 1_usize)?;
+        let span_fields = match args.option("--span-fields", String::new())? {
+            value if value.is_empty() => None,
+            value => Some(
+                value
+                    .parse::<usize>()
+                    .map_err(|error| format!("--span-fields `{value}`: {error}"))?,
+            ),
+        };
+        if routes == 0 {
+            return Err("--routes must be at least 1".to_owned());
+        }
+        if span_fields.is_some_and(|fields| fields > MAX_SPAN_FIELDS) {
+            return Err(format!("--span-fields is at most {MAX_SPAN_FIELDS}"));
+        }
+        Ok(Self { routes, span_fields })
+    }
+}
+
 /// The handler every variant serves.
 async fn user(Path(id): Path<u64>) -> Json<Value> {
     Json(json!({ "id": id, "name": format!("user {id}") }))
 }
 
-fn routes() -> Router {
-    Router::new().route(ROUTE, get(user))
+/// [`user`] inside a user span with `fields` fields, logging one event in it.
+async fn user_in_span(Path(id): Path<u64>, fields: usize) -> Json<Value> {
+    user_span(fields, id).in_scope(|| {
+        tracing::info!("user looked up");
+        Json(json!({ "id": id, "name": format!("user {id}") }))
+    })
+}
+
+/// `info_span!("user_work", f0 = id, …)` with `fields` fields (field names are static, hence
+/// one arm per count).
+fn user_span(fields: usize, id: u64) -> tracing::Span {
+    macro_rules! arms {
+        ($($count:literal => [$($field:ident)*]),* $(,)?) => {
+            match fields {
+                $($count => tracing::info_span!("user_work", $($field = id),*),)*
+                _ => panic!("at most {MAX_SPAN_FIELDS} span fields"),
+            }
+        };
+    }
+    arms! {
+        0 => [],
+        1 => [f0],
+        2 => [f0 f1],
+        3 => [f0 f1 f2],
+        4 => [f0 f1 f2 f3],
+        5 => [f0 f1 f2 f3 f4],
+        6 => [f0 f1 f2 f3 f4 f5],
+        7 => [f0 f1 f2 f3 f4 f5 f6],
+        8 => [f0 f1 f2 f3 f4 f5 f6 f7],
+        9 => [f0 f1 f2 f3 f4 f5 f6 f7 f8],
+        10 => [f0 f1 f2 f3 f4 f5 f6 f7 f8 f9],
+        11 => [f0 f1 f2 f3 f4 f5 f6 f7 f8 f9 f10],
+        12 => [f0 f1 f2 f3 f4 f5 f6 f7 f8 f9 f10 f11],
+        13 => [f0 f1 f2 f3 f4 f5 f6 f7 f8 f9 f10 f11 f12],
+        14 => [f0 f1 f2 f3 f4 f5 f6 f7 f8 f9 f10 f11 f12 f13],
+        15 => [f0 f1 f2 f3 f4 f5 f6 f7 f8 f9 f10 f11 f12 f13 f14],
+        16 => [f0 f1 f2 f3 f4 f5 f6 f7 f8 f9 f10 f11 f12 f13 f14 f15],
+    }
+}
+
+/// The router of `shape`, before any middleware.
+fn routes(shape: Shape) -> Router {
+    let handler = match shape.span_fields {
+        None => get(user),
+        Some(fields) => get(move |id| user_in_span(id, fields)),
+    };
+    (1..shape.routes).fold(Router::new().route(ROUTE, handler.clone()), |router, i| {
+        router.route(&format!("/r{i}/items/{{id}}"), handler.clone())
+    })
 }
 
 /// The app of `variant`. Every middleware is applied with `Router::layer` (after routing), as
 /// `Belfry::wrap` does, so all variants pay the same per-route boxing.
 pub fn app(variant: Variant) -> Router {
+    app_shaped(variant, Shape::default())
+}
+
+/// [`app`] with the routes and user span of `shape`.
+pub fn app_shaped(variant: Variant, shape: Shape) -> Router {
     match variant {
-        Variant::Bare => routes(),
-        Variant::TowerHttp => routes().layer(tower_http_stack!(ServiceBuilder::new())),
-        Variant::SentryTower => routes().layer(tower_http_stack!(ServiceBuilder::new()
+        Variant::Bare => routes(shape),
+        Variant::TowerHttp => routes(shape).layer(tower_http_stack!(ServiceBuilder::new())),
+        Variant::SentryTower => routes(shape).layer(tower_http_stack!(ServiceBuilder::new()
             .layer(NewSentryLayer::<Request<Body>>::new_from_top())
             .layer(SentryHttpLayer::new().enable_transaction()))),
-        Variant::Belfry | Variant::Otel => belfry_app(),
+        Variant::Belfry | Variant::Otel => belfry_app(shape),
     }
 }
 
 /// belfry's full default stack, as the demo sets it up: `/metrics` merged in, `wrap` last.
 /// Settings come from the environment like the demo's (e.g. `BELFRY_HUNG_REQUEST_MS=0` turns the
 /// hung-request watch off, to measure what it costs).
-fn belfry_app() -> Router {
+fn belfry_app(shape: Shape) -> Router {
     let belfry = belfry::Belfry::from_env().expect("valid BELFRY_* settings");
-    belfry.wrap(routes().merge(belfry.metrics().router()))
+    belfry.wrap(routes(shape).merge(belfry.metrics().router()))
 }
 
 fn request_span(request: &Request<Body>) -> tracing::Span {
@@ -305,9 +410,28 @@ pub fn init_sentry() -> sentry::ClientInitGuard {
     )
 }
 
+/// The path of route `route` of a [`Shape`] (0: [`ROUTE`], `/users/{id}`; `i`:
+/// `/r{i}/items/{id}`) for `id`.
+///
+/// ```
+/// assert_eq!(belfry_bench::path(0, 7), "/users/7");
+/// assert_eq!(belfry_bench::path(12, 7), "/r12/items/7");
+/// ```
+pub fn path(route: usize, id: u64) -> String {
+    match route {
+        0 => format!("/users/{id}"),
+        route => format!("/r{route}/items/{id}"),
+    }
+}
+
 /// A request as `wrk` sends it: `GET /users/{id}` with a `host` header.
 pub fn request(id: u64) -> Request<Body> {
-    Request::get(format!("/users/{id}"))
+    request_to(0, id)
+}
+
+/// A request as `wrk` sends it to route `route` ([`path`]), with a `host` header.
+pub fn request_to(route: usize, id: u64) -> Request<Body> {
+    Request::get(path(route, id))
         .header("host", "127.0.0.1")
         .body(Body::empty())
         .expect("a valid request")
@@ -333,9 +457,25 @@ pub async fn drive_with_headers(
     count: u64,
     headers: &[(HeaderName, http::HeaderValue)],
 ) -> u64 {
+    drive_routes(app, count, headers, 1).await
+}
+
+/// [`drive_with_headers`], request `i` going to route `i % routes` ([`path`]): every route of
+/// a [`Shape`] with that many routes in turn.
+///
+/// # Panics
+///
+/// If a response is not `200 OK`.
+pub async fn drive_routes(
+    app: &Router,
+    count: u64,
+    headers: &[(HeaderName, http::HeaderValue)],
+    routes: usize,
+) -> u64 {
+    let routes = routes.max(1) as u64;
     let mut bytes = 0;
     for i in 0..count {
-        let mut request = request(i % 1000);
+        let mut request = request_to((i % routes) as usize, i % 1000);
         for (name, value) in headers {
             request.headers_mut().append(name.clone(), value.clone());
         }
@@ -358,4 +498,22 @@ pub fn current_thread_runtime() -> tokio::runtime::Runtime {
         .enable_all()
         .build()
         .expect("a tokio runtime")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_route_and_span_field_count_serves() {
+        for fields in [None, Some(0), Some(3), Some(MAX_SPAN_FIELDS)] {
+            let shape = Shape {
+                routes: 5,
+                span_fields: fields,
+            };
+            let app = app_shaped(Variant::Bare, shape).with_state(());
+            let bytes = current_thread_runtime().block_on(drive_routes(&app, 10, &[], 5));
+            assert!(bytes > 0, "{fields:?}");
+        }
+    }
 }

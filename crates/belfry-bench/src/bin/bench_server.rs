@@ -1,8 +1,12 @@
 //! Serves one variant on a loopback address, for `wrk`:
 //!
 //! ```text
-//! bench_server --variant belfry --addr 127.0.0.1:8080 [--no-sentry]
+//! bench_server --variant belfry --addr 127.0.0.1:8080 [--no-sentry] [--routes K] [--span-fields F]
 //! ```
+//!
+//! `--routes K` and `--span-fields F` shape the app as in `callgrind_driver` (K routes, a user
+//! span with F fields around the handler; see `belfry_bench::Shape`); by default, the one route
+//! and no span.
 //!
 //! A tokio runtime with one worker thread (the accept loop and every connection run on it);
 //! logs go to stdout (`scripts/bench.sh` sends them to /dev/null). Prints `listening on ADDR`
@@ -10,18 +14,21 @@
 
 use std::{net::SocketAddr, process::ExitCode};
 
-use belfry_bench::{app, init, Args};
+use belfry_bench::{app_shaped, init, Args, Shape};
 
 fn main() -> ExitCode {
     const USAGE: &str =
-        "bench_server --variant bare|towerhttp|sentrytower|belfry|otel --addr IP:PORT [--no-sentry]";
-    let args = match Args::parse("bench_server", USAGE, &["--addr"]) {
+        "bench_server --variant bare|towerhttp|sentrytower|belfry|otel --addr IP:PORT [--no-sentry] [--routes K] [--span-fields F]";
+    let args = match Args::parse("bench_server", USAGE, &["--addr", "--routes", "--span-fields"]) {
         Ok(args) => args,
         Err(code) => return code,
     };
     let (variant, sentry) = (args.variant, args.sentry);
-    let addr: SocketAddr = match args.option("--addr", ([127, 0, 0, 1], 8080).into()) {
-        Ok(addr) => addr,
+    let shaped = args
+        .option("--addr", SocketAddr::from(([127, 0, 0, 1], 8080)))
+        .and_then(|addr| Ok((addr, Shape::from_args(&args)?)));
+    let (addr, shape) = match shaped {
+        Ok(shaped) => shaped,
         Err(problem) => {
             eprintln!("bench_server: {problem}");
             return ExitCode::from(2);
@@ -38,7 +45,7 @@ fn main() -> ExitCode {
         if guard.sentry_enabled() { "on" } else { "off" },
         guard.otlp_endpoint().unwrap_or_else(|| "off".to_owned())
     );
-    let app = app(variant).into_make_service_with_connect_info::<SocketAddr>();
+    let app = app_shaped(variant, shape).into_make_service_with_connect_info::<SocketAddr>();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(1)
         .enable_all()
