@@ -62,7 +62,7 @@ pub const LOG_FILTER: &str = "info";
 pub const ROUTE: &str = "/users/{id}";
 
 /// One of the stacks under test.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Variant {
     /// The axum `Router` alone: the baseline.
     Bare,
@@ -77,6 +77,8 @@ pub enum Variant {
     /// `OTEL_*` endpoint: with belfry-bench's `otel` feature (the default) belfry's OTLP code is
     /// compiled in and idle.
     Belfry,
+    /// [`Variant::Belfry`] with Sentry off (no `SENTRY_DSN`): what Sentry adds, side by side.
+    BelfrySentryOff,
     /// [`Variant::Belfry`] with OTLP traces on (`OTEL_EXPORTER_OTLP_ENDPOINT` to an
     /// [`OtlpSink`], `OTEL_TRACES_SAMPLER_ARG=0.1`: the share Sentry samples too).
     Otel,
@@ -84,10 +86,11 @@ pub enum Variant {
 
 impl Variant {
     /// Every variant, in the order they are reported.
-    pub const ALL: [Variant; 5] = [
+    pub const ALL: [Variant; 6] = [
         Variant::Bare,
         Variant::TowerHttp,
         Variant::SentryTower,
+        Variant::BelfrySentryOff,
         Variant::Belfry,
         Variant::Otel,
     ];
@@ -99,6 +102,7 @@ impl Variant {
             Variant::TowerHttp => "towerhttp",
             Variant::SentryTower => "sentrytower",
             Variant::Belfry => "belfry",
+            Variant::BelfrySentryOff => "belfry-nosentry",
             Variant::Otel => "otel",
         }
     }
@@ -123,7 +127,7 @@ impl FromStr for Variant {
             .into_iter()
             .find(|variant| variant.name() == value)
             .ok_or_else(|| {
-                format!("unknown variant `{value}`: expected bare, towerhttp, sentrytower, belfry or otel")
+                format!("unknown variant `{value}`: expected bare, towerhttp, sentrytower, belfry-nosentry, belfry or otel")
             })
     }
 }
@@ -272,7 +276,7 @@ pub fn app_shaped(variant: Variant, shape: Shape) -> Router {
         Variant::SentryTower => routes(shape).layer(tower_http_stack!(ServiceBuilder::new()
             .layer(NewSentryLayer::<Request<Body>>::new_from_top())
             .layer(SentryHttpLayer::new().enable_transaction()))),
-        Variant::Belfry | Variant::Otel => belfry_app(shape),
+        Variant::Belfry | Variant::BelfrySentryOff | Variant::Otel => belfry_app(shape),
     }
 }
 
@@ -345,7 +349,7 @@ where
                 .expect("no global subscriber yet");
             None
         }
-        Variant::Belfry | Variant::Otel => Some({
+        Variant::Belfry | Variant::BelfrySentryOff | Variant::Otel => Some({
             // belfry sets Sentry up itself, from the environment: the same DSN and rate as
             // `init_sentry` gives the sentry-tower variant.
             for (variable, value) in BELFRY_SENTRY_ENV {

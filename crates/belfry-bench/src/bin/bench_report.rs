@@ -229,6 +229,7 @@ fn table(options: &Options) -> Result<String, String> {
     let mut all_threads = Vec::new();
     let base_wrk = throughput(&options.dir, Variant::Bare)?;
     let mut notes = Vec::new();
+    let mut measured = HashMap::new();
     let ratio = |value: Option<f64>, base: Option<f64>| match (value, base) {
         (Some(value), Some(base)) if base > 0.0 => format!("{:.2}×", value / base),
         _ => "–".to_owned(),
@@ -258,10 +259,19 @@ fn table(options: &Options) -> Result<String, String> {
                     .iter()
                     .filter_map(|(round, rps)| Some(rps / base.by_round.get(round)?))
                     .collect();
-                median(&ratios).map_or_else(dash, |r| format!("{r:.2}×"))
+                median(&ratios)
             }
-            _ => dash(),
+            _ => None,
         };
+        measured.insert(
+            variant,
+            Measured {
+                ir,
+                throughput: per_round,
+                p99_us: wrk.as_ref().map(|t| t.p99_us),
+            },
+        );
+        let per_round = per_round.map_or_else(dash, |r| format!("{r:.2}×"));
         out.push_str(&format!(
             "| {variant} | {ir_text} | {} | {rps_text} | {} | {p99_text} | {per_round} | {cpu_text} |\n",
             ratio(ir, base_ir),
@@ -306,7 +316,81 @@ fn table(options: &Options) -> Result<String, String> {
     if !notes.is_empty() {
         out.push_str(&format!("\n({})\n", notes.join("; ")));
     }
+    out.push_str(&targets(&measured));
     Ok(out)
+}
+
+/// One variant's figures, for [`targets`].
+#[derive(Clone, Copy, Default)]
+struct Measured {
+    ir: Option<f64>,
+    /// The median of the per-round throughput ratios to bare.
+    throughput: Option<f64>,
+    p99_us: Option<f64>,
+}
+
+/// The performance issue's targets, each with the figure measured and whether it is met.
+fn targets(measured: &HashMap<Variant, Measured>) -> String {
+    let get = |variant| measured.get(&variant).copied().unwrap_or_default();
+    let (bare, belfry, off, otel) = (
+        get(Variant::Bare),
+        get(Variant::Belfry),
+        get(Variant::BelfrySentryOff),
+        get(Variant::Otel),
+    );
+    let quotient = |a: Option<f64>, b: Option<f64>| a.zip(b).filter(|(_, b)| *b > 0.0).map(|(a, b)| a / b);
+    let rows = [
+        (
+            "belfry (Sentry on) instructions ≤ 2.2× bare",
+            quotient(belfry.ir, bare.ir),
+            2.2,
+            true,
+            "×",
+        ),
+        (
+            "belfry throughput ≥ 0.90× bare (median per-round ratio)",
+            belfry.throughput,
+            0.90,
+            false,
+            "×",
+        ),
+        (
+            "belfry p99 ≤ 1.2× bare",
+            quotient(belfry.p99_us, bare.p99_us),
+            1.2,
+            true,
+            "×",
+        ),
+        (
+            "Sentry on ≤ +5 % over Sentry off (instructions)",
+            quotient(belfry.ir, off.ir),
+            1.05,
+            true,
+            "%",
+        ),
+        (
+            "OTLP traces on ≤ +10 % over belfry (instructions)",
+            quotient(otel.ir, belfry.ir),
+            1.10,
+            true,
+            "%",
+        ),
+    ];
+    let mut out = String::from("\nTargets (performance issue #19):\n\n");
+    for (target, value, bound, at_most, unit) in rows {
+        let figure = match (value, unit) {
+            (Some(value), "%") => format!("{:+.1} %", (value - 1.0) * 100.0),
+            (Some(value), _) => format!("{value:.2}×"),
+            (None, _) => "not measured".to_owned(),
+        };
+        let verdict = match value {
+            Some(value) if (at_most && value <= bound) || (!at_most && value >= bound) => "met",
+            Some(_) => "missed",
+            None => "–",
+        };
+        out.push_str(&format!("- {target}: {figure} — {verdict}\n"));
+    }
+    out
 }
 
 fn listing(dir: &Path, kind: &str, variant: Variant, n: u64) -> Result<HashMap<String, f64>, String> {

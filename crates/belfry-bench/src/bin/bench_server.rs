@@ -18,7 +18,7 @@ use belfry_bench::{app_shaped, init, Args, Shape};
 
 fn main() -> ExitCode {
     const USAGE: &str =
-        "bench_server --variant bare|towerhttp|sentrytower|belfry|otel --addr IP:PORT [--no-sentry] [--routes K] [--span-fields F]";
+        "bench_server --variant bare|towerhttp|sentrytower|belfry-nosentry|belfry|otel --addr IP:PORT [--no-sentry] [--routes K] [--span-fields F]";
     let args = match Args::parse("bench_server", USAGE, &["--addr", "--routes", "--span-fields"]) {
         Ok(args) => args,
         Err(code) => return code,
