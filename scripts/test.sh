@@ -28,6 +28,11 @@ if cargo tree -e normal --no-default-features -p belfry | grep -Eq '\b(sentry|ru
     echo "belfry --no-default-features pulls in sentry, rustls, ureq or prometheus-client" >&2
     exit 1
 fi
+# OTLP export alone does not bring the Prometheus registry (`metrics` turns its push on).
+if cargo tree -e normal --no-default-features --features otel -p belfry | grep -Eq '\b(belfry-metrics|prometheus-client) v'; then
+    echo "belfry with only the otel feature pulls in belfry-metrics or prometheus-client" >&2
+    exit 1
+fi
 # The capture layer knows no Sentry: belfry-sentry plugs into it.
 if cargo tree -p belfry-capture | grep -Eq '\bsentry[a-z-]* v'; then
     echo "belfry-capture depends on a sentry crate" >&2

@@ -390,7 +390,7 @@ impl OtelSettings {
 
     /// Exports belfry's HTTP metrics (`None`: no metrics), every
     /// [`export_metrics_every`](Self::export_metrics_every); see
-    /// [`MetricsExporter`](crate::MetricsExporter).
+    /// `MetricsExporter` (feature `metrics`).
     pub fn metrics(mut self, signal: impl Into<Option<SignalSettings>>) -> Self {
         self.metrics = signal.into();
         self
@@ -586,6 +586,17 @@ impl Reader<'_> {
         let traces_on = self.exporter("OTEL_TRACES_EXPORTER", true);
         let logs_on = self.exporter("OTEL_LOGS_EXPORTER", false);
         let metrics_on = self.exporter("OTEL_METRICS_EXPORTER", false);
+        #[cfg(not(feature = "metrics"))]
+        let metrics_on = {
+            if metrics_on {
+                self.fail(
+                    "OTEL_METRICS_EXPORTER",
+                    "otlp",
+                    "none: metrics over OTLP need belfry's `metrics` feature",
+                );
+            }
+            false
+        };
         let base = self
             .get(GENERIC.endpoint)
             .and_then(|url| self.url(GENERIC.endpoint, url));
@@ -927,6 +938,26 @@ mod tests {
     }
 
     #[test]
+    #[cfg(not(feature = "metrics"))]
+    fn metrics_without_the_feature_are_refused_naming_it() {
+        let errors = read(&[
+            ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://c:4318"),
+            ("OTEL_METRICS_EXPORTER", "otlp"),
+        ])
+        .unwrap_err();
+        let error = errors.iter().next().unwrap();
+        assert_eq!(error.variable(), "OTEL_METRICS_EXPORTER");
+        assert!(errors.to_string().contains("`metrics` feature"), "{errors}");
+        let settings = read(&[
+            ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://c:4318"),
+            ("OTEL_METRICS_EXPORTER", "none"),
+        ])
+        .unwrap();
+        assert_eq!(settings.metrics_endpoint(), None);
+    }
+
+    #[test]
+    #[cfg(feature = "metrics")]
     fn metrics_are_opt_in_with_their_interval() {
         let base = ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://c:4318");
         let settings = read(&[base]).unwrap();

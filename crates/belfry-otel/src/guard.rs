@@ -4,7 +4,9 @@ use std::{sync::mpsc, time::Duration};
 
 use opentelemetry_sdk::logs::SdkLoggerProvider;
 
-use crate::{metrics::MetricsThread, trace::SpanQueue};
+#[cfg(feature = "metrics")]
+use crate::metrics::MetricsThread;
+use crate::trace::SpanQueue;
 
 /// Keeps the OTLP exporters running; dropping it exports what is queued and stops them,
 /// waiting at most the export timeout ([`OtelSettings::flush_timeout`](crate::OtelSettings::flush_timeout)):
@@ -14,6 +16,7 @@ use crate::{metrics::MetricsThread, trace::SpanQueue};
 pub struct OtelGuard {
     pub(crate) spans: Option<SpanQueue>,
     pub(crate) logs: Option<SdkLoggerProvider>,
+    #[cfg(feature = "metrics")]
     pub(crate) metrics: Option<MetricsThread>,
     pub(crate) timeout: Duration,
 }
@@ -57,6 +60,7 @@ impl Drop for OtelGuard {
                     .is_ok(),
             );
         }
+        #[cfg(feature = "metrics")]
         if let Some(metrics) = self.metrics.take() {
             let done = done.clone();
             waiting += usize::from(

@@ -43,6 +43,7 @@ impl UreqClient {
 impl UreqClient {
     /// POSTs `request` and reads the (small) answer; the status is the caller's to judge. For
     /// the metrics exporter, which runs on its own thread and needs no async runtime.
+    #[cfg(feature = "metrics")]
     pub(crate) fn send_blocking(&self, request: Request<Vec<u8>>) -> Result<http::StatusCode, ureq::Error> {
         let (parts, body) = request.into_parts();
         let response = self.agent.run(Request::from_parts(parts, &body[..]))?;

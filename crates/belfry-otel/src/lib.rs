@@ -1,6 +1,6 @@
 //! OpenTelemetry export over OTLP for belfry: the spans of sampled requests, with belfry's own
 //! trace ids, span ids and sampling decision, optionally every log event and belfry's HTTP
-//! metrics ([`MetricsExporter`]), sent to an OpenTelemetry Collector (or any OTLP/HTTP
+//! metrics (`MetricsExporter`, feature `metrics`), sent to an OpenTelemetry Collector (or any OTLP/HTTP
 //! endpoint), configured by the standard `OTEL_*` variables.
 //!
 //! The `belfry` facade does all of this with its `otel` feature: `belfry::telemetry::init()`
@@ -57,10 +57,12 @@
 //!
 //! # Metrics
 //!
-//! With metrics on (`OTEL_METRICS_EXPORTER=otlp`), [`Otel::metrics`] is a [`MetricsExporter`]:
-//! give it the belfry-metrics registry that serves `/metrics`, and a thread of its own pushes
-//! that registry's HTTP series every `OTEL_METRIC_EXPORT_INTERVAL`, read from the atomics the
-//! request path already writes (nothing is added to a request).
+//! With the `metrics` feature and metrics on (`OTEL_METRICS_EXPORTER=otlp`), `Otel::metrics` is
+//! a `MetricsExporter`: give it the belfry-metrics registry that serves `/metrics`, and a thread
+//! of its own pushes that registry's HTTP series every `OTEL_METRIC_EXPORT_INTERVAL`, read from
+//! the atomics the request path already writes (nothing is added to a request). Without the
+//! feature, `OTEL_METRICS_EXPORTER=otlp` is refused naming it, and belfry-metrics (and
+//! prometheus-client) is not compiled.
 //!
 //! # Versions
 //!
@@ -76,6 +78,7 @@ mod config;
 mod guard;
 mod http_client;
 mod logs;
+#[cfg(feature = "metrics")]
 mod metrics;
 mod start;
 mod targets;
@@ -87,6 +90,7 @@ pub use config::{
 };
 pub use guard::OtelGuard;
 pub use logs::OtelLogLayer;
+#[cfg(feature = "metrics")]
 pub use metrics::{
     failed_metric_exports, FailedMetricExports, MetricsExporter, HTTP_CLIENT_REQUEST_DURATION,
     HTTP_SERVER_ACTIVE_REQUESTS, HTTP_SERVER_REQUEST_DURATION,

@@ -16,10 +16,11 @@ use tracing_subscriber::{layer::Context, registry::LookupSpan, Layer};
 use crate::{
     config::{Compression, SignalSettings},
     http_client::UreqClient,
-    metrics::MetricsThread,
     trace::SpanQueue,
-    MetricsExporter, OtelGuard, OtelLogLayer, OtelSettings, OtelTraceLayer,
+    OtelGuard, OtelLogLayer, OtelSettings, OtelTraceLayer,
 };
+#[cfg(feature = "metrics")]
+use crate::{metrics::MetricsThread, MetricsExporter};
 
 /// The exporters could not be built (an endpoint the OTLP exporter refuses).
 #[derive(Debug)]
@@ -40,7 +41,8 @@ pub struct Otel {
     /// Spans and log records, as the settings say.
     pub layer: OtelLayer,
     /// The metrics exporter, when metrics are on (`OTEL_METRICS_EXPORTER=otlp`): give it the
-    /// registry to export with [`MetricsExporter::export`].
+    /// registry to export with [`MetricsExporter::export`]. With the `metrics` feature.
+    #[cfg(feature = "metrics")]
     pub metrics: Option<MetricsExporter>,
     /// Flushes and stops the exporters when dropped.
     pub guard: OtelGuard,
@@ -154,6 +156,7 @@ impl OtelSettings {
         let scope = InstrumentationScope::builder("belfry")
             .with_version(env!("CARGO_PKG_VERSION"))
             .build();
+        #[cfg(feature = "metrics")]
         let metrics = match &self.metrics {
             Some(signal) => {
                 let exporter = MetricsExporter::default();
@@ -178,6 +181,7 @@ impl OtelSettings {
             }
             None => None,
         };
+        #[cfg(feature = "metrics")]
         let (metrics, metrics_thread) = metrics.unzip();
         Ok(Some(Otel {
             layer: OtelLayer {
@@ -186,10 +190,12 @@ impl OtelSettings {
                     .as_ref()
                     .map(|provider| OtelLogLayer::new(provider.logger_with_scope(scope))),
             },
+            #[cfg(feature = "metrics")]
             metrics,
             guard: OtelGuard {
                 spans: traces,
                 logs,
+                #[cfg(feature = "metrics")]
                 metrics: metrics_thread,
                 timeout: self.flush_timeout(),
             },

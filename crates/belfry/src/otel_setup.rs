@@ -11,9 +11,12 @@
 //! HTTP metrics pushed too (through [`telemetry::export_log_metrics`](crate::telemetry::export_log_metrics)),
 //! while `/metrics` keeps serving them.
 
+#[cfg(feature = "metrics")]
 use std::sync::OnceLock;
 
-use belfry_otel::{MetricsExporter, OtelGuard, OtelLayer, OtelSettings};
+#[cfg(feature = "metrics")]
+use belfry_otel::MetricsExporter;
+use belfry_otel::{OtelGuard, OtelLayer, OtelSettings};
 
 use crate::config::InvalidVariable;
 
@@ -44,6 +47,7 @@ pub(crate) fn start(
 ) -> Option<(OtelLayer, OtelGuard, String)> {
     match settings.start() {
         Ok(Some(otel)) => {
+            #[cfg(feature = "metrics")]
             if let Some(exporter) = otel.metrics {
                 let _ = METRICS_EXPORTER.set(exporter);
             }
@@ -58,6 +62,7 @@ pub(crate) fn start(
 }
 
 /// The metrics exporter started by [`start`], when metrics are exported over OTLP.
+#[cfg(feature = "metrics")]
 static METRICS_EXPORTER: OnceLock<MetricsExporter> = OnceLock::new();
 
 /// Exports [`belfry_otel::dropped_spans`] as `belfry_otel_spans_dropped_total{reason}` and
