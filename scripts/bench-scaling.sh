@@ -62,33 +62,17 @@ CG_ROWS=("belfry|--variant belfry" "belfry-nosentry|--variant belfry --no-sentry
 ROUTE_ROWS=("${CG_ROWS[@]}" "belfry-first|--variant belfry --route-traffic first" "belfry-nosentry-first|--variant belfry --no-sentry --route-traffic first"
     "bare-first|--variant bare --route-traffic first")
 START=$SECONDS
-
-step() { printf '\n==> %s\n' "$*" >&2; }
+BIN=target/release
+# step, install_tools, SERVER_CPU/CLIENT_CPU, start_server/stop_server, cpu_ticks.
+source scripts/bench-lib.sh
 
 step "tools"
-missing=()
-command -v wrk >/dev/null || missing+=(wrk)
-command -v valgrind >/dev/null || missing+=(valgrind)
-command -v taskset >/dev/null || missing+=(util-linux)
-command -v python3 >/dev/null || missing+=(python3)
-if [ ${#missing[@]} -gt 0 ]; then
-    apt-get install -y "${missing[@]}" >/dev/null 2>&1 \
-        || { apt-get update >/dev/null && apt-get install -y "${missing[@]}" >/dev/null; }
-fi
-if [ "$(nproc)" -ge 2 ]; then
-    SERVER_CPU=(taskset -c 0)
-    CLIENT_CPU=(taskset -c 1)
-else
-    echo "bench-scaling.sh: only 1 core: server and wrk are not pinned apart" >&2
-    SERVER_CPU=()
-    CLIENT_CPU=()
-fi
+install_tools python3 python3
 # 1000 connections need 1000+ descriptors in wrk and in the server (both inherit this limit).
 if [ "$(ulimit -n)" != unlimited ] && [ "$(ulimit -n)" -lt 4096 ]; then
     ulimit -n 4096 2>/dev/null || echo "bench-scaling.sh: ulimit -n is $(ulimit -n): -c1000 may fail" >&2
 fi
 
-BIN=target/release
 mkdir -p "$OUT" "$PLOTS"
 # Only this script's own files (--out may name a directory that holds other things), and only
 # those of the parts that run: with every --skip-* the report is made again from the last run.
@@ -143,33 +127,8 @@ if [ "$RUN_CALLGRIND" = 1 ]; then
     unset BELFRY_SENTRY_MAX_TRACES_PER_SECOND
 fi
 
-SERVER_PID=
-stop_server() {
-    if [ -n "$SERVER_PID" ]; then
-        kill "$SERVER_PID" 2>/dev/null || true
-        wait "$SERVER_PID" 2>/dev/null || true
-        SERVER_PID=
-    fi
-}
-trap stop_server EXIT
-
-# start_server VARIANT LOG: bench_server on core 0, waits until it listens.
-start_server() {
-    "${SERVER_CPU[@]}" "$BIN/bench_server" --variant "$1" --addr "127.0.0.1:$PORT" >/dev/null 2>"$2" &
-    SERVER_PID=$!
-    for _ in $(seq 1 100); do
-        grep -q listening "$2" 2>/dev/null && return 0
-        kill -0 "$SERVER_PID" 2>/dev/null || { cat "$2" >&2; exit 1; }
-        sleep 0.05
-    done
-    echo "bench-scaling.sh: the server did not listen" >&2
-    exit 1
-}
-# The server's CPU time (user + system), in clock ticks.
-cpu_ticks() { awk '{print $14 + $15}' "/proc/$SERVER_PID/stat"; }
 rss_kb() { awk '/^VmRSS:/ {print $2}' "/proc/$SERVER_PID/status"; }
 wrk_requests() { awk '/ requests in / {print $1}' "$1"; }
-CLK_TCK=$(getconf CLK_TCK)
 URL="http://127.0.0.1:$PORT/users/42"
 
 if [ "$RUN_WRK" = 1 ]; then

@@ -42,28 +42,12 @@ done
 VARIANTS=(bare towerhttp sentrytower belfry-nosentry belfry otel)
 START=$SECONDS
 
-step() { printf '\n==> %s\n' "$*" >&2; }
+BIN=target/release
+# step, install_tools, SERVER_CPU/CLIENT_CPU, start_server/stop_server, cpu_ticks.
+source scripts/bench-lib.sh
 
 step "tools"
-missing=()
-command -v wrk >/dev/null || missing+=(wrk)
-command -v valgrind >/dev/null || missing+=(valgrind)
-command -v taskset >/dev/null || missing+=(util-linux)
-if [ ${#missing[@]} -gt 0 ]; then
-    apt-get install -y "${missing[@]}" >/dev/null 2>&1 \
-        || { apt-get update >/dev/null && apt-get install -y "${missing[@]}" >/dev/null; }
-fi
-CORES=$(nproc)
-if [ "$CORES" -ge 2 ]; then
-    SERVER_CPU=(taskset -c 0)
-    CLIENT_CPU=(taskset -c 1)
-else
-    echo "bench.sh: only $CORES core: server and wrk are not pinned apart" >&2
-    SERVER_CPU=()
-    CLIENT_CPU=()
-fi
-
-BIN=target/release
+install_tools
 mkdir -p "$OUT"
 # Only this script's own files: --out may name a directory that holds other things.
 rm -f "$OUT"/cg.*.out* "$OUT"/ann.*.txt "$OUT"/ann-incl.*.txt "$OUT"/wrk.*.txt "$OUT"/cpu.*.txt \
@@ -106,20 +90,6 @@ if [ "$RUN_CALLGRIND" = 1 ]; then
 fi
 
 unset BELFRY_SENTRY_MAX_TRACES_PER_SECOND
-SERVER_PID=
-stop_server() {
-    if [ -n "$SERVER_PID" ]; then
-        kill "$SERVER_PID" 2>/dev/null || true
-        wait "$SERVER_PID" 2>/dev/null || true
-        SERVER_PID=
-    fi
-}
-trap stop_server EXIT
-
-# The server's CPU time (user + system), in clock ticks: CPU per request is steadier than
-# throughput when other work shares the machine.
-cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
-CLK_TCK=$(getconf CLK_TCK)
 
 if [ "$RUN_WRK" = 1 ]; then
     echo "  load average before: $(cut -d' ' -f1-3 /proc/loadavg)" >&2
@@ -127,18 +97,11 @@ if [ "$RUN_WRK" = 1 ]; then
     step "wrk: $ROUNDS rounds of ${VARIANTS[*]}, -t1 -c32 -d${DURATION}s each after a 1 s warm-up"
     for round in $(seq 1 "$ROUNDS"); do
         for variant in "${VARIANTS[@]}"; do
-            "${SERVER_CPU[@]}" "$BIN/bench_server" --variant "$variant" --addr "127.0.0.1:$PORT" \
-                >/dev/null 2>"$OUT/server.$variant.r$round.log" &
-            SERVER_PID=$!
-            for _ in $(seq 1 100); do
-                grep -q listening "$OUT/server.$variant.r$round.log" 2>/dev/null && break
-                kill -0 "$SERVER_PID" 2>/dev/null || { cat "$OUT/server.$variant.r$round.log" >&2; exit 1; }
-                sleep 0.05
-            done
+            start_server "$variant" "$OUT/server.$variant.r$round.log"
             "${CLIENT_CPU[@]}" wrk -t1 -c32 -d1s "$URL" >/dev/null
-            before=$(cpu_ticks "$SERVER_PID")
+            before=$(cpu_ticks)
             "${CLIENT_CPU[@]}" wrk -t1 -c32 -d"${DURATION}s" --latency "$URL" >"$OUT/wrk.$variant.r$round.txt"
-            echo "$before $(cpu_ticks "$SERVER_PID") $CLK_TCK" >"$OUT/cpu.$variant.r$round.txt"
+            echo "$before $(cpu_ticks) $CLK_TCK" >"$OUT/cpu.$variant.r$round.txt"
             stop_server
             printf '  round %s %-12s %s req/s, p99 %s\n' "$round" "$variant" \
                 "$(awk '/^Requests\/sec:/ {print $2}' "$OUT/wrk.$variant.r$round.txt")" \
