@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use crate::policy::{NameFilter, Rules};
+use crate::policy::{Rules, Substrings};
 use crate::{HeaderMode, ScrubPolicy};
 
 /// Header names redacted by default (lowercase, exact match): besides the names caught by a
@@ -482,25 +482,18 @@ impl ScrubPolicyBuilder {
         let rules = Rules {
             header_mode: self.header_mode,
             sensitive_headers: without_names_containing(self.sensitive_headers, &header_substrings),
-            sensitive_header_substrings: header_substrings,
+            sensitive_header_substrings: Substrings::new(header_substrings),
             shown_headers: self.shown_headers,
             allowed_headers: self.allowed_headers,
             sensitive_query_params: without_names_containing(
                 self.sensitive_query_params,
                 &query_param_substrings,
             ),
-            sensitive_query_param_substrings: query_param_substrings,
+            sensitive_query_param_substrings: Substrings::new(query_param_substrings),
             shown_query_params: self.shown_query_params,
-            name_filter: None,
-            header_filter: None,
             template_verdicts: Default::default(),
             sensitive_path_params: self.sensitive_path_params,
             shown_path_params: self.shown_path_params,
-        };
-        let rules = Rules {
-            name_filter: NameFilter::new(rules.sensitive_query_param_substrings.iter().map(|s| &**s)),
-            header_filter: NameFilter::new(rules.sensitive_header_substrings.iter().map(|s| &**s)),
-            ..rules
         };
         ScrubPolicy {
             rules: Arc::new(rules),

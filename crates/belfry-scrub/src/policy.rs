@@ -267,19 +267,14 @@ pub enum HeaderMode {
 pub(crate) struct Rules {
     pub(crate) header_mode: HeaderMode,
     pub(crate) sensitive_headers: Vec<Box<str>>,
-    pub(crate) sensitive_header_substrings: Vec<Box<str>>,
+    pub(crate) sensitive_header_substrings: Substrings,
     pub(crate) shown_headers: Vec<Box<str>>,
     pub(crate) allowed_headers: Vec<Box<str>>,
     pub(crate) sensitive_query_params: Vec<Box<str>>,
-    pub(crate) sensitive_query_param_substrings: Vec<Box<str>>,
+    pub(crate) sensitive_query_param_substrings: Substrings,
     pub(crate) shown_query_params: Vec<Box<str>>,
     pub(crate) sensitive_path_params: Vec<Box<str>>,
     pub(crate) shown_path_params: Vec<Box<str>>,
-    /// Rejects most names that are not sensitive query or path parameters in a few
-    /// instructions; `None` when a pattern is too short for it.
-    pub(crate) name_filter: Option<NameFilter>,
-    /// The same for header names against the header substrings.
-    pub(crate) header_filter: Option<NameFilter>,
     /// Whether route templates seen before have a sensitive parameter.
     pub(crate) template_verdicts: TemplateVerdicts,
 }
@@ -355,19 +350,46 @@ impl NameFilter {
     }
 }
 
+/// Substrings that make a name sensitive (lowercase), with the [`NameFilter`] that rules most
+/// names out in a few instructions before any is searched for. Dereferences to the list.
+#[derive(Debug)]
+pub(crate) struct Substrings {
+    list: Vec<Box<str>>,
+    /// `None` when a substring is too short for it.
+    pub(crate) filter: Option<NameFilter>,
+}
+
+impl Substrings {
+    pub(crate) fn new(list: Vec<Box<str>>) -> Self {
+        let filter = NameFilter::new(list.iter().map(|substring| &**substring));
+        Self { list, filter }
+    }
+
+    /// Whether `name` contains one of the substrings, ignoring ASCII case.
+    #[inline]
+    pub(crate) fn found_in(&self, name: &str) -> bool {
+        self.filter.as_ref().is_none_or(|filter| filter.may_contain(name))
+            && self
+                .list
+                .iter()
+                .any(|substring| contains_ignore_ascii_case(name, substring))
+    }
+}
+
+impl std::ops::Deref for Substrings {
+    type Target = [Box<str>];
+
+    fn deref(&self) -> &[Box<str>] {
+        &self.list
+    }
+}
+
 impl Rules {
     /// `name` must be lowercase, as `HeaderName`s are.
     fn is_sensitive_header(&self, name: &str) -> bool {
         !self.shown_headers.iter().any(|shown| **shown == *name)
             && (self.sensitive_headers.iter().any(|listed| **listed == *name)
-                || (self
-                    .header_filter
-                    .as_ref()
-                    .is_none_or(|filter| filter.may_contain(name))
-                    && self
-                        .sensitive_header_substrings
-                        .iter()
-                        .any(|substring| name.contains(&**substring))))
+                || self.sensitive_header_substrings.found_in(name))
     }
 
     /// `name` must be lowercase, as `HeaderName`s are.
@@ -413,14 +435,7 @@ impl Rules {
         self.sensitive_query_params
             .iter()
             .any(|listed| listed.eq_ignore_ascii_case(name))
-            || (self
-                .name_filter
-                .as_ref()
-                .is_none_or(|filter| filter.may_contain(name))
-                && self
-                    .sensitive_query_param_substrings
-                    .iter()
-                    .any(|substring| contains_ignore_ascii_case(name, substring)))
+            || self.sensitive_query_param_substrings.found_in(name)
     }
 }
 
@@ -509,7 +524,8 @@ mod tests {
         let policy = ScrubPolicy::default();
         let filter = policy
             .rules
-            .name_filter
+            .sensitive_query_param_substrings
+            .filter
             .as_ref()
             .expect("the default lists have a filter");
         for name in [
@@ -526,7 +542,7 @@ mod tests {
         let short = ScrubPolicy::builder()
             .redact_query_params_containing("xy")
             .build();
-        assert!(short.rules.name_filter.is_none());
+        assert!(short.rules.sensitive_query_param_substrings.filter.is_none());
         assert!(short.is_sensitive_query_param("boxy"));
     }
 
@@ -535,7 +551,8 @@ mod tests {
         let policy = ScrubPolicy::default();
         let filter = policy
             .rules
-            .header_filter
+            .sensitive_header_substrings
+            .filter
             .as_ref()
             .expect("the default lists have a filter");
         for name in ["accept", "host", "content-type", "x-request-id", "traceparent"] {
@@ -546,7 +563,7 @@ mod tests {
             assert!(policy.rules.is_sensitive_header(&format!("x-{name}-y")), "{name}");
         }
         let short = ScrubPolicy::builder().redact_headers_containing("xy").build();
-        assert!(short.rules.header_filter.is_none());
+        assert!(short.rules.sensitive_header_substrings.filter.is_none());
         assert!(short.rules.is_sensitive_header("x-boxy"));
     }
 
