@@ -1,5 +1,6 @@
 # Shared by scripts/bench.sh and scripts/bench-scaling.sh (sourced, not run): the tools they
-# install, the cores they pin to, and the bench_server they start, measure and stop.
+# install, how they run callgrind, the cores they pin to, and the bench_server they start, measure
+# and stop.
 # Expects BIN (the release directory) and PORT set by the sourcing script.
 
 step() { printf '\n==> %s\n' "$*" >&2; }
@@ -20,6 +21,12 @@ install_tools() {
             || { apt-get update >/dev/null && apt-get install -y "${missing[@]}" >/dev/null; }
     fi
 }
+
+# callgrind as both scripts run it: one out file per thread (…out-01 is the thread that drives the
+# requests), and threads taking fair turns — the driver yields after each request, so Sentry's
+# transport and the log writer keep up as on a spare core instead of dropping what they would
+# deliver (see belfry_bench::drive_routes).
+CALLGRIND=(valgrind --tool=callgrind --fair-sched=yes --separate-threads=yes)
 
 # The server on core 0, wrk on core 1 (with fewer than two cores, not pinned apart).
 if [ "$(nproc)" -ge 2 ]; then

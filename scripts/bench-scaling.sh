@@ -89,7 +89,7 @@ cg() {
     local name=$1 tag=$2 n
     shift 2
     for n in "$N" "$((2 * N))"; do
-        valgrind --tool=callgrind --separate-threads=yes --callgrind-out-file="$OUT/cg.$name.$tag.$n.out" \
+        "${CALLGRIND[@]}" --callgrind-out-file="$OUT/cg.$name.$tag.$n.out" \
             "$BIN/callgrind_driver" "$@" --requests "$n" --warmup "$WARMUP_REQUESTS" \
             >/dev/null 2>"$OUT/valgrind.$name.$tag.$n.log"
         callgrind_annotate --auto=no --inclusive=no --threshold=100 "$OUT/cg.$name.$tag.$n.out-01" \

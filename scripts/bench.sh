@@ -70,8 +70,7 @@ if [ "$RUN_CALLGRIND" = 1 ]; then
     step "callgrind: $WARMUP_REQUESTS warm-up, then $N and $((2 * N)) requests per variant"
     for variant in "${VARIANTS[@]}"; do
         for n in "$N" "$((2 * N))"; do
-            # One out file per thread (…out-01 is the thread that drives the requests).
-            valgrind --tool=callgrind --separate-threads=yes --callgrind-out-file="$OUT/cg.$variant.$n.out" \
+            "${CALLGRIND[@]}" --callgrind-out-file="$OUT/cg.$variant.$n.out" \
                 "$BIN/callgrind_driver" --variant "$variant" --requests "$n" --warmup "$WARMUP_REQUESTS" \
                 >/dev/null 2>"$OUT/valgrind.$variant.$n.log"
             callgrind_annotate --auto=no --inclusive=no --threshold=100 "$OUT/cg.$variant.$n.out-01" \
@@ -82,7 +81,7 @@ if [ "$RUN_CALLGRIND" = 1 ]; then
         done
     done
     for n in "$N" "$((2 * N))"; do
-        valgrind --tool=callgrind --separate-threads=yes --callgrind-out-file="$OUT/cg.belfry-nootel.$n.out" \
+        "${CALLGRIND[@]}" --callgrind-out-file="$OUT/cg.belfry-nootel.$n.out" \
             "$OUT/callgrind_driver.nootel" --variant belfry --requests "$n" --warmup "$WARMUP_REQUESTS" \
             >/dev/null 2>"$OUT/valgrind.belfry-nootel.$n.log"
         echo "  belfry without the otel feature at $n: $(grep -h '^summary:' "$OUT/cg.belfry-nootel.$n.out"-* | awk '{print $2}' | tr '\n' ' ')(per thread)" >&2

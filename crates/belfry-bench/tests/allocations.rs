@@ -9,7 +9,7 @@
 //! clone of the `Router` made ready with `with_state(())` as `axum::serve` does, whole body read;
 //! see `belfry_bench::drive`). Logs go to `io::sink`.
 //! belfry is measured twice: with Sentry as in the benchmark (belfry's own set-up from
-//! `SENTRY_DSN`, a closed loopback port, traces sample rate 0.1), then with the Sentry client
+//! `SENTRY_DSN` on a loopback `belfry_bench::Sink` answering 200, traces sample rate 0.1), then with the Sentry client
 //! unbound (Sentry off). Sentry on is not quite deterministic: the 10 % of requests whose
 //! transaction is sampled allocate a little more, which moves the figure by about ±0.2 between
 //! runs; the limit's margin covers that. Sentry off is exact.
@@ -38,14 +38,18 @@ use belfry_bench::{app, current_thread_runtime, drive, init, tower_http_subscrib
 // Sentry on ~41.2.
 // Since Sentry's request contexts (and their header buffers) are reused per thread: Sentry on
 // ~38.9; Sentry off 33.1 (the odd tenth: the log writer's queue now and then grows).
+// Since request ids share a chunk of text per 32 ids, span fields reuse the buffers of closed
+// spans, and the driver yields after each request (the log writer keeps its buffer pool filled):
+// Sentry off 31.06 (bare + 5.06), Sentry on ~36.8.
 // The limits leave a small margin; raise them only with a reason.
 
-/// belfry's default stack, Sentry off: measured 33.1.
-const BELFRY_LIMIT: f64 = 34.0;
+/// belfry's default stack with Sentry off allocates at most this many times more than bare axum
+/// per request (the performance issue's bound): measured 5.06.
+const BELFRY_OVER_BARE_LIMIT: f64 = 6.0;
 
-/// belfry's default stack, Sentry on (closed port, traces sample rate 0.1): measured ~38.9 (the
-/// sampled share varies from run to run: each sampled request allocates about 20 more).
-const BELFRY_SENTRY_LIMIT: f64 = 41.0;
+/// belfry's default stack, Sentry on (a loopback sink, traces sample rate 0.1): measured ~36.8
+/// (the sampled share varies from run to run: each sampled request allocates about 20 more).
+const BELFRY_SENTRY_LIMIT: f64 = 39.0;
 
 const WARMUP: u64 = 200;
 const MEASURED: u64 = 1000;
@@ -127,13 +131,17 @@ fn belfry_allocations_per_request_stay_within_the_limits() {
     println!("allocations per request ({MEASURED} requests after {WARMUP} warm-up, on the driving thread):");
     println!("  bare                  {bare:6.2}");
     println!("  towerhttp             {tower_http:6.2}");
-    println!("  belfry, Sentry off    {belfry:6.2}  (limit {BELFRY_LIMIT})");
+    println!(
+        "  belfry, Sentry off    {belfry:6.2}  (limit bare + {BELFRY_OVER_BARE_LIMIT} = {:.2})",
+        bare + BELFRY_OVER_BARE_LIMIT
+    );
     println!("  belfry, Sentry on     {belfry_sentry:6.2}  (limit {BELFRY_SENTRY_LIMIT})");
     assert!(bare > 0.0, "the counting allocator counted nothing");
     assert!(
-        belfry <= BELFRY_LIMIT,
-        "belfry (Sentry off) allocates {belfry:.2} times per request, more than the limit of \
-         {BELFRY_LIMIT}: find the new allocation, or raise the limit with a reason"
+        belfry <= bare + BELFRY_OVER_BARE_LIMIT,
+        "belfry (Sentry off) allocates {belfry:.2} times per request, more than bare axum's \
+         {bare:.2} + {BELFRY_OVER_BARE_LIMIT}: find the new allocation, or raise the limit with a \
+         reason"
     );
     assert!(
         belfry_sentry <= BELFRY_SENTRY_LIMIT,

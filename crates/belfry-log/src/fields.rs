@@ -15,7 +15,10 @@
 //! beat the request fields recorded on it. An event naming a field twice (tracing allows it) gets
 //! `#2`, `#3`, … on the repeats; a span field recorded again replaces its earlier value.
 
-use std::fmt::{self, Write as _};
+use std::{
+    cell::RefCell,
+    fmt::{self, Write as _},
+};
 
 use belfry_request_id::REQUEST_ID_FIELD;
 pub use belfry_request_id::{SPAN_ID_FIELD, TRACE_ID_FIELD};
@@ -388,6 +391,18 @@ impl FieldSink for EventSink<'_> {
     fn end(&mut self) {}
 }
 
+/// Buffers of span fields kept per thread for reuse ([`FormattedFields::recycle`]): a span's
+/// fields then cost no allocation of their own.
+const SPARE_BUFFERS: usize = 16;
+
+/// The largest buffer kept for reuse: a span with more fields than that allocates its own.
+const MAX_SPARE_CAPACITY: usize = 1024;
+
+thread_local! {
+    /// This thread's spare span-field buffers, emptied, at most [`SPARE_BUFFERS`].
+    static SPARE_JSON: RefCell<Vec<String>> = const { RefCell::new(Vec::new()) };
+}
+
 /// Fields formatted once, when they are recorded: a span's (kept in its extensions), or the
 /// request fields. `json` is `,"key":value,"key":value`, ready to be appended to a line.
 #[derive(Clone, Debug)]
@@ -423,14 +438,38 @@ impl FormattedFields {
         &self.json
     }
 
-    /// A copy with no spare capacity.
-    pub(crate) fn to_exact(&self) -> Self {
-        let mut json = String::with_capacity(self.json.len());
+    /// A copy to keep in a span's extensions: its text in a buffer a closed span of this thread
+    /// gave back ([`recycle`](Self::recycle)) when there is one, else in one of its exact length.
+    pub(crate) fn to_kept(&self) -> Self {
+        let spare = SPARE_JSON.try_with(|spare| spare.try_borrow_mut().ok()?.pop());
+        let mut json = spare
+            .ok()
+            .flatten()
+            .unwrap_or_else(|| String::with_capacity(self.json.len()));
         json.push_str(&self.json);
         Self {
             json,
             keys: self.keys.clone(),
         }
+    }
+
+    /// Gives the text's buffer to this thread's spares, for the next [`to_kept`](Self::to_kept)
+    /// (at most [`SPARE_BUFFERS`] of them, each of at most [`MAX_SPARE_CAPACITY`] bytes);
+    /// leaves the fields empty.
+    pub(crate) fn recycle(&mut self) {
+        let mut json = std::mem::take(&mut self.json);
+        self.keys.clear();
+        if json.capacity() == 0 || json.capacity() > MAX_SPARE_CAPACITY {
+            return;
+        }
+        json.clear();
+        let _ = SPARE_JSON.try_with(|spare| {
+            if let Ok(mut spare) = spare.try_borrow_mut() {
+                if spare.len() < SPARE_BUFFERS {
+                    spare.push(json);
+                }
+            }
+        });
     }
 
     /// The range of entry `index` (`,"key":value`) in `json`.

@@ -187,6 +187,13 @@ pub(crate) struct SpanFields {
     pub(crate) request: Option<Box<RequestFields>>,
 }
 
+impl Drop for SpanFields {
+    /// The span closed: its fields' buffer is given to the next span of this thread.
+    fn drop(&mut self) {
+        self.fields.recycle();
+    }
+}
+
 impl SpanFields {
     /// A span's extension holding only request fields.
     pub(crate) fn for_request(request: RequestFields) -> Self {
@@ -261,7 +268,7 @@ impl<W> JsonLines<W> {
                 Some(_) => {}
                 None => extensions.insert(SpanFields {
                     owner: self.id,
-                    fields: scratch.to_exact(),
+                    fields: scratch.to_kept(),
                     request: None,
                 }),
             }

@@ -1,8 +1,8 @@
 //! The [`RequestId`] value: validation of incoming ids and generation of UUID v7 ids.
 
-use std::fmt;
+use std::{cell::RefCell, fmt};
 
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
 use http::HeaderValue;
 use tower_http::request_id::MakeRequestId;
 
@@ -145,20 +145,39 @@ impl From<RequestId> for tower_http::request_id::RequestId {
     }
 }
 
+/// Ids whose text shares one allocation, per thread: [`ID_CHUNK_LEN`] ids, each a slice of it
+/// (a shared [`Bytes`]: clones and drops only move a counter; the chunk is freed with its last
+/// id). One allocation per 32 ids instead of one per id; an id kept long keeps its chunk's
+/// 1,152 bytes alive, no more.
+const ID_CHUNK_LEN: usize = 32;
+
 thread_local! {
     /// Per-thread UUID v7 context: `Uuid::now_v7` would take a process-wide lock on every id.
     /// Ids stay time-ordered to the millisecond across threads and strictly ordered within one.
     static UUID_V7_CONTEXT: uuid::ContextV7 = const { uuid::ContextV7::new() };
+    /// The rest of this thread's current chunk of id text (see [`ID_CHUNK_LEN`]).
+    static ID_CHUNK: RefCell<BytesMut> = RefCell::new(BytesMut::new());
 }
 
 fn uuid_v7_header_value() -> HeaderValue {
+    const LENGTH: usize = uuid::fmt::Hyphenated::LENGTH;
     let uuid = UUID_V7_CONTEXT.with(|context| uuid::Uuid::new_v7(uuid::Timestamp::now(context)));
-    let mut text = [0u8; uuid::fmt::Hyphenated::LENGTH];
+    let mut text = [0u8; LENGTH];
     uuid.hyphenated().encode_lower(&mut text);
-    // `from_owner` keeps the array in one shared allocation: clones only bump a counter.
+    let bytes = ID_CHUNK
+        .try_with(|chunk| {
+            let mut chunk = chunk.borrow_mut();
+            if chunk.capacity() < LENGTH {
+                *chunk = BytesMut::with_capacity(LENGTH * ID_CHUNK_LEN);
+            }
+            chunk.extend_from_slice(&text);
+            chunk.split().freeze()
+        })
+        // The thread is ending (its locals are gone): an allocation of its own.
+        .unwrap_or_else(|_| Bytes::copy_from_slice(&text));
     // SAFETY: a lower-case hyphenated UUID is ASCII hex digits and `-`: valid UTF-8, and valid
     // header value bytes (checked in debug builds by `from_maybe_shared_unchecked` itself).
-    unsafe { HeaderValue::from_maybe_shared_unchecked(Bytes::from_owner(text)) }
+    unsafe { HeaderValue::from_maybe_shared_unchecked(bytes) }
 }
 
 /// The default id generator: a UUID v7 per request, implementing tower-http's [`MakeRequestId`].
@@ -210,5 +229,29 @@ mod tests {
         let b = uuid::Uuid::parse_str(second.as_str()).unwrap();
         assert_eq!(a.get_version_num(), 7);
         assert!(a < b, "ids generated on one thread are strictly ordered");
+    }
+
+    #[test]
+    fn ids_sharing_a_chunk_keep_their_own_text() {
+        // Across several chunks: every id kept, each still its own valid, distinct UUID after
+        // the ids generated after it filled and replaced the chunk it came from.
+        let ids: Vec<RequestId> = (0..ID_CHUNK_LEN * 3 + 5).map(|_| RequestId::new_v7()).collect();
+        let mut texts: Vec<&str> = ids.iter().map(RequestId::as_str).collect();
+        for text in &texts {
+            assert_eq!(
+                uuid::Uuid::parse_str(text).unwrap().get_version_num(),
+                7,
+                "{text}"
+            );
+        }
+        assert!(texts.windows(2).all(|pair| pair[0] < pair[1]), "strictly ordered");
+        texts.dedup();
+        assert_eq!(texts.len(), ids.len());
+        // One id outliving its chunk's other ids.
+        let kept = ids[1].clone();
+        let text = kept.as_str().to_owned();
+        drop(ids);
+        (0..ID_CHUNK_LEN).for_each(|_| drop(RequestId::new_v7()));
+        assert_eq!(kept.as_str(), text);
     }
 }

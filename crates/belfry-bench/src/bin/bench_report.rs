@@ -308,8 +308,8 @@ fn table(options: &Options) -> Result<String, String> {
     if !all_threads.is_empty() {
         out.push_str(&format!(
             "\nIr/request counts the thread that serves the requests. All threads (adds Sentry's \
-             transport, which with the closed port sends or drops envelopes depending on timing, \
-             and belfry's hung-request watcher): {}.\n",
+             transport and its loopback sink, the log writer and belfry's hung-request watcher): \
+             {}.\n",
             all_threads.join(", ")
         ));
     }

@@ -42,7 +42,10 @@ fn main() -> ExitCode {
     let guard = init(variant, std::io::stdout, sentry);
     eprintln!(
         "bench_server: sentry {}, otlp {}",
-        if guard.sentry_enabled() { "on" } else { "off" },
+        guard
+            .sentry_dsn()
+            .filter(|_| guard.sentry_enabled())
+            .unwrap_or_else(|| "off".to_owned()),
         guard.otlp_endpoint().unwrap_or_else(|| "off".to_owned())
     );
     let app = app_shaped(variant, shape).into_make_service_with_connect_info::<SocketAddr>();

@@ -101,7 +101,7 @@ fn main() -> ExitCode {
     });
     println!(
         "{variant}: {requests} requests after {warmup} warm-up, {bytes} body bytes, sentry {}, otlp {}, {} routes ({hit_routes} hit), span fields {:?}",
-        if guard.sentry_enabled() { "on" } else { "off" },
+        guard.sentry_dsn().filter(|_| guard.sentry_enabled()).unwrap_or_else(|| "off".to_owned()),
         guard.otlp_endpoint().unwrap_or_else(|| "off".to_owned()),
         shape.routes,
         shape.span_fields,

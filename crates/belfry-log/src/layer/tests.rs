@@ -425,3 +425,33 @@ fn request_fields_are_on_every_later_line(out: &Captured) {
     assert_eq!(completed["user.id"], "u-7");
     assert_eq!(completed["attempt"], 3, "{lines:?}");
 }
+
+#[test]
+fn a_span_s_fields_buffer_reused_by_a_later_span_holds_only_that_span_s_fields() {
+    let out = Captured::default();
+    let subscriber = tracing_subscriber::registry().with(JsonLines::new(out.clone()));
+    tracing::subscriber::with_default(subscriber, || {
+        // A long first span, closed: its buffer goes to the thread's spares.
+        let first = tracing::info_span!(
+            "first",
+            tenant_id = "acme-corporation-with-a-long-name",
+            depth = 1u64
+        );
+        first.in_scope(|| tracing::info!("in first"));
+        drop(first);
+        for round in 0..40u64 {
+            let span = tracing::info_span!("next", round);
+            span.in_scope(|| tracing::info!("in next"));
+        }
+        let lines = out.take();
+        assert_eq!(lines.len(), 41);
+        assert_eq!(lines[0].1["tenant_id"], "acme-corporation-with-a-long-name");
+        for (round, (line, value)) in lines[1..].iter().enumerate() {
+            assert_eq!(value["round"], round as u64, "{line}");
+            assert!(
+                value.get("tenant_id").is_none() && value.get("depth").is_none(),
+                "{line}"
+            );
+        }
+    });
+}

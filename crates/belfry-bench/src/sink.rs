@@ -1,28 +1,30 @@
-//! [`OtlpSink`]: a loopback OTLP/HTTP endpoint for the `otel` variant that reads every POST to
-//! its end and answers `200 OK` with an empty body — a collector that keeps up and costs
-//! almost nothing, so what is measured is belfry's side of the export.
+//! [`Sink`]: a loopback HTTP endpoint that reads every POST to its end and answers `200 OK` with
+//! an empty body — the Sentry server of the variants with Sentry and the OTLP collector of the
+//! `otel` variant: a receiver that keeps up and costs almost nothing, so what is measured is the
+//! sending side (the SDK's transport, the exporter) as it runs against a reachable server.
 
 use std::{
     io::{self, BufRead, BufReader, Read, Write},
     net::{SocketAddr, TcpListener, TcpStream},
 };
 
-/// Connections served at most, each on its own thread (the exporters keep one or two alive).
+/// Connections served at most, each on its own thread (transports and exporters keep one or two
+/// alive).
 const MAX_CONNECTIONS: usize = 64;
 
 /// A running sink; its threads end with the process.
 #[derive(Debug)]
-pub struct OtlpSink {
+pub struct Sink {
     address: SocketAddr,
 }
 
-impl OtlpSink {
+impl Sink {
     /// Listens on a free loopback port and serves from background threads.
     ///
     /// ```
     /// use std::io::{Read, Write};
     ///
-    /// let sink = belfry_bench::OtlpSink::start().unwrap();
+    /// let sink = belfry_bench::Sink::start().unwrap();
     /// let mut stream = std::net::TcpStream::connect(sink.address()).unwrap();
     /// stream
     ///     .write_all(b"POST /v1/traces HTTP/1.1\r\nhost: x\r\ncontent-length: 3\r\nconnection: close\r\n\r\nabc")
@@ -34,15 +36,13 @@ impl OtlpSink {
     pub fn start() -> io::Result<Self> {
         let listener = TcpListener::bind("127.0.0.1:0")?;
         let address = listener.local_addr()?;
-        std::thread::Builder::new()
-            .name("otlp-sink".into())
-            .spawn(move || {
-                for stream in listener.incoming().take(MAX_CONNECTIONS).flatten() {
-                    let _ = std::thread::Builder::new()
-                        .name("otlp-sink-conn".into())
-                        .spawn(move || serve(stream));
-                }
-            })?;
+        std::thread::Builder::new().name("sink".into()).spawn(move || {
+            for stream in listener.incoming().take(MAX_CONNECTIONS).flatten() {
+                let _ = std::thread::Builder::new()
+                    .name("sink-conn".into())
+                    .spawn(move || serve(stream));
+            }
+        })?;
         Ok(Self { address })
     }
 
@@ -54,6 +54,17 @@ impl OtlpSink {
     /// `http://127.0.0.1:PORT`, for `OTEL_EXPORTER_OTLP_ENDPOINT`.
     pub fn endpoint(&self) -> String {
         format!("http://{}", self.address)
+    }
+
+    /// A Sentry DSN for project 1 on this sink: `http://public@127.0.0.1:PORT/1`.
+    ///
+    /// ```
+    /// let sink = belfry_bench::Sink::start().unwrap();
+    /// let dsn: sentry::types::Dsn = sink.sentry_dsn().parse().unwrap();
+    /// assert_eq!(dsn.port(), sink.address().port());
+    /// ```
+    pub fn sentry_dsn(&self) -> String {
+        format!("http://public@{}/1", self.address)
     }
 }
 
