@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use crate::policy::{Rules, Substrings};
+use crate::policy::{NameSet, Rules, Substrings};
 use crate::{HeaderMode, ScrubPolicy};
 
 /// Header names redacted by default (lowercase, exact match): besides the names caught by a
@@ -481,10 +481,13 @@ impl ScrubPolicyBuilder {
         let query_param_substrings = without_redundant_substrings(self.sensitive_query_param_substrings);
         let rules = Rules {
             header_mode: self.header_mode,
-            sensitive_headers: without_names_containing(self.sensitive_headers, &header_substrings),
+            sensitive_headers: NameSet::new(without_names_containing(
+                self.sensitive_headers,
+                &header_substrings,
+            )),
             sensitive_header_substrings: Substrings::new(header_substrings),
-            shown_headers: self.shown_headers,
-            allowed_headers: self.allowed_headers,
+            shown_headers: NameSet::new(self.shown_headers),
+            allowed_headers: NameSet::new(self.allowed_headers),
             sensitive_query_params: without_names_containing(
                 self.sensitive_query_params,
                 &query_param_substrings,
@@ -552,18 +555,18 @@ mod tests {
     fn redundant_entries_are_compiled_away() {
         let policy = ScrubPolicy::default();
         let rules = &policy.rules;
+        // Sorted by length, then bytes (a `NameSet`).
         assert_eq!(
-            &*rules.sensitive_headers,
+            rules.sensitive_headers.iter().collect::<Vec<_>>(),
             [
+                "dpop",
+                "remote-user",
+                "x-remote-user",
                 "x-forwarded-user",
                 "x-forwarded-email",
-                "x-forwarded-preferred-username",
                 "x-forwarded-groups",
-                "x-remote-user",
-                "remote-user",
-                "dpop"
+                "x-forwarded-preferred-username",
             ]
-            .map(Box::from)
         );
         // The OpenTelemetry names all contain a substring (`signature`, `credential`, ...).
         assert_eq!(

@@ -266,10 +266,10 @@ pub enum HeaderMode {
 #[derive(Debug)]
 pub(crate) struct Rules {
     pub(crate) header_mode: HeaderMode,
-    pub(crate) sensitive_headers: Vec<Box<str>>,
+    pub(crate) sensitive_headers: NameSet,
     pub(crate) sensitive_header_substrings: Substrings,
-    pub(crate) shown_headers: Vec<Box<str>>,
-    pub(crate) allowed_headers: Vec<Box<str>>,
+    pub(crate) shown_headers: NameSet,
+    pub(crate) allowed_headers: NameSet,
     pub(crate) sensitive_query_params: Vec<Box<str>>,
     pub(crate) sensitive_query_param_substrings: Substrings,
     pub(crate) shown_query_params: Vec<Box<str>>,
@@ -384,22 +384,49 @@ impl std::ops::Deref for Substrings {
     }
 }
 
+/// Exact names (header names: lowercase), sorted by length, then bytes: a look-up is a binary
+/// search, not a comparison with every name (the allow-list has about thirty).
+#[derive(Debug, Default)]
+pub(crate) struct NameSet {
+    sorted: Box<[Box<str>]>,
+}
+
+impl NameSet {
+    pub(crate) fn new(mut names: Vec<Box<str>>) -> Self {
+        names.sort_unstable_by(|a, b| (a.len(), a.as_bytes()).cmp(&(b.len(), b.as_bytes())));
+        names.dedup();
+        Self {
+            sorted: names.into_boxed_slice(),
+        }
+    }
+
+    #[inline]
+    pub(crate) fn contains(&self, name: &str) -> bool {
+        self.sorted
+            .binary_search_by(|listed| (listed.len(), listed.as_bytes()).cmp(&(name.len(), name.as_bytes())))
+            .is_ok()
+    }
+
+    #[cfg(test)]
+    pub(crate) fn iter(&self) -> impl Iterator<Item = &str> {
+        self.sorted.iter().map(|name| &**name)
+    }
+}
+
 impl Rules {
     /// `name` must be lowercase, as `HeaderName`s are.
     fn is_sensitive_header(&self, name: &str) -> bool {
-        !self.shown_headers.iter().any(|shown| **shown == *name)
-            && (self.sensitive_headers.iter().any(|listed| **listed == *name)
-                || self.sensitive_header_substrings.found_in(name))
+        !self.shown_headers.contains(name)
+            && (self.sensitive_headers.contains(name) || self.sensitive_header_substrings.found_in(name))
     }
 
     /// `name` must be lowercase, as `HeaderName`s are.
     pub(crate) fn header_treatment(&self, name: &str) -> Treatment {
-        let listed = |list: &[Box<str>]| list.iter().any(|listed| **listed == *name);
         if self.is_sensitive_header(name) {
             Treatment::Redacted
         } else if self.header_mode == HeaderMode::AllowList
-            && !listed(&self.allowed_headers)
-            && !listed(&self.shown_headers)
+            && !self.allowed_headers.contains(name)
+            && !self.shown_headers.contains(name)
         {
             Treatment::Filtered
         } else if name == "forwarded" {
@@ -454,6 +481,25 @@ pub(crate) fn contains_ignore_ascii_case(haystack: &str, needle: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_name_set_holds_exactly_its_names() {
+        let names = crate::builder::DEFAULT_ALLOWED_HEADERS;
+        let set = NameSet::new(names.iter().chain(names).map(|&name| Box::from(name)).collect());
+        assert_eq!(set.iter().count(), names.len(), "duplicates kept once");
+        for name in names {
+            assert!(set.contains(name), "{name}");
+            // Same length or one longer or shorter, and not listed: not found.
+            for near in [
+                format!("{name}x"),
+                name[1..].to_owned(),
+                format!("x{}", &name[1..]),
+            ] {
+                assert_eq!(set.contains(&near), names.contains(&near.as_str()), "{near}");
+            }
+        }
+        assert!(!NameSet::default().contains("accept"));
+    }
     use crate::builder::{
         DEFAULT_SENSITIVE_HEADERS, DEFAULT_SENSITIVE_HEADER_SUBSTRINGS, DEFAULT_SENSITIVE_QUERY_PARAMS,
         DEFAULT_SENSITIVE_QUERY_PARAM_SUBSTRINGS,
@@ -575,8 +621,8 @@ mod tests {
         ) {
             for policy in [ScrubPolicy::default(), ScrubPolicy::builder().redact_headers_containing(&extra).build()] {
                 let rules = &policy.rules;
-                let unfiltered = !rules.shown_headers.iter().any(|shown| **shown == *name)
-                    && (rules.sensitive_headers.iter().any(|listed| **listed == *name)
+                let unfiltered = !rules.shown_headers.iter().any(|shown| shown == name)
+                    && (rules.sensitive_headers.iter().any(|listed| listed == name)
                         || rules.sensitive_header_substrings.iter().any(|substring| name.contains(&**substring)));
                 proptest::prop_assert_eq!(rules.is_sensitive_header(&name), unfiltered, "{}", name);
             }

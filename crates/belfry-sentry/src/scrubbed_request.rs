@@ -1,6 +1,6 @@
 //! The request as Sentry shows it, scrubbed.
 
-use std::cell::RefCell;
+use std::{borrow::Cow, cell::RefCell};
 
 use belfry_scrub::ScrubPolicy;
 use http::{header, HeaderMap, Method, Uri};
@@ -65,14 +65,16 @@ pub(crate) fn sentry_request(
         .authority()
         .map(|authority| authority.as_str())
         .or_else(|| headers.get(header::HOST)?.to_str().ok());
+    // Borrowed all the way when nothing needs scrubbing (`to_cow`, not `to_string`).
+    let query_string = uri.query().map(|query| scrub.query(query).to_cow());
     let url = authority.and_then(|authority| {
         let scheme = uri.scheme_str().unwrap_or("http");
-        let path = scrub.path(uri.path(), route);
-        let target = match uri.query() {
-            Some(query) => format!("{path}?{query}"),
-            None => path.to_string(),
+        let path = scrub.path(uri.path(), route).to_cow();
+        let target = match &query_string {
+            Some(query) => Cow::Owned(format!("{path}?{query}")),
+            None => path,
         };
-        url_on(scheme, authority, &scrub.url(&target).to_string(), scrub)
+        url_on(scheme, authority, &target, scrub)
     });
     let mut scrubbed = protocol::Map::new();
     for (name, value) in scrub.headers(headers) {
@@ -82,12 +84,12 @@ pub(crate) fn sentry_request(
                 joined.push_str(", ");
                 joined.push_str(&value.to_cow());
             })
-            .or_insert_with(|| value.to_string());
+            .or_insert_with(|| value.to_cow().into_owned());
     }
     protocol::Request {
         url,
         method: Some(method.as_str().to_owned()),
-        query_string: uri.query().map(|query| scrub.query(query).to_string()),
+        query_string: query_string.map(Cow::into_owned),
         headers: scrubbed,
         ..Default::default()
     }
