@@ -100,7 +100,7 @@ impl fmt::Debug for ScrubbedHeaders<'_> {
 /// ```
 #[derive(Clone, Copy)]
 pub struct ScrubbedHeaderValue<'a> {
-    value: &'a HeaderValue,
+    value: &'a [u8],
     policy: &'a ScrubPolicy,
     treatment: Treatment,
 }
@@ -163,7 +163,7 @@ pub fn is_url_header(name: &str) -> bool {
 }
 
 impl<'a> ScrubbedHeaderValue<'a> {
-    pub(crate) fn new(value: &'a HeaderValue, policy: &'a ScrubPolicy, treatment: Treatment) -> Self {
+    pub(crate) fn new(value: &'a [u8], policy: &'a ScrubPolicy, treatment: Treatment) -> Self {
         Self {
             value,
             policy,
@@ -224,13 +224,13 @@ impl<'a> ScrubbedHeaderValue<'a> {
             Treatment::Url => scrub_url(rules, text, 0, true, sink),
             _ => scrub_forwarded(rules, text, sink),
         };
-        match (self.treatment, self.value.to_str()) {
+        match (self.treatment, std::str::from_utf8(self.value)) {
             (Treatment::Redacted, _) => Cow::Borrowed(REDACTED),
             (Treatment::Filtered, _) => Cow::Borrowed(FILTERED),
-            (Treatment::Shown, _) => String::from_utf8_lossy(self.value.as_bytes()),
+            (Treatment::Shown, _) => String::from_utf8_lossy(self.value),
             (_, Ok(text)) => scrubbed_cow(text, |sink| scan(text, sink)),
             (_, Err(_)) => {
-                let text = String::from_utf8_lossy(self.value.as_bytes());
+                let text = String::from_utf8_lossy(self.value);
                 Cow::Owned(scrubbed_cow(&text, |sink| scan(&text, sink)).into_owned())
             }
         }
@@ -243,7 +243,7 @@ impl fmt::Display for ScrubbedHeaderValue<'_> {
             Treatment::Redacted => f.write_str(REDACTED),
             Treatment::Filtered => f.write_str(FILTERED),
             Treatment::Shown => {
-                for chunk in self.value.as_bytes().utf8_chunks() {
+                for chunk in self.value.utf8_chunks() {
                     f.write_str(chunk.valid())?;
                     if !chunk.invalid().is_empty() {
                         f.write_str("\u{FFFD}")?;

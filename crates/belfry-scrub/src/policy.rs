@@ -193,8 +193,9 @@ impl ScrubPolicy {
         ScrubbedHeaders::new(self, headers)
     }
 
-    /// Scrubs one header value: redacted if `name` is sensitive, otherwise
-    /// shown (lossily if it is not UTF-8).
+    /// Scrubs one header value: redacted if `name` is sensitive or the value is marked sensitive
+    /// ([`HeaderValue::set_sensitive`], as tower-http's `SetSensitiveHeaders` layers do),
+    /// otherwise shown (lossily if it is not UTF-8).
     ///
     /// ```
     /// use belfry_scrub::ScrubPolicy;
@@ -203,11 +204,47 @@ impl ScrubPolicy {
     /// let policy = ScrubPolicy::default();
     /// let value = HeaderValue::from_static("Basic dXNlcjpwYXNz");
     /// assert!(policy.header_value(&header::AUTHORIZATION, &value).is_redacted());
-    /// let agent = HeaderValue::from_static("curl/8");
+    /// let mut agent = HeaderValue::from_static("curl/8");
     /// assert_eq!(policy.header_value(&header::USER_AGENT, &agent).to_string(), "curl/8");
+    /// agent.set_sensitive(true);
+    /// assert_eq!(policy.header_value(&header::USER_AGENT, &agent).to_string(), "[REDACTED]");
     /// ```
     pub fn header_value<'a>(&'a self, name: &HeaderName, value: &'a HeaderValue) -> ScrubbedHeaderValue<'a> {
-        ScrubbedHeaderValue::new(value, self, self.rules.header_treatment(name.as_str()))
+        let treatment = match value.is_sensitive() {
+            true => Treatment::Redacted,
+            false => self.rules.header_treatment(name.as_str()),
+        };
+        ScrubbedHeaderValue::new(value.as_bytes(), self, treatment)
+    }
+
+    /// [`header_value`](Self::header_value) for a header kept as bytes (a name as
+    /// [`HeaderName::as_str`] spells it, its value, and whether it was marked sensitive): no
+    /// `HeaderName` or `HeaderValue` to rebuild. A name with upper-case letters is looked up in
+    /// lower case, as header names compare.
+    ///
+    /// ```
+    /// use belfry_scrub::ScrubPolicy;
+    ///
+    /// let policy = ScrubPolicy::default();
+    /// assert_eq!(policy.raw_header_value("accept", b"*/*", false).to_string(), "*/*");
+    /// assert!(policy.raw_header_value("Authorization", b"Bearer t", false).is_redacted());
+    /// assert!(policy.raw_header_value("accept", b"*/*", true).is_redacted());
+    /// assert_eq!(policy.raw_header_value("referer", b"https://a/cb?code=c", false).to_cow(), "https://a/cb?code=[REDACTED]");
+    /// ```
+    pub fn raw_header_value<'a>(
+        &'a self,
+        name: &str,
+        value: &'a [u8],
+        sensitive: bool,
+    ) -> ScrubbedHeaderValue<'a> {
+        let treatment = if sensitive {
+            Treatment::Redacted
+        } else if name.bytes().any(|byte| byte.is_ascii_uppercase()) {
+            self.rules.header_treatment(&name.to_ascii_lowercase())
+        } else {
+            self.rules.header_treatment(name)
+        };
+        ScrubbedHeaderValue::new(value, self, treatment)
     }
 
     /// Returns `true` if the values of the header `name` are shown (scrubbed as a URL if the

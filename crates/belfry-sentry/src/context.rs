@@ -120,7 +120,7 @@ impl RequestContext {
         sentry_request(
             self.details.method(),
             &self.headers.uri(),
-            &self.headers.to_header_map(),
+            self.headers.entries(),
             self.details.route(),
             &self.scrub,
         )

@@ -1,11 +1,13 @@
 //! [`RequestHeaders`]: a request's URI and headers, kept in one buffer for the events it may
 //! send.
 
-use http::{HeaderMap, HeaderName, HeaderValue, Uri};
+use http::{HeaderMap, Uri};
+#[cfg(test)]
+use http::{HeaderName, HeaderValue};
 
-/// The URI and headers of a request, copied into one buffer when the request starts and turned
-/// back into a [`Uri`] and a [`HeaderMap`] only when an event or transaction shows them: one
-/// allocation per request, where a `HeaderMap` clone costs two (its index and entries) and
+/// The URI and headers of a request, copied into one buffer when the request starts and read back
+/// (a [`Uri`], and [`entries`](RequestHeaders::entries)) only when an event or transaction shows
+/// them: one allocation per request, where a `HeaderMap` clone costs two (its index and entries) and
 /// promotes each header value not yet shared (another each), and a `Uri` clone promotes its
 /// parts (and drops them at the end). The buffer is `URI length (u32) | URI`, then the entries in
 /// the map's iteration order: a name's values stay together and in order. Each entry is `name
@@ -82,24 +84,48 @@ impl RequestHeaders {
         Uri::try_from(self.uri_bytes()).unwrap_or_default()
     }
 
-    /// The headers as they came, with their sensitive marks.
-    pub(crate) fn to_header_map(&self) -> HeaderMap {
+    /// The headers as they came, in order, each `(name, value, marked sensitive)`: read from the
+    /// buffer, no `HeaderMap` rebuilt.
+    pub(crate) fn entries(&self) -> Entries<'_> {
+        Entries {
+            rest: &self.bytes[4 + self.uri_bytes().len()..],
+        }
+    }
+
+    /// The headers as they came, with their sensitive marks, as a map.
+    #[cfg(test)]
+    fn to_header_map(&self) -> HeaderMap {
         let mut map = HeaderMap::new();
-        let mut rest = &self.bytes[4 + self.uri_bytes().len()..];
-        while rest.len() >= ENTRY_HEAD {
-            let length = |at: usize| u32::from_le_bytes(rest[at..at + 4].try_into().unwrap()) as usize;
-            let (name_len, value_len, sensitive) = (length(0), length(4), rest[8] != 0);
-            let (name, value) = rest[ENTRY_HEAD..].split_at(name_len);
-            let (value, next) = value.split_at(value_len);
-            rest = next;
-            // Both were valid in the request.
-            if let (Ok(name), Ok(mut value)) = (HeaderName::from_bytes(name), HeaderValue::from_bytes(value))
-            {
-                value.set_sensitive(sensitive);
-                map.append(name, value);
-            }
+        for (name, value, sensitive) in self.entries() {
+            let mut value = HeaderValue::from_bytes(value).unwrap();
+            value.set_sensitive(sensitive);
+            map.append(HeaderName::from_bytes(name.as_bytes()).unwrap(), value);
         }
         map
+    }
+}
+
+/// The headers of a [`RequestHeaders`]: see [`RequestHeaders::entries`].
+#[derive(Clone)]
+pub(crate) struct Entries<'a> {
+    rest: &'a [u8],
+}
+
+impl<'a> Iterator for Entries<'a> {
+    type Item = (&'a str, &'a [u8], bool);
+
+    fn next(&mut self) -> Option<Self::Item> {
+        let rest = self.rest;
+        if rest.len() < ENTRY_HEAD {
+            return None;
+        }
+        let length = |at: usize| u32::from_le_bytes(rest[at..at + 4].try_into().unwrap()) as usize;
+        let (name_len, value_len, sensitive) = (length(0), length(4), rest[8] != 0);
+        let (name, value) = rest[ENTRY_HEAD..].split_at(name_len);
+        let (value, next) = value.split_at(value_len);
+        self.rest = next;
+        // A `HeaderName`'s text: ASCII.
+        Some((std::str::from_utf8(name).unwrap_or_default(), value, sensitive))
     }
 }
 

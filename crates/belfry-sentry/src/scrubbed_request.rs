@@ -3,7 +3,9 @@
 use std::{borrow::Cow, cell::RefCell};
 
 use belfry_scrub::ScrubPolicy;
-use http::{header, HeaderMap, Method, Uri};
+#[cfg(test)]
+use http::HeaderMap;
+use http::{header, Method, Uri};
 use sentry::protocol::{self, Url};
 
 thread_local! {
@@ -49,22 +51,35 @@ fn url_on(scheme: &str, authority: &str, target: &str, scrub: &ScrubPolicy) -> O
         .flatten()
 }
 
+/// A `HeaderMap`'s headers as [`sentry_request`] takes them.
+#[cfg(test)]
+pub(crate) fn map_entries(headers: &HeaderMap) -> impl Iterator<Item = (&str, &[u8], bool)> + Clone {
+    let entries: Vec<_> = headers
+        .iter()
+        .map(|(name, value)| (name.as_str(), value.as_bytes(), value.is_sensitive()))
+        .collect();
+    entries.into_iter()
+}
+
 /// The request as Sentry shows it: method, URL and headers scrubbed by `scrub`, no cookies, no
 /// body. The URL's path has the segments bound to sensitive parameters of `route` (the route
 /// template) redacted; its userinfo is removed and its query scrubbed. Headers follow the
 /// policy's [`HeaderMode`](belfry_scrub::HeaderMode), by default the allow-list: credentials keep
 /// their name with the value `[REDACTED]`, headers off the list `[Filtered]`.
-pub(crate) fn sentry_request(
+///
+/// `headers`: each `(name, value, marked sensitive)`, names as [`HeaderName::as_str`](http::HeaderName::as_str)
+/// spells them (see [`map_entries`] for a `HeaderMap`).
+pub(crate) fn sentry_request<'h>(
     method: &Method,
     uri: &Uri,
-    headers: &HeaderMap,
+    headers: impl Iterator<Item = (&'h str, &'h [u8], bool)> + Clone,
     route: Option<&str>,
     scrub: &ScrubPolicy,
 ) -> protocol::Request {
-    let authority = uri
-        .authority()
-        .map(|authority| authority.as_str())
-        .or_else(|| headers.get(header::HOST)?.to_str().ok());
+    let authority = uri.authority().map(|authority| authority.as_str()).or_else(|| {
+        let (_, host, _) = headers.clone().find(|(name, ..)| *name == header::HOST)?;
+        std::str::from_utf8(host).ok()
+    });
     // Borrowed all the way when nothing needs scrubbing (`to_cow`, not `to_string`).
     let query_string = uri.query().map(|query| scrub.query(query).to_cow());
     let url = authority.and_then(|authority| {
@@ -77,9 +92,10 @@ pub(crate) fn sentry_request(
         url_on(scheme, authority, &target, scrub)
     });
     let mut scrubbed = protocol::Map::new();
-    for (name, value) in scrub.headers(headers) {
+    for (name, value, sensitive) in headers {
+        let value = scrub.raw_header_value(name, value, sensitive);
         scrubbed
-            .entry(name.as_str().to_owned())
+            .entry(name.to_owned())
             .and_modify(|joined: &mut String| {
                 joined.push_str(", ");
                 joined.push_str(&value.to_cow());
@@ -114,7 +130,7 @@ mod tests {
         let sentry_request = sentry_request(
             request.method(),
             request.uri(),
-            request.headers(),
+            map_entries(request.headers()),
             Some("/cb"),
             &ScrubPolicy::default(),
         );
@@ -134,13 +150,43 @@ mod tests {
     }
 
     #[test]
+    fn a_value_the_application_marked_sensitive_is_redacted() {
+        // As tower-http's `SetSensitiveRequestHeadersLayer` marks them, and as the request's
+        // header buffer keeps the mark.
+        let mut request = Request::get("/")
+            .header("host", "api.example.com")
+            .body(())
+            .unwrap();
+        let mut agent = http::HeaderValue::from_static("curl/8 (build 7f3a secret)");
+        agent.set_sensitive(true);
+        request.headers_mut().insert(header::USER_AGENT, agent);
+        let kept = crate::request_headers::RequestHeaders::new(request.uri(), request.headers());
+        let sentry_request = sentry_request(
+            request.method(),
+            request.uri(),
+            kept.entries(),
+            None,
+            &ScrubPolicy::default(),
+        );
+        assert_eq!(sentry_request.headers["user-agent"], "[REDACTED]");
+        assert_eq!(sentry_request.headers["host"], "api.example.com");
+        assert_eq!(sentry_request.url.unwrap().as_str(), "http://api.example.com/");
+    }
+
+    #[test]
     fn each_request_s_url_has_its_own_host_on_a_thread_that_saw_another() {
         let policy = ScrubPolicy::default();
         let url = |host: &str, target: &str| {
             let request = Request::get(target).header("host", host).body(()).unwrap();
-            sentry_request(request.method(), request.uri(), request.headers(), None, &policy)
-                .url
-                .map(|url| url.to_string())
+            sentry_request(
+                request.method(),
+                request.uri(),
+                map_entries(request.headers()),
+                None,
+                &policy,
+            )
+            .url
+            .map(|url| url.to_string())
         };
         let cases = [
             ("a.example", "/x?q=1", "http://a.example/x?q=1"),
@@ -165,7 +211,7 @@ mod tests {
         let url = sentry_request(
             request.method(),
             request.uri(),
-            request.headers(),
+            map_entries(request.headers()),
             None,
             &ScrubPolicy::default(),
         )
@@ -176,7 +222,7 @@ mod tests {
         assert!(sentry_request(
             request.method(),
             request.uri(),
-            request.headers(),
+            map_entries(request.headers()),
             None,
             &ScrubPolicy::default()
         )
@@ -199,7 +245,7 @@ mod tests {
         let default = sentry_request(
             request.method(),
             request.uri(),
-            request.headers(),
+            map_entries(request.headers()),
             route,
             &ScrubPolicy::default(),
         );
@@ -220,7 +266,7 @@ mod tests {
         let shown = sentry_request(
             request.method(),
             request.uri(),
-            request.headers(),
+            map_entries(request.headers()),
             route,
             &deny_list,
         );
