@@ -5,11 +5,11 @@ use http::{HeaderMap, Uri};
 #[cfg(test)]
 use http::{HeaderName, HeaderValue};
 
-/// The URI and headers of a request, copied into one buffer when the request starts and read back
-/// (a [`Uri`], and [`entries`](RequestHeaders::entries)) only when an event or transaction shows
-/// them: one allocation per request, where a `HeaderMap` clone costs two (its index and entries) and
-/// promotes each header value not yet shared (another each), and a `Uri` clone promotes its
-/// parts (and drops them at the end). The buffer is `URI length (u32) | URI`, then the entries in
+/// The URI and headers of a request, copied into one buffer when the request starts and read
+/// back (a [`Uri`], and [`entries`](RequestHeaders::entries)) only when an event or transaction
+/// shows them: one allocation per request, where a `HeaderMap` clone costs two (its index and
+/// entries) and promotes each header value not yet shared (another each), and a `Uri` clone
+/// promotes its parts (and drops them at the end). The buffer is `URI length (u32) | URI`, then the entries in
 /// the map's iteration order: a name's values stay together and in order. Each entry is `name
 /// length (u32) | value length (u32) | sensitive (u8) | name | value`.
 pub(crate) struct RequestHeaders {

@@ -67,8 +67,9 @@ pub(crate) fn map_entries(headers: &HeaderMap) -> impl Iterator<Item = (&str, &[
 /// policy's [`HeaderMode`](belfry_scrub::HeaderMode), by default the allow-list: credentials keep
 /// their name with the value `[REDACTED]`, headers off the list `[Filtered]`.
 ///
-/// `headers`: each `(name, value, marked sensitive)`, names as [`HeaderName::as_str`](http::HeaderName::as_str)
-/// spells them (see [`map_entries`] for a `HeaderMap`).
+/// `headers`: each `(name, value, marked sensitive)`, names spelled as
+/// [`HeaderName::as_str`](http::HeaderName::as_str) spells them; a value marked sensitive is
+/// redacted whatever its name.
 pub(crate) fn sentry_request<'h>(
     method: &Method,
     uri: &Uri,

@@ -82,7 +82,10 @@ pub(crate) fn sampled_transaction(
 /// assert_eq!(belfry_sentry::transaction_name(&details), "POST <unmatched>");
 /// ```
 pub fn transaction_name(details: &RequestDetails) -> String {
-    let (method, route) = (details.method().as_str(), details.route().unwrap_or("<unmatched>"));
+    let (method, route) = (
+        details.method().as_str(),
+        details.route().unwrap_or("<unmatched>"),
+    );
     // Pushed, not `format!`ed: sized once, no formatting machinery (a sampled request names one).
     let mut name = String::with_capacity(method.len() + 1 + route.len());
     name.push_str(method);
