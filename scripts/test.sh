@@ -15,13 +15,16 @@ cargo fmt --all -- --check
 step "cargo clippy"
 cargo clippy --workspace --all-targets --all-features -- -D warnings
 
-step "the facade's Cargo features, each on its own (clippy and unit tests)"
+step "the facade's Cargo features, each on its own (clippy, unit tests, docs)"
 # `default-features = false` plus one feature at a time; everything together is the workspace
-# run below. Doc tests run there only: they show the default features.
+# run below. Doc tests run there only: they show the default features. The docs build without
+# a warning with any one feature (a link to what a feature left out goes to its row in the
+# crate's feature table).
 for feature in "" sentry metrics health reqwest otel; do
     echo "-- belfry --no-default-features --features '$feature'"
     cargo clippy -p belfry --no-default-features --features "$feature" --lib --tests -- -D warnings
     cargo test -p belfry --no-default-features --features "$feature" --lib --tests --quiet
+    RUSTDOCFLAGS="-D warnings" cargo doc -p belfry --no-deps --no-default-features --features "$feature" --quiet
 done
 # Without default features, none of Sentry's, TLS or Prometheus crates is compiled.
 if cargo tree -e normal --no-default-features -p belfry | grep -Eq '\b(sentry|rustls|ureq|prometheus-client) v'; then

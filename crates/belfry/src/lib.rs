@@ -25,19 +25,36 @@
 //! by default), `sentry` (a hub per request, one event per panic and 5xx, the client set up
 //! from `SENTRY_*` by [`telemetry::init`]).
 //!
-//! Cargo features — `sentry`, `metrics` and `health` are on by default; `reqwest` and `otel` are
-//! off:
+//! # Cargo features
+//!
+//! `sentry`, `metrics` and `health` are on by default; `reqwest` and `otel` are off:
 //!
 //! | feature | what it adds |
 //! | --- | --- |
 //! | `sentry` | `belfry::sentry`: a hub per request, events for panics, 5xx and failed tasks (the Sentry SDK, rustls, ureq) |
 //! | `metrics` | `belfry::metrics`: Prometheus RED metrics, `/metrics`, task and connection-error metrics (prometheus-client) |
-//! | `health` | `belfry::health` and [`serve`](Belfry::serve): health checks and routes, readiness, graceful shutdown |
+//! | `health` | `belfry::health` and [`serve`][Belfry::serve]: health checks and routes, readiness, graceful shutdown |
 //! | `reqwest` | [`Belfry::reqwest_middleware`] |
 //! | `otel` | `belfry::otel`: OTLP export when `OTEL_EXPORTER_OTLP_ENDPOINT` is set |
 //!
 //! With `default-features = false`, belfry is the trace context, request ids, the access log,
 //! panic capture (reported to the logs only) and JSON logs.
+// What a feature left out would link to: its row in the table above (a blank line first: a
+// link definition does not continue a paragraph).
+#![cfg_attr(
+    any(not(feature = "health"), not(feature = "metrics"), not(feature = "reqwest")),
+    doc = ""
+)]
+#![cfg_attr(
+    not(feature = "health"),
+    doc = "[`health`]: index.html#cargo-features",
+    doc = "[Belfry::serve]: index.html#cargo-features"
+)]
+#![cfg_attr(not(feature = "metrics"), doc = "[`metrics`]: index.html#cargo-features")]
+#![cfg_attr(
+    not(feature = "reqwest"),
+    doc = "[`Belfry::reqwest_middleware`]: index.html#cargo-features"
+)]
 #![deny(missing_docs)]
 
 pub mod audit;

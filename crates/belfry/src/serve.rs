@@ -240,6 +240,12 @@ impl Serve {
     /// on [`Belfry::metrics`] ([`Belfry::export_health_checks`]), marks its readiness started
     /// once listening (a warm-up that must finish first is a readiness check of its own), and
     /// drains that readiness on shutdown.
+    #[cfg_attr(
+        not(feature = "metrics"),
+        doc = "",
+        doc = "[`Belfry::metrics`]: ../index.html#cargo-features",
+        doc = "[`Belfry::export_health_checks`]: ../index.html#cargo-features"
+    )]
     pub fn health(mut self, health: &Health) -> Self {
         self.health = Some(health.clone());
         self

@@ -117,7 +117,7 @@ pub type CaptureService<S> = belfry_capture::Capture<S, ProblemJson, StackReport
 /// capture, whose problem document needs the router's own body type. A layer applied after
 /// `wrap` (`belfry.wrap(router).layer(TimeoutLayer::new(..))`) sits outside belfry, which then
 /// sees only a dropped request: the access log says `error.type: "cancelled"` and, when the
-/// server is belfry's [`serve`](crate::serve), warns once naming `wrap_with`.
+/// server is belfry's [`serve`][crate::serve], warns once naming `wrap_with`.
 ///
 /// ```
 /// use axum::{routing::get, Router};
@@ -125,6 +125,13 @@ pub type CaptureService<S> = belfry_capture::Capture<S, ProblemJson, StackReport
 ///
 /// let app: Router = Belfry::new().wrap(Router::new().route("/", get(|| async { "hello" })));
 /// ```
+// What a feature left out would link to: its row in the crate's feature table.
+#[cfg_attr(any(not(feature = "metrics"), not(feature = "health")), doc = "")]
+#[cfg_attr(
+    not(feature = "metrics"),
+    doc = "[`HttpMetricsLayer`]: index.html#cargo-features"
+)]
+#[cfg_attr(not(feature = "health"), doc = "[crate::serve]: index.html#cargo-features")]
 #[derive(Clone, Debug)]
 pub struct Belfry {
     pub(crate) trace_context: TraceContextLayer,
@@ -317,6 +324,11 @@ impl Belfry {
 
     /// Routes logged at DEBUG when fast and successful (default: [`belfry_health::PATHS`] and
     /// `/metrics`). Replaces the list.
+    #[cfg_attr(
+        not(feature = "health"),
+        doc = "",
+        doc = "[`belfry_health::PATHS`]: index.html#cargo-features"
+    )]
     pub fn quiet_routes<I, R>(mut self, routes: I) -> Self
     where
         I: IntoIterator<Item = R>,
@@ -371,7 +383,12 @@ impl Belfry {
     }
 
     /// Spawns instrumented background tasks (see [`task`](crate::task)), recording their
-    /// metrics in [`metrics`](Self::metrics).
+    /// metrics in [`metrics`][Self::metrics].
+    #[cfg_attr(
+        not(feature = "metrics"),
+        doc = "",
+        doc = "[Self::metrics]: index.html#cargo-features"
+    )]
     pub fn tasks(&self) -> Tasks {
         self.tasks.clone()
     }

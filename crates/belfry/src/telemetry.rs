@@ -51,6 +51,11 @@
 //!
 //! An invalid value of any of these variables stops start-up: [`init`] returns the
 //! [`ConfigError`] naming every one (see [`Config`]); nothing is installed.
+#![cfg_attr(
+    not(feature = "metrics"),
+    doc = "",
+    doc = "[`export_log_metrics`]: ../index.html#cargo-features"
+)]
 
 use std::{
     fs::{File, OpenOptions},
