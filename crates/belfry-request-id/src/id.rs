@@ -1,6 +1,10 @@
 //! The [`RequestId`] value: validation of incoming ids and generation of UUID v7 ids.
 
-use std::{cell::RefCell, fmt};
+use std::{
+    cell::RefCell,
+    fmt,
+    time::{SystemTime, UNIX_EPOCH},
+};
 
 use bytes::{Bytes, BytesMut};
 use http::HeaderValue;
@@ -161,7 +165,13 @@ thread_local! {
 
 fn uuid_v7_header_value() -> HeaderValue {
     const LENGTH: usize = uuid::fmt::Hyphenated::LENGTH;
-    let uuid = UUID_V7_CONTEXT.with(|context| uuid::Uuid::new_v7(uuid::Timestamp::now(context)));
+    // `Timestamp::from_unix` with the clock's own seconds and nanoseconds: `Timestamp::now`
+    // turns them into one 128-bit count and divides it back.
+    let since_epoch = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
+    let uuid = UUID_V7_CONTEXT.with(|context| {
+        let at = uuid::Timestamp::from_unix(context, since_epoch.as_secs(), since_epoch.subsec_nanos());
+        uuid::Uuid::new_v7(at)
+    });
     let mut text = [0u8; LENGTH];
     uuid.hyphenated().encode_lower(&mut text);
     let bytes = ID_CHUNK

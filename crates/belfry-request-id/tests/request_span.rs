@@ -108,3 +108,18 @@ async fn handler_events_carry_the_trace_of_a_traced_request() {
     assert_eq!(fields[TRACE_ID_FIELD].len(), 32);
     assert_eq!(fields[SPAN_ID_FIELD].len(), 16);
 }
+
+#[tokio::test]
+async fn a_span_handed_over_and_not_taken_is_kept_and_entered_by_the_layer() {
+    let service = ServiceBuilder::new()
+        .layer(RequestIdLayer::new().hand_over_span(true))
+        .service(service_fn(|_: Request<()>| async {
+            // Polled inside the layer's future: the span it kept is entered.
+            let current = tracing::Span::current();
+            Ok::<_, Infallible>(Response::new(current.metadata().map(|m| m.name())))
+        }));
+    let _default = tracing::subscriber::set_default(tracing_subscriber::registry());
+    let response = service.oneshot(Request::new(())).await.unwrap();
+    assert_eq!(response.into_body(), Some("request"));
+    assert!(belfry_request_id::take_request_span().is_none());
+}
