@@ -210,11 +210,7 @@ impl ScrubPolicy {
     /// assert_eq!(policy.header_value(&header::USER_AGENT, &agent).to_string(), "[REDACTED]");
     /// ```
     pub fn header_value<'a>(&'a self, name: &HeaderName, value: &'a HeaderValue) -> ScrubbedHeaderValue<'a> {
-        let treatment = match value.is_sensitive() {
-            true => Treatment::Redacted,
-            false => self.rules.header_treatment(name.as_str()),
-        };
-        ScrubbedHeaderValue::new(value.as_bytes(), self, treatment)
+        self.raw_header_value(name.as_str(), value.as_bytes(), value.is_sensitive())
     }
 
     /// [`header_value`](Self::header_value) for a header kept as bytes (a name as
@@ -519,6 +515,11 @@ pub(crate) fn contains_ignore_ascii_case(haystack: &str, needle: &str) -> bool {
 mod tests {
     use super::*;
 
+    use crate::builder::{
+        DEFAULT_SENSITIVE_HEADERS, DEFAULT_SENSITIVE_HEADER_SUBSTRINGS, DEFAULT_SENSITIVE_QUERY_PARAMS,
+        DEFAULT_SENSITIVE_QUERY_PARAM_SUBSTRINGS,
+    };
+
     #[test]
     fn a_name_set_holds_exactly_its_names() {
         let names = crate::builder::DEFAULT_ALLOWED_HEADERS;
@@ -537,10 +538,6 @@ mod tests {
         }
         assert!(!NameSet::default().contains("accept"));
     }
-    use crate::builder::{
-        DEFAULT_SENSITIVE_HEADERS, DEFAULT_SENSITIVE_HEADER_SUBSTRINGS, DEFAULT_SENSITIVE_QUERY_PARAMS,
-        DEFAULT_SENSITIVE_QUERY_PARAM_SUBSTRINGS,
-    };
 
     fn header(name: &str) -> HeaderName {
         HeaderName::from_bytes(name.as_bytes()).unwrap()
