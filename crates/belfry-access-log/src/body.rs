@@ -82,8 +82,9 @@ where
     ) -> Poll<Option<Result<Frame<Self::Data>, Self::Error>>> {
         let mut this = self.project();
         let span = this.pending.as_ref().and_then(|(record, _)| record.span());
-        let inner = this.inner.as_mut();
-        let frame = crate::request_span::in_scope(span, || inner.poll_frame(cx));
+        let lent = crate::request_span::Lent::new(span);
+        let frame = this.inner.as_mut().poll_frame(cx);
+        drop(lent);
         let ending = match &frame {
             Poll::Ready(None) => Ending::Completed,
             Poll::Ready(Some(Err(error))) => Ending::Failed(error_type(error)),

@@ -60,8 +60,9 @@ where
         let entered = span
             .filter(|_| record.is_some_and(|record| record.enters_span))
             .map(tracing::Span::enter);
-        let inner = this.inner;
-        let poll = crate::request_span::in_scope(span, || inner.poll(cx));
+        let lent = crate::request_span::Lent::new(span);
+        let poll = this.inner.poll(cx);
+        drop(lent);
         drop(entered);
         let result = match poll {
             Poll::Ready(result) => result,

@@ -31,23 +31,42 @@ thread_local! {
 /// ```
 #[inline]
 pub fn in_scope<R>(span: Option<&Span>, f: impl FnOnce() -> R) -> R {
-    struct Restore(*const Span);
+    let _lent = Lent::new(span);
+    f()
+}
 
-    impl Drop for Restore {
-        #[inline]
-        fn drop(&mut self) {
-            let _ = CURRENT.try_with(|current| current.set(self.0));
+/// [`in_scope`] as a guard, for this crate's own frames: the span is lent until the guard is
+/// dropped. A closure would take the request (or hand back the future or response) by value
+/// and move it once more per layer; a guard moves nothing. Crate-private: a guard that was
+/// leaked (`mem::forget`) would leave the pointer behind after its span is gone.
+pub(crate) struct Lent<'a> {
+    /// What was lent before; `None` when nothing changed (no span given).
+    previous: Option<*const Span>,
+    _span: std::marker::PhantomData<&'a Span>,
+}
+
+impl<'a> Lent<'a> {
+    #[inline]
+    pub(crate) fn new(span: Option<&'a Span>) -> Self {
+        let previous = span.map(|span| {
+            CURRENT
+                .try_with(|current| current.replace(span))
+                .unwrap_or(ptr::null())
+        });
+        Self {
+            previous,
+            _span: std::marker::PhantomData,
         }
     }
+}
 
-    let Some(span) = span else {
-        return f();
-    };
-    let previous = CURRENT
-        .try_with(|current| current.replace(span))
-        .unwrap_or(ptr::null());
-    let _restore = Restore(previous);
-    f()
+impl Drop for Lent<'_> {
+    #[inline]
+    fn drop(&mut self) {
+        if let Some(previous) = self.previous {
+            let _ = CURRENT.try_with(|current| current.set(previous));
+        }
+    }
 }
 
 /// Calls `f` with the request span lent on this thread — by the access log while it calls the

@@ -43,7 +43,9 @@ where
         let record = RequestRecord::new(&request, &self.config);
         let span = record.span();
         let _entered = span.filter(|_| record.enters_span).map(tracing::Span::enter);
-        let future = crate::request_span::in_scope(span, || self.inner.call(request));
+        let lent = crate::request_span::Lent::new(span);
+        let future = self.inner.call(request);
+        drop(lent);
         drop(_entered);
         ResponseFuture::new(future, record)
     }

@@ -5,27 +5,39 @@ use std::{cell::Cell, ptr};
 use crate::RequestId;
 
 thread_local! {
-    /// The id made current by [`in_scope`] on this thread, or null. It points into the frame of
-    /// an `in_scope` call that is still running, so it is valid while it is set.
+    /// The id made current by a [`Current`] guard on this thread, or null. It points to the id
+    /// the guard borrows, so it is valid while it is set.
     static CURRENT: Cell<*const RequestId> = const { Cell::new(ptr::null()) };
 }
 
-/// Runs `f` with `id` [current](RequestId::current); the previous one is current again
-/// afterwards, even if `f` panics.
-pub(crate) fn in_scope<R>(id: &RequestId, f: impl FnOnce() -> R) -> R {
-    struct Restore(*const RequestId);
+/// Makes `id` [current](RequestId::current) until the guard is dropped (the previous one is
+/// current again then, also when unwinding). A guard, not a closure: a closure would take the
+/// request (or hand back the future or response) by value and move it once more; a guard moves
+/// nothing. Crate-private: a leaked guard (`mem::forget`) would leave the pointer behind after
+/// its id is gone.
+pub(crate) struct Current<'a> {
+    previous: *const RequestId,
+    _id: std::marker::PhantomData<&'a RequestId>,
+}
 
-    impl Drop for Restore {
-        fn drop(&mut self) {
-            let _ = CURRENT.try_with(|current| current.set(self.0));
+impl<'a> Current<'a> {
+    #[inline]
+    pub(crate) fn set(id: &'a RequestId) -> Self {
+        let previous = CURRENT
+            .try_with(|current| current.replace(id))
+            .unwrap_or(ptr::null());
+        Self {
+            previous,
+            _id: std::marker::PhantomData,
         }
     }
+}
 
-    let previous = CURRENT
-        .try_with(|current| current.replace(id))
-        .unwrap_or(ptr::null());
-    let _restore = Restore(previous);
-    f()
+impl Drop for Current<'_> {
+    #[inline]
+    fn drop(&mut self) {
+        let _ = CURRENT.try_with(|current| current.set(self.previous));
+    }
 }
 
 impl RequestId {

@@ -46,8 +46,10 @@ where
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.project();
         let _entered = this.span.enter();
-        let inner = this.inner;
-        let mut response = ready!(crate::current::in_scope(this.id, || inner.poll(cx)))?;
+        let current = crate::current::Current::set(this.id);
+        let polled = this.inner.poll(cx);
+        drop(current);
+        let mut response = ready!(polled)?;
         if let Some(name) = this.header.take() {
             response
                 .headers_mut()

@@ -83,11 +83,16 @@ where
         request.extensions_mut().insert(id.clone());
         if self.hand_over_span {
             let offer = crate::span_handover::Offer::new(span);
-            let future = crate::current::in_scope(&id, || self.inner.call(request));
+            let current = crate::current::Current::set(&id);
+            let future = self.inner.call(request);
+            drop(current);
             let span = offer.withdraw().unwrap_or_else(Span::none);
             return ResponseFuture::new(future, span, self.header_name.clone(), id);
         }
-        let future = span.in_scope(|| crate::current::in_scope(&id, || self.inner.call(request)));
+        let entered = span.enter();
+        let current = crate::current::Current::set(&id);
+        let future = self.inner.call(request);
+        drop((current, entered));
         ResponseFuture::new(future, span, self.header_name.clone(), id)
     }
 }

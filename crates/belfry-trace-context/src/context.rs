@@ -262,18 +262,7 @@ impl TraceContext {
     /// again afterwards, even if `f` panics. Nesting is fine.
     #[inline(always)]
     pub fn in_scope<R>(&self, f: impl FnOnce() -> R) -> R {
-        struct Restore(*const TraceContext);
-
-        impl Drop for Restore {
-            fn drop(&mut self) {
-                let _ = CURRENT.try_with(|current| current.set(self.0));
-            }
-        }
-
-        let previous = CURRENT
-            .try_with(|current| current.replace(self))
-            .unwrap_or(ptr::null());
-        let _restore = Restore(previous);
+        let _current = Current::set(self);
         f()
     }
 
@@ -299,6 +288,36 @@ impl TraceContext {
             inner: future,
             context: self,
         }
+    }
+}
+
+/// Makes a context [current](TraceContext::current) until the guard is dropped (the previous
+/// one is current again then, also when unwinding): [`TraceContext::in_scope`] for this crate's
+/// own frames, where a closure would take the request (or hand back the future or response) by
+/// value and move it once more. Crate-private: a leaked guard (`mem::forget`) would leave the
+/// pointer behind after its context is gone.
+pub(crate) struct Current<'a> {
+    previous: *const TraceContext,
+    _context: std::marker::PhantomData<&'a TraceContext>,
+}
+
+impl<'a> Current<'a> {
+    #[inline(always)]
+    pub(crate) fn set(context: &'a TraceContext) -> Self {
+        let previous = CURRENT
+            .try_with(|current| current.replace(context))
+            .unwrap_or(ptr::null());
+        Self {
+            previous,
+            _context: std::marker::PhantomData,
+        }
+    }
+}
+
+impl Drop for Current<'_> {
+    #[inline(always)]
+    fn drop(&mut self) {
+        let _ = CURRENT.try_with(|current| current.set(self.previous));
     }
 }
 
@@ -338,8 +357,8 @@ impl<F: Future> Future for WithTraceContext<F> {
     #[inline]
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.project();
-        let inner = this.inner;
-        this.context.in_scope(|| inner.poll(cx))
+        let _current = Current::set(this.context);
+        this.inner.poll(cx)
     }
 }
 

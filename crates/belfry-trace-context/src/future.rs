@@ -50,7 +50,7 @@ impl<F: Future> Future for ResponseFuture<F> {
     #[inline]
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.project();
-        let inner = this.inner;
-        this.context.in_scope(|| inner.poll(cx))
+        let _current = crate::context::Current::set(this.context);
+        this.inner.poll(cx)
     }
 }

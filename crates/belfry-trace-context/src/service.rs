@@ -57,8 +57,9 @@ where
         // for the fourth one, a growth of the map) on every request; everything inside the
         // request runs within `call` or a poll of the response future, where it is current.
         let context = TraceContext::from_headers(request.headers(), self.trust, &self.sampler);
-        let inner = &mut self.inner;
-        let future = context.in_scope(|| inner.call(request));
+        let current = crate::context::Current::set(&context);
+        let future = self.inner.call(request);
+        drop(current);
         ResponseFuture::new(future, context)
     }
 }
