@@ -70,6 +70,9 @@ pub(crate) struct AccessLogConfig {
     pub(crate) trusted_proxies: Vec<TrustedProxy>,
     pub(crate) scrub: ScrubPolicy,
     pub(crate) server_timing: bool,
+    /// Whether a request span handed over by the request-id layer is entered while the inner
+    /// service's `call` runs (see [`AccessLogLayer::enter_span_in_call`]).
+    pub(crate) enter_span_in_call: bool,
     pub(crate) hung_threshold: Option<Duration>,
     pub(crate) hung_capacity: usize,
     pub(crate) hung: Option<Arc<HungRequestWatch>>,
@@ -102,6 +105,7 @@ impl std::fmt::Debug for AccessLogLayer {
             .field("quiet_routes", &config.quiet_routes)
             .field("trusted_proxies", &config.trusted_proxies)
             .field("server_timing", &config.server_timing)
+            .field("enter_span_in_call", &config.enter_span_in_call)
             .field("hung_threshold", &config.hung_threshold)
             .field("sampling", &config.sampling)
             .finish_non_exhaustive()
@@ -126,6 +130,7 @@ impl AccessLogLayer {
             trusted_proxies: Vec::new(),
             scrub: ScrubPolicy::default(),
             server_timing: false,
+            enter_span_in_call: true,
             hung_threshold: Some(DEFAULT_HUNG_REQUEST_THRESHOLD),
             hung_capacity: DEFAULT_HUNG_WATCH_CAPACITY,
             hung: None,
@@ -251,6 +256,26 @@ impl AccessLogLayer {
     pub fn server_timing(self, enabled: bool) -> Self {
         self.update(|config| config.server_timing = enabled)
     }
+
+    /// Whether the request span, when the request-id layer hands it over
+    /// ([`RequestIdLayer::hand_over_span`](belfry_request_id::RequestIdLayer::hand_over_span)),
+    /// is entered while the inner service's `call` runs (default `true`). It is entered while
+    /// the inner future is polled either way, and lent to the layers inside
+    /// ([`request_span`](crate::request_span)) in both.
+    ///
+    /// `false` saves one enter and exit of the span (a trip through the subscriber) per request,
+    /// for an inner service whose `call` only builds its future and logs nothing — axum's
+    /// routes, and belfry's own metrics and capture layers, do exactly that; `Belfry::wrap`
+    /// sets it when no application layer sits in between. An event logged in such a `call`
+    /// would be outside the request span (no `request_id` on its line).
+    ///
+    /// ```
+    /// let layer = belfry_access_log::AccessLogLayer::new().enter_span_in_call(false);
+    /// assert!(format!("{layer:?}").contains("enter_span_in_call: false"));
+    /// ```
+    pub fn enter_span_in_call(self, enter: bool) -> Self {
+        self.update(|config| config.enter_span_in_call = enter)
+    }
 }
 
 trait WithHungWatch {
@@ -277,6 +302,7 @@ impl AccessLogConfig {
             trusted_proxies: self.trusted_proxies.clone(),
             scrub: self.scrub.clone(),
             server_timing: self.server_timing,
+            enter_span_in_call: self.enter_span_in_call,
             hung_threshold: self.hung_threshold,
             hung_capacity: self.hung_capacity,
             hung: None,

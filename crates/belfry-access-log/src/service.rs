@@ -42,7 +42,9 @@ where
     fn call(&mut self, request: Request<ReqBody>) -> Self::Future {
         let record = RequestRecord::new(&request, &self.config);
         let span = record.span();
-        let _entered = span.filter(|_| record.enters_span).map(tracing::Span::enter);
+        let _entered = span
+            .filter(|_| record.enters_span && self.config.enter_span_in_call)
+            .map(tracing::Span::enter);
         let lent = crate::request_span::Lent::new(span);
         let future = self.inner.call(request);
         drop(lent);

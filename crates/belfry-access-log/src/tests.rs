@@ -191,3 +191,48 @@ fn a_handler_blocking_its_thread_is_reported_while_it_blocks() {
     assert!(mine[0].contains("level=WARN"), "{events:?}");
     assert!(mine[1].starts_with("request completed "), "{events:?}");
 }
+
+#[test]
+fn a_handed_over_span_is_entered_in_call_unless_told_not_to_and_always_in_polls() {
+    use std::sync::{Arc, Mutex};
+
+    fn current_span() -> Option<&'static str> {
+        tracing::Span::current()
+            .metadata()
+            .map(|metadata| metadata.name())
+    }
+    for enter_in_call in [true, false] {
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let (events, ()) = capture_events(|| {
+            let inner = tower::service_fn({
+                let seen = seen.clone();
+                move |_: Request<()>| {
+                    seen.lock().unwrap().push(("call", current_span()));
+                    let seen = seen.clone();
+                    async move {
+                        seen.lock().unwrap().push(("poll", current_span()));
+                        Ok::<_, Infallible>(Response::new(Full::new(Bytes::from_static(b"ok"))))
+                    }
+                }
+            });
+            let service = belfry_request_id::RequestIdLayer::new()
+                .hand_over_span(true)
+                .layer(
+                    AccessLogLayer::new()
+                        .enter_span_in_call(enter_in_call)
+                        .layer(inner),
+                );
+            let response = runtime()
+                .block_on(service.oneshot(Request::get("/x").body(()).unwrap()))
+                .unwrap();
+            runtime().block_on(response.into_body().collect()).unwrap();
+        });
+        completed(&events);
+        let in_call = enter_in_call.then_some("request");
+        assert_eq!(
+            *seen.lock().unwrap(),
+            [("call", in_call), ("poll", Some("request"))],
+            "enter_span_in_call({enter_in_call})"
+        );
+    }
+}

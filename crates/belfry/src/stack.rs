@@ -487,7 +487,9 @@ impl Belfry {
         BelfryLayer {
             trace_context: self.trace_context.clone(),
             request_id: self.request_id.clone().hand_over_span(true),
-            access_log: self.access_log.clone(),
+            // With no application layer inside, nothing between the access log and the route
+            // logs in `call` (metrics and capture only set up, a route only builds its future).
+            access_log: self.access_log.clone().enter_span_in_call(!adjacent),
             #[cfg(feature = "metrics")]
             metrics: self.metrics.layer(),
             #[cfg(not(feature = "metrics"))]
