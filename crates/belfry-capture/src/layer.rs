@@ -64,6 +64,7 @@ pub struct CaptureLayer<P = ProblemJson, R = ()> {
     pub(crate) panic_response: P,
     pub(crate) reporter: R,
     pub(crate) borrow_request_span: bool,
+    pub(crate) enter_reporter_in_call: bool,
 }
 
 impl Default for CaptureLayer {
@@ -73,6 +74,7 @@ impl Default for CaptureLayer {
             panic_response: ProblemJson,
             reporter: (),
             borrow_request_span: false,
+            enter_reporter_in_call: true,
         }
     }
 }
@@ -94,6 +96,7 @@ impl<P, R> CaptureLayer<P, R> {
             panic_response,
             reporter: self.reporter,
             borrow_request_span: self.borrow_request_span,
+            enter_reporter_in_call: self.enter_reporter_in_call,
         }
     }
 
@@ -105,6 +108,7 @@ impl<P, R> CaptureLayer<P, R> {
             panic_response: self.panic_response,
             reporter,
             borrow_request_span: self.borrow_request_span,
+            enter_reporter_in_call: self.enter_reporter_in_call,
         }
     }
 
@@ -120,6 +124,7 @@ impl<P, R> CaptureLayer<P, R> {
             panic_response: self.panic_response,
             reporter: f(self.reporter),
             borrow_request_span: self.borrow_request_span,
+            enter_reporter_in_call: self.enter_reporter_in_call,
         }
     }
 
@@ -156,6 +161,24 @@ impl<P, R> CaptureLayer<P, R> {
         self.borrow_request_span = borrow;
         self
     }
+
+    /// Whether the reporter's request state is entered (Sentry: the request's hub bound) while
+    /// the inner service's `call` runs (default `true`); it is entered while the inner future
+    /// and the response body are polled either way, and a panic in `call` is caught and
+    /// reported either way.
+    ///
+    /// `false` saves a hub switch per request for an inner service whose `call` only builds its
+    /// future and reports nothing — an axum route, whose handler runs when its future is
+    /// polled; belfry's stack, where this layer sits right around the route, sets it.
+    ///
+    /// ```
+    /// let layer = belfry_capture::CaptureLayer::new().enter_reporter_in_call(false);
+    /// assert!(format!("{layer:?}").contains("enter_reporter_in_call: false"));
+    /// ```
+    pub fn enter_reporter_in_call(mut self, enter: bool) -> Self {
+        self.enter_reporter_in_call = enter;
+        self
+    }
 }
 
 impl<S, P: Clone, R: Clone> Layer<S> for CaptureLayer<P, R> {
@@ -168,6 +191,7 @@ impl<S, P: Clone, R: Clone> Layer<S> for CaptureLayer<P, R> {
             panic_response: self.panic_response.clone(),
             reporter: self.reporter.clone(),
             borrow_request_span: self.borrow_request_span,
+            enter_reporter_in_call: self.enter_reporter_in_call,
         }
     }
 }

@@ -50,6 +50,7 @@ pub struct Capture<S, P = ProblemJson, R = ()> {
     pub(crate) panic_response: P,
     pub(crate) reporter: R,
     pub(crate) borrow_request_span: bool,
+    pub(crate) enter_reporter_in_call: bool,
 }
 
 impl<S, P, R, ReqBody, ResBody> Service<Request<ReqBody>> for Capture<S, P, R>
@@ -77,7 +78,8 @@ where
             self.borrow_request_span && belfry_access_log::request_span::with_current(|_| ()).is_some();
         let state = RequestState::<R>(self.reporter.start(&request, &details));
         let panic_response = self.panic_response.clone();
-        match catching::<R, _>(state.get(), || self.inner.call(request)) {
+        let entered = state.get().filter(|_| self.enter_reporter_in_call);
+        match catching::<R, _>(entered, || self.inner.call(request)) {
             Ok(future) => ResponseFuture::new(future, details, state, panic_response),
             Err(panic) => ResponseFuture::panicked(&panic, details, state, panic_response),
         }

@@ -495,7 +495,13 @@ impl Belfry {
             #[cfg(not(feature = "metrics"))]
             metrics: Identity::new(),
             application,
-            capture: self.capture.clone().borrow_request_span(adjacent),
+            // Right around the route, whose `call` only builds its future: the hub need not be
+            // bound for it.
+            capture: self
+                .capture
+                .clone()
+                .borrow_request_span(adjacent)
+                .enter_reporter_in_call(false),
         }
     }
 

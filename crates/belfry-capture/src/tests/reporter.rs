@@ -204,3 +204,41 @@ async fn handlers_and_spawned_tasks_run_with_the_state_entered() {
 fn without_a_reporter_the_state_takes_no_room() {
     assert_eq!(std::mem::size_of::<Option<<() as Reporter>::Request>>(), 0);
 }
+
+#[tokio::test]
+async fn the_state_is_entered_in_call_unless_told_not_to_and_always_in_polls() {
+    use tower::Layer;
+
+    setup();
+    for enter_in_call in [true, false] {
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let inner = tower::service_fn({
+            let seen = seen.clone();
+            move |_: Request<Body>| {
+                seen.lock().unwrap().push(("call", entered()));
+                let seen = seen.clone();
+                async move {
+                    seen.lock().unwrap().push(("poll", entered()));
+                    Ok::<_, std::convert::Infallible>(http::Response::new(Body::from("ok")))
+                }
+            }
+        });
+        let service = CaptureLayer::new()
+            .reporter(Recording::default())
+            .enter_reporter_in_call(enter_in_call)
+            .layer(inner);
+        let mut request = Request::get("/").body(Body::empty()).unwrap();
+        let id = belfry_request_id::RequestId::from_incoming(b"rep-call-1").unwrap();
+        request.extensions_mut().insert(id);
+        let response = service.oneshot(request).await.unwrap();
+        assert_eq!(response.status(), StatusCode::OK);
+        assert_eq!(
+            *seen.lock().unwrap(),
+            [
+                ("call", enter_in_call.then_some("rep-call-1")),
+                ("poll", Some("rep-call-1"))
+            ],
+            "enter_reporter_in_call({enter_in_call})"
+        );
+    }
+}
