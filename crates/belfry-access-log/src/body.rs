@@ -81,6 +81,11 @@ where
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Self::Data>, Self::Error>>> {
         let mut this = self.project();
+        if this.pending.is_none() && this.inner.is_end_stream() {
+            // Logged, and at its end: the next poll returns `None` (`Body::is_end_stream`'s
+            // contract), without going down the layers inside.
+            return Poll::Ready(None);
+        }
         let span = this.pending.as_ref().and_then(|(record, _)| record.span());
         let lent = crate::request_span::Lent::new(span);
         let frame = this.inner.as_mut().poll_frame(cx);

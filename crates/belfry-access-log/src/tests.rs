@@ -236,3 +236,67 @@ fn a_handed_over_span_is_entered_in_call_unless_told_not_to_and_always_in_polls(
         );
     }
 }
+
+#[test]
+fn a_logged_body_at_its_end_is_not_polled_again() {
+    use std::{
+        pin::Pin,
+        sync::{
+            atomic::{AtomicUsize, Ordering},
+            Arc,
+        },
+        task::{Context, Poll},
+    };
+
+    /// One data frame, then the end; counts its polls.
+    struct OneFrame {
+        sent: bool,
+        polls: Arc<AtomicUsize>,
+    }
+
+    impl http_body::Body for OneFrame {
+        type Data = Bytes;
+        type Error = Infallible;
+
+        fn poll_frame(
+            mut self: Pin<&mut Self>,
+            _: &mut Context<'_>,
+        ) -> Poll<Option<Result<http_body::Frame<Bytes>, Infallible>>> {
+            self.polls.fetch_add(1, Ordering::Relaxed);
+            if std::mem::replace(&mut self.sent, true) {
+                return Poll::Ready(None);
+            }
+            Poll::Ready(Some(Ok(http_body::Frame::data(Bytes::from_static(b"x")))))
+        }
+
+        fn is_end_stream(&self) -> bool {
+            self.sent
+        }
+    }
+
+    let polls = Arc::new(AtomicUsize::new(0));
+    let (events, ()) = capture_events(|| {
+        let polls = polls.clone();
+        let service = AccessLogLayer::new().layer(service_fn(move |_: Request<()>| {
+            let body = OneFrame {
+                sent: false,
+                polls: polls.clone(),
+            };
+            async move { Ok::<_, Infallible>(Response::new(body)) }
+        }));
+        let response = runtime()
+            .block_on(service.oneshot(Request::get("/x").body(()).unwrap()))
+            .unwrap();
+        let collected = runtime().block_on(response.into_body().collect()).unwrap();
+        assert_eq!(collected.to_bytes(), "x");
+    });
+    assert!(
+        completed(&events).contains("http.response.body.size=1"),
+        "{events:?}"
+    );
+    assert_eq!(
+        polls.load(Ordering::Relaxed),
+        1,
+        "the end answered without a poll"
+    );
+}

@@ -84,7 +84,10 @@ where
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Self::Data>, Self::Error>>> {
         let this = self.project();
-        if *this.panicked {
+        // At its end, a body's next poll returns `None` (`Body::is_end_stream`'s contract):
+        // answered here, without a `catch_unwind` and the reporter's state around a poll that
+        // runs nothing.
+        if *this.panicked || this.inner.is_end_stream() {
             return Poll::Ready(None);
         }
         let reporter = this
@@ -122,5 +125,64 @@ where
 
     fn size_hint(&self) -> SizeHint {
         self.inner.size_hint()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::{
+        convert::Infallible,
+        sync::{
+            atomic::{AtomicUsize, Ordering},
+            Arc,
+        },
+    };
+
+    use bytes::Bytes;
+    use http_body_util::BodyExt;
+
+    use super::*;
+
+    /// One data frame, then the end; counts its polls.
+    struct OneFrame {
+        sent: bool,
+        polls: Arc<AtomicUsize>,
+    }
+
+    impl Body for OneFrame {
+        type Data = Bytes;
+        type Error = Infallible;
+
+        fn poll_frame(
+            mut self: Pin<&mut Self>,
+            _: &mut Context<'_>,
+        ) -> Poll<Option<Result<Frame<Bytes>, Infallible>>> {
+            self.polls.fetch_add(1, Ordering::Relaxed);
+            if std::mem::replace(&mut self.sent, true) {
+                return Poll::Ready(None);
+            }
+            Poll::Ready(Some(Ok(Frame::data(Bytes::from_static(b"x")))))
+        }
+
+        fn is_end_stream(&self) -> bool {
+            self.sent
+        }
+    }
+
+    #[tokio::test]
+    async fn a_body_at_its_end_is_not_polled_again() {
+        let polls = Arc::new(AtomicUsize::new(0));
+        let inner = OneFrame {
+            sent: false,
+            polls: polls.clone(),
+        };
+        let body = CaptureBody::<_, ()>::new(inner, None);
+        let collected = body.collect().await.unwrap().to_bytes();
+        assert_eq!(collected, "x");
+        assert_eq!(
+            polls.load(Ordering::Relaxed),
+            1,
+            "the end answered without a poll"
+        );
     }
 }
