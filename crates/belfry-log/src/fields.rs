@@ -438,22 +438,30 @@ impl FormattedFields {
         &self.json
     }
 
-    /// A copy to keep in a span's extensions: its text in a buffer a closed span of this thread
-    /// gave back ([`recycle`](Self::recycle)) when there is one, else in one of its exact length.
-    pub(crate) fn to_kept(&self) -> Self {
-        let spare = SPARE_JSON.try_with(|spare| spare.try_borrow_mut().ok()?.pop());
-        let mut json = spare
+    /// The fields, to keep in a span's extensions, taken out of this scratch buffer: their text
+    /// is not copied, the buffer itself goes, and the scratch gets a buffer a closed span of this
+    /// thread gave back ([`recycle`](Self::recycle)), or a new one of the same capacity (one
+    /// allocation, as a copy would cost). A scratch grown past what a spare may hold keeps its
+    /// buffer and gives a copy instead.
+    pub(crate) fn take_kept(&mut self) -> Self {
+        if self.json.capacity() > MAX_SPARE_CAPACITY {
+            return Self {
+                json: self.json.clone(),
+                keys: self.keys.clone(),
+            };
+        }
+        let spare = SPARE_JSON
+            .try_with(|spare| spare.try_borrow_mut().ok()?.pop())
             .ok()
             .flatten()
-            .unwrap_or_else(|| String::with_capacity(self.json.len()));
-        json.push_str(&self.json);
+            .unwrap_or_else(|| String::with_capacity(self.json.capacity()));
         Self {
-            json,
+            json: std::mem::replace(&mut self.json, spare),
             keys: self.keys.clone(),
         }
     }
 
-    /// Gives the text's buffer to this thread's spares, for the next [`to_kept`](Self::to_kept)
+    /// Gives the text's buffer to this thread's spares, for the next [`take_kept`](Self::take_kept)
     /// (at most [`SPARE_BUFFERS`] of them, each of at most [`MAX_SPARE_CAPACITY`] bytes);
     /// leaves the fields empty.
     pub(crate) fn recycle(&mut self) {

@@ -268,7 +268,7 @@ impl<W> JsonLines<W> {
                 Some(_) => {}
                 None => extensions.insert(SpanFields {
                     owner: self.id,
-                    fields: scratch.to_kept(),
+                    fields: scratch.take_kept(),
                     request: None,
                 }),
             }
