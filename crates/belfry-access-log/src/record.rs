@@ -51,7 +51,8 @@ pub(crate) struct RequestRecord {
     pub(crate) head: bool,
     /// The span was handed over by the request-id layer
     /// ([`take_request_span`](belfry_request_id::take_request_span)): the access log enters it
-    /// while it calls the inner service and polls its future.
+    /// while it polls the inner future, and while it calls the inner service unless
+    /// [`enter_span_in_call`](crate::AccessLogLayer::enter_span_in_call) is off.
     pub(crate) enters_span: bool,
     place: Place,
 }
