@@ -382,6 +382,24 @@ mod tests {
     }
 
     #[test]
+    fn a_thousand_templates_are_each_decided_once() {
+        let verdicts = crate::policy::TemplateVerdicts::default();
+        let templates: Vec<String> = (0..1000).map(|i| format!("/r{i}/items/{{id}}")).collect();
+        let decided = std::cell::Cell::new(0);
+        for _round in 0..3 {
+            for template in &templates {
+                verdicts.get(template, || {
+                    decided.set(decided.get() + 1);
+                    false
+                });
+            }
+        }
+        // Each decided the first time; afterwards, only the few whose probes all went to others.
+        assert!(decided.get() >= 1000, "{}", decided.get());
+        assert!(decided.get() <= 1000 + 2 * 5, "decided {} times", decided.get());
+    }
+
+    #[test]
     fn mismatched_shapes_do_not_panic() {
         assert_eq!(scrub("/a", "/a/{token}"), "/a");
         assert_eq!(scrub("/a/S/extra/more", "/a/{token}"), "/a/[REDACTED]/extra/more");

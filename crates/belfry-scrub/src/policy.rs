@@ -312,34 +312,76 @@ pub(crate) struct Rules {
     pub(crate) template_verdicts: TemplateVerdicts,
 }
 
-/// What [`ScrubbedPath`] decided for the first route templates it met, one per slot: a template
-/// is then told apart by one string comparison instead of a pass over it and a look at each of
-/// its parameter names. A few slots suffice, as a policy meets its application's routes over and
-/// over; a template whose slot holds another one is decided afresh each time. Slots are written
-/// once (the template is copied then), read without locks.
-#[derive(Debug, Default)]
+/// What [`ScrubbedPath`] decided for the route templates it met: a template seen before is
+/// told apart by a hash and a string comparison instead of a pass over it and a look at each of
+/// its parameter names. [`TEMPLATE_SLOTS`] slots, a template in the first free one of
+/// [`TEMPLATE_PROBES`] from its hash, so that an application's routes — a thousand, and more —
+/// are each decided once; a template finding its probes taken by others is decided afresh each
+/// time. Slots are written once (the template is copied then), read without locks.
 pub(crate) struct TemplateVerdicts {
-    slots: [OnceLock<(Box<str>, bool)>; 32],
+    slots: Box<[TemplateSlot]>,
+}
+
+/// How many templates are remembered, not the slots (they are thousands).
+impl std::fmt::Debug for TemplateVerdicts {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let remembered = self.slots.iter().filter(|slot| slot.get().is_some()).count();
+        f.debug_struct("TemplateVerdicts")
+            .field("remembered", &remembered)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A template seen, and whether it has a sensitive parameter; written once.
+type TemplateSlot = OnceLock<(Box<str>, bool)>;
+
+/// Slots of [`TemplateVerdicts`] (32 bytes each: 64 KiB per policy, allocated once).
+const TEMPLATE_SLOTS: usize = 2048;
+
+/// Slots looked at per template, from its hash on.
+const TEMPLATE_PROBES: usize = 8;
+
+impl Default for TemplateVerdicts {
+    fn default() -> Self {
+        Self {
+            slots: (0..TEMPLATE_SLOTS).map(|_| OnceLock::new()).collect(),
+        }
+    }
 }
 
 impl TemplateVerdicts {
     /// Whether `template` has a sensitive parameter, from its slot or from `decide`.
     #[inline]
     pub(crate) fn get(&self, template: &str, decide: impl FnOnce() -> bool) -> bool {
-        let bytes = template.as_bytes();
-        let (middle, last) = (bytes.get(bytes.len() / 2), bytes.last());
-        let hash =
-            bytes.len() ^ (usize::from(*middle.unwrap_or(&0)) * 7) ^ (usize::from(*last.unwrap_or(&0)) * 31);
-        let slot = &self.slots[hash % 32];
-        match slot.get() {
-            Some((seen, verdict)) if **seen == *template => *verdict,
-            Some(_) => decide(),
-            None => {
-                let verdict = decide();
-                let _ = slot.set((template.into(), verdict));
-                verdict
+        let first = Self::hash(template.as_bytes()) % TEMPLATE_SLOTS;
+        for probe in 0..TEMPLATE_PROBES {
+            let slot = &self.slots[(first + probe) % TEMPLATE_SLOTS];
+            match slot.get() {
+                Some((seen, verdict)) if **seen == *template => return *verdict,
+                Some(_) => continue,
+                None => {
+                    let verdict = decide();
+                    // Taken meanwhile by another thread (with this template or another): the
+                    // verdict stands all the same.
+                    let _ = slot.set((template.into(), verdict));
+                    return verdict;
+                }
             }
         }
+        decide()
+    }
+
+    /// The length and the first and last eight bytes (fewer for a shorter template), mixed:
+    /// templates of one shape (`/r1/items/{id}`, `/r2/items/{id}`) differ in one of them.
+    #[inline]
+    fn hash(bytes: &[u8]) -> usize {
+        let (head, tail) = match (bytes.first_chunk::<8>(), bytes.last_chunk::<8>()) {
+            (Some(head), Some(tail)) => (u64::from_le_bytes(*head), u64::from_le_bytes(*tail)),
+            // Shorter than eight bytes: rare for a template, and cheap either way.
+            _ => (bytes.iter().fold(0, |word, &byte| word << 8 | u64::from(byte)), 0),
+        };
+        let mixed = (head ^ tail.rotate_left(29) ^ bytes.len() as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+        (mixed >> 32) as usize
     }
 }
 
