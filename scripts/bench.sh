@@ -8,7 +8,9 @@
 #      wrk on core 1, variants interleaved over several rounds, median reported; also the
 #      server's CPU time per request (from /proc), steadier when other work shares the machine.
 #   3. belfry built without its `otel` feature (callgrind only), against the belfry variant
-#      (the feature compiled in, no endpoint set): what idle OTLP code costs a request.
+#      (the feature compiled in, no endpoint set): what idle OTLP code costs a request;
+#   4. the Sentry SDK's own cost (callgrind only): bare axum with a sentry-core hub per request,
+#      and with one transaction in ten on top (REFERENCES: the floor under any integration).
 # Prints a markdown table (ratios to bare) and where belfry's instructions go.
 #
 #   bash scripts/bench.sh            # full: N=5000, 5 wrk rounds of 5 s
@@ -34,12 +36,13 @@ while [ $# -gt 0 ]; do
         --port) PORT="$2"; shift ;;
         --skip-callgrind) RUN_CALLGRIND=0 ;;
         --skip-wrk) RUN_WRK=0 ;;
-        -h|--help) sed -n '2,18p' "$0"; exit 0 ;;
+        -h|--help) sed -n '2,20p' "$0"; exit 0 ;;
         *) echo "bench.sh: unknown option $1" >&2; exit 2 ;;
     esac
     shift
 done
 VARIANTS=(bare towerhttp sentrytower belfry-nosentry belfry otel)
+REFERENCES=(sentry-hub sentry-hub-transactions)
 START=$SECONDS
 
 BIN=target/release
@@ -68,7 +71,7 @@ if [ "$RUN_CALLGRIND" = 1 ]; then
     # (the wrk runs keep the deployed cap).
     export BELFRY_SENTRY_MAX_TRACES_PER_SECOND=0
     step "callgrind: $WARMUP_REQUESTS warm-up, then $N and $((2 * N)) requests per variant"
-    for variant in "${VARIANTS[@]}"; do
+    for variant in "${VARIANTS[@]}" "${REFERENCES[@]}"; do
         for n in "$N" "$((2 * N))"; do
             "${CALLGRIND[@]}" --callgrind-out-file="$OUT/cg.$variant.$n.out" \
                 "$BIN/callgrind_driver" --variant "$variant" --requests "$n" --warmup "$WARMUP_REQUESTS" \

@@ -1,8 +1,9 @@
 //! Benchmark harness: belfry against bare axum and the idiomatic tower-http (+ sentry-tower)
 //! stacks, all serving the same `GET /users/{id}` → `{"id":..,"name":..}`.
 //!
-//! - [`Variant`] names the five stacks; [`app`] builds one, [`init`] installs its logging (and
-//!   Sentry where the variant has it).
+//! - [`Variant`] names the stacks compared ([`Variant::ALL`]) and two references that measure
+//!   the Sentry SDK's own cost ([`Variant::REFERENCES`], callgrind only); [`app`] builds one,
+//!   [`init`] installs its logging (and Sentry where the variant has it).
 //! - `src/bin/callgrind_driver.rs` drives requests in-process (instructions per request under
 //!   callgrind), `src/bin/bench_server.rs` serves one variant on loopback (for `wrk`),
 //!   `tests/allocations.rs` counts allocations per request, and `scripts/bench.sh` runs it all.
@@ -23,9 +24,11 @@
 
 mod args;
 pub mod report;
+mod sdk_floor;
 mod sink;
 
 pub use args::Args;
+pub use sdk_floor::{OneInTenTransactions, OneInTenTransactionsLayer, TransactionFuture};
 pub use sink::Sink;
 
 use std::{fmt, str::FromStr};
@@ -81,6 +84,16 @@ pub enum Variant {
     /// [`Variant::Belfry`] with OTLP traces on (`OTEL_EXPORTER_OTLP_ENDPOINT` to a
     /// [`Sink`], `OTEL_TRACES_SAMPLER_ARG=0.1`: the share Sentry samples too).
     Otel,
+    /// A reference, not a stack to compare: the axum `Router` with sentry-tower's
+    /// `NewSentryLayer` alone — a Sentry hub per request, made from the current one and bound
+    /// around each poll, nothing else. The floor of any integration that keeps each request's
+    /// scope its own.
+    SentryHub,
+    /// A reference: [`Variant::SentryHub`] plus a performance transaction for one request in
+    /// ten, started, set as the scope's span and finished by sentry-core with nothing on it
+    /// ([`OneInTenTransactionsLayer`]). Less than Sentry's transactions can carry (no request,
+    /// no tag), so what sentry-core itself costs at [`TRACES_SAMPLE_RATE`].
+    SentryHubTransactions,
 }
 
 impl Variant {
@@ -94,6 +107,10 @@ impl Variant {
         Variant::Otel,
     ];
 
+    /// The references to the Sentry SDK's own cost, measured with callgrind beside
+    /// [`Variant::ALL`] (not served to wrk).
+    pub const REFERENCES: [Variant; 2] = [Variant::SentryHub, Variant::SentryHubTransactions];
+
     /// The name used on the command line and in reports.
     pub fn name(self) -> &'static str {
         match self {
@@ -103,12 +120,26 @@ impl Variant {
             Variant::Belfry => "belfry",
             Variant::BelfrySentryOff => "belfry-nosentry",
             Variant::Otel => "otel",
+            Variant::SentryHub => "sentry-hub",
+            Variant::SentryHubTransactions => "sentry-hub-transactions",
         }
+    }
+
+    /// Whether the variant is belfry's stack (which sets up its logging and Sentry itself).
+    pub fn is_belfry(self) -> bool {
+        matches!(self, Variant::Belfry | Variant::BelfrySentryOff | Variant::Otel)
     }
 
     /// Whether the variant initialises Sentry.
     pub fn has_sentry(self) -> bool {
-        matches!(self, Variant::SentryTower | Variant::Belfry | Variant::Otel)
+        matches!(
+            self,
+            Variant::SentryTower
+                | Variant::Belfry
+                | Variant::Otel
+                | Variant::SentryHub
+                | Variant::SentryHubTransactions
+        )
     }
 }
 
@@ -122,12 +153,15 @@ impl FromStr for Variant {
     type Err = String;
 
     fn from_str(value: &str) -> Result<Self, Self::Err> {
-        Variant::ALL
-            .into_iter()
-            .find(|variant| variant.name() == value)
-            .ok_or_else(|| {
-                format!("unknown variant `{value}`: expected bare, towerhttp, sentrytower, belfry-nosentry, belfry or otel")
-            })
+        let mut every = Variant::ALL.into_iter().chain(Variant::REFERENCES);
+        every.find(|variant| variant.name() == value).ok_or_else(|| {
+            let names: Vec<&str> = Variant::ALL
+                .into_iter()
+                .chain(Variant::REFERENCES)
+                .map(Variant::name)
+                .collect();
+            format!("unknown variant `{value}`: expected one of {}", names.join(", "))
+        })
     }
 }
 
@@ -276,6 +310,12 @@ pub fn app_shaped(variant: Variant, shape: Shape) -> Router {
             .layer(NewSentryLayer::<Request<Body>>::new_from_top())
             .layer(SentryHttpLayer::new().enable_transaction()))),
         Variant::Belfry | Variant::BelfrySentryOff | Variant::Otel => belfry_app(shape),
+        Variant::SentryHub => routes(shape).layer(NewSentryLayer::<Request<Body>>::new_from_top()),
+        Variant::SentryHubTransactions => routes(shape).layer(
+            ServiceBuilder::new()
+                .layer(NewSentryLayer::<Request<Body>>::new_from_top())
+                .layer(OneInTenTransactionsLayer::new()),
+        ),
     }
 }
 
@@ -348,12 +388,12 @@ where
     let with_sentry = with_sentry && variant.has_sentry();
     let sentry_sink = with_sentry.then(|| Sink::start().expect("a loopback port"));
     let sentry = match &sentry_sink {
-        Some(sink) if variant == Variant::SentryTower => Some(init_sentry(&sink.sentry_dsn())),
+        Some(sink) if !variant.is_belfry() => Some(init_sentry(&sink.sentry_dsn())),
         _ => None,
     };
     let otlp_sink = (variant == Variant::Otel).then(|| Sink::start().expect("a loopback port"));
     let telemetry = match variant {
-        Variant::Bare => None,
+        Variant::Bare | Variant::SentryHub | Variant::SentryHubTransactions => None,
         Variant::TowerHttp | Variant::SentryTower => {
             tracing::subscriber::set_global_default(tower_http_subscriber(writer))
                 .expect("no global subscriber yet");

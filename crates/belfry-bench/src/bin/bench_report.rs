@@ -317,6 +317,50 @@ fn table(options: &Options) -> Result<String, String> {
         out.push_str(&format!("\n({})\n", notes.join("; ")));
     }
     out.push_str(&targets(&measured));
+    out.push_str(&sentry_floor(options, base_ir, &measured)?);
+    Ok(out)
+}
+
+/// What the Sentry SDK itself costs in the same harness ([`Variant::REFERENCES`]), beside what
+/// belfry's Sentry adds: the floor under the Sentry target.
+fn sentry_floor(
+    options: &Options,
+    base_ir: Option<f64>,
+    measured: &HashMap<Variant, Measured>,
+) -> Result<String, String> {
+    let ir = |variant: Variant| {
+        instructions_per_request(&options.dir, variant.name(), options.n, Threads::Request)
+    };
+    let (Some(bare), Some(hub), Some(transactions)) = (
+        base_ir,
+        ir(Variant::SentryHub)?,
+        ir(Variant::SentryHubTransactions)?,
+    ) else {
+        return Ok(String::new());
+    };
+    let per_transaction = (transactions - hub) * 10.0;
+    let mut out = format!(
+        "\nThe Sentry SDK's own cost, same harness (callgrind, serving thread): a hub per request \
+         (sentry-tower's `NewSentryLayer` on bare axum) {:+.0} Ir a request; one transaction in ten \
+         on top (sentry-core starting, scoping and finishing it, nothing on it) {:+.0} more \
+         ({per_transaction:.0} a transaction). Together {:+.0} a request",
+        hub - bare,
+        transactions - hub,
+        transactions - bare,
+    );
+    let off = measured.get(&Variant::BelfrySentryOff).and_then(|m| m.ir);
+    let on = measured.get(&Variant::Belfry).and_then(|m| m.ir);
+    if let (Some(off), Some(on)) = (off, on) {
+        out.push_str(&format!(
+            ", {:.1} % of belfry with Sentry off, whose +5 % budget is {:.0}; belfry's Sentry adds {:+.0} ({:+.1} %).\n",
+            (transactions - bare) / off * 100.0,
+            off * 0.05,
+            on - off,
+            (on / off - 1.0) * 100.0,
+        ));
+    } else {
+        out.push_str(".\n");
+    }
     Ok(out)
 }
 

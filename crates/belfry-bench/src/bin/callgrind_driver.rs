@@ -25,7 +25,7 @@ use belfry_bench::{app_shaped, current_thread_runtime, drive_routes, init, Args,
 
 fn main() -> ExitCode {
     const USAGE: &str =
-        "callgrind_driver --variant bare|towerhttp|sentrytower|belfry-nosentry|belfry|otel --requests N [--warmup N] [--no-sentry] [--traceparent VALUE] [--routes K] [--route-traffic all|first] [--span-fields F]";
+        "callgrind_driver --variant bare|towerhttp|sentrytower|belfry-nosentry|belfry|otel|sentry-hub|sentry-hub-transactions --requests N [--warmup N] [--no-sentry] [--traceparent VALUE] [--routes K] [--route-traffic all|first] [--span-fields F]";
     let args = match Args::parse(
         "callgrind_driver",
         USAGE,
