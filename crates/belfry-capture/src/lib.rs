@@ -100,5 +100,8 @@ pub use spawn::{bind_reporter_context, bind_request_context, spawn, WithRequestC
 /// ```
 pub const TARGET: &str = "belfry::capture";
 
+#[cfg(any(test, feature = "test-support"))]
+#[doc(hidden)]
+pub mod test_support;
 #[cfg(test)]
 mod tests;

@@ -5,7 +5,8 @@ use std::{
     sync::{Arc, Mutex},
 };
 
-use axum::{body::Body, http::StatusCode};
+use axum::{body::Body, http::StatusCode, routing::get, Router};
+use belfry_request_id::RequestIdLayer;
 use http::Request;
 use tower::ServiceExt;
 

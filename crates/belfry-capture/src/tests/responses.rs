@@ -1,6 +1,9 @@
 //! Responses and log events, with and without Sentry.
 
+use std::convert::Infallible;
+
 use axum::{body::Body, http::StatusCode, routing::get, Router};
+use belfry_request_id::RequestIdLayer;
 use http::Request;
 use tower::ServiceExt;
 
@@ -41,7 +44,13 @@ async fn a_panic_in_call_answers_500_too() {
         .header("x-request-id", "resp-call-1")
         .body(Body::empty())
         .unwrap();
-    let answer = collect(panicking_in_call().oneshot(request).await.unwrap()).await;
+    let answer = collect(
+        panicking_in_call(CaptureLayer::new())
+            .oneshot(request)
+            .await
+            .unwrap(),
+    )
+    .await;
     assert_eq!(answer.status, StatusCode::INTERNAL_SERVER_ERROR);
     assert_eq!(answer.json()["request_id"], "resp-call-1");
 
@@ -259,7 +268,10 @@ async fn under_an_access_log_a_body_panic_is_logged_in_the_request_span_it_lends
     // The access log lends the request span while it polls the body: the capture layer keeps
     // no handle of its own, and still logs inside the request's span.
     let router = Router::new()
-        .route("/stream-panic", get(|| async { Body::new(PanickingBody(0)) }))
+        .route(
+            "/stream-panic",
+            get(|| async { Body::new(PanickingBody::default()) }),
+        )
         .layer(CaptureLayer::new().borrow_request_span(true))
         .layer(belfry_access_log::AccessLogLayer::new())
         .layer(RequestIdLayer::new());

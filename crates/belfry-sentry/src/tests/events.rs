@@ -1,5 +1,6 @@
 //! The Sentry events, transactions and breadcrumbs, through the SDK's test transport.
 
+use axum::{http::StatusCode, Router};
 use sentry::{
     protocol::{Context, EnvelopeItem, Event, SpanStatus},
     ClientOptions, SentryFutureExt,
@@ -100,7 +101,7 @@ async fn a_panic_in_call_is_one_event() {
             .header("x-request-id", "sentry-call-1")
             .body(Body::empty())
             .unwrap();
-        let response = panicking_in_call().oneshot(request).await.unwrap();
+        let response = panicking_in_call(capture()).oneshot(request).await.unwrap();
         assert_eq!(response.status(), 500);
     })
     .await;
