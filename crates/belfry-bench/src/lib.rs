@@ -111,6 +111,11 @@ impl Variant {
     /// [`Variant::ALL`] (not served to wrk).
     pub const REFERENCES: [Variant; 2] = [Variant::SentryHub, Variant::SentryHubTransactions];
 
+    /// [`Variant::ALL`], then [`Variant::REFERENCES`]: every name the command line takes.
+    pub fn every() -> impl Iterator<Item = Variant> {
+        Variant::ALL.into_iter().chain(Variant::REFERENCES)
+    }
+
     /// The name used on the command line and in reports.
     pub fn name(self) -> &'static str {
         match self {
@@ -153,15 +158,12 @@ impl FromStr for Variant {
     type Err = String;
 
     fn from_str(value: &str) -> Result<Self, Self::Err> {
-        let mut every = Variant::ALL.into_iter().chain(Variant::REFERENCES);
-        every.find(|variant| variant.name() == value).ok_or_else(|| {
-            let names: Vec<&str> = Variant::ALL
-                .into_iter()
-                .chain(Variant::REFERENCES)
-                .map(Variant::name)
-                .collect();
-            format!("unknown variant `{value}`: expected one of {}", names.join(", "))
-        })
+        Variant::every()
+            .find(|variant| variant.name() == value)
+            .ok_or_else(|| {
+                let names: Vec<&str> = Variant::every().map(Variant::name).collect();
+                format!("unknown variant `{value}`: expected one of {}", names.join(", "))
+            })
     }
 }
 
