@@ -105,13 +105,17 @@ where
             // The panic hook replaces the default one: keep failing tests readable.
             eprintln!("thread panicked: {fields:?}");
         }
-        events().lock().unwrap().push(Recorded {
-            level: *event.metadata().level(),
-            target: event.metadata().target().to_owned(),
-            message,
-            fields,
-            span_fields,
-        });
+        // Unset only while `install` sets the subscriber up: an event of a test that has not
+        // installed it (and reads nothing) may go unrecorded then.
+        if let Some(events) = EVENTS.get() {
+            events.lock().unwrap().push(Recorded {
+                level: *event.metadata().level(),
+                target: event.metadata().target().to_owned(),
+                message,
+                fields,
+                span_fields,
+            });
+        }
     }
 }
 
